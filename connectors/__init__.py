@@ -1,0 +1,1 @@
+"""Venue connectors: everything that speaks an exchange's language."""

@@ -1,0 +1,135 @@
+"""Binance errors as types, and the ONE retry decision (`is_retryable`).
+
+Every failed request becomes a `BinanceError` subclass chosen by `error_from_response` (HTTP status +
+venue code) or raised by the transport (`RequestTimeout`). Messages never contain request parameters
+or headers, so a secret can never leak through an exception.
+
+Order requests are not idempotent: when the venue may have executed one but we do not know
+(timeout, 5xx, -1006/-1007) the error is `UnknownOutcome`, which is NOT retryable. The caller
+resolves it by querying the order by its client id (see `trading.BinanceTrading.resolve_unknown`).
+"""
+from __future__ import annotations
+
+
+class BinanceError(Exception):
+    """A request the venue rejected or did not answer. `code` is Binance's (negative) code or 0."""
+
+    def __init__(self, http_status: int, code: int, msg: str, *, method: str = "", path: str = "",
+                 idempotent: bool = True, retry_after_s: float | None = None) -> None:
+        self.http_status = http_status
+        self.code = code
+        self.msg = msg
+        self.method = method
+        self.path = path
+        self.idempotent = idempotent
+        self.retry_after_s = retry_after_s
+        super().__init__(f"{method} {path}: HTTP {http_status} code {code}: {msg}".strip())
+
+
+class ClockSkew(BinanceError):
+    """-1021: timestamp outside recvWindow. Rejected before execution; retry after re-measuring time."""
+
+
+class RateLimited(BinanceError):
+    """HTTP 429 / -1003 / -1015: over the weight or order-rate limit. Retry after Retry-After."""
+
+
+class IpBanned(BinanceError):
+    """HTTP 418: banned until `retry_after_s` from now. Never retried; the session blocks all requests."""
+
+
+class BadRequest(BinanceError):
+    """A malformed or refused request (-11xx, -1022 signature, -2014/-2015 key). Fix, don't retry."""
+
+
+class OrderRejected(BinanceError):
+    """-2010 new order rejected (incl. duplicate client id), -2011 cancel rejected, -1013 filters."""
+
+
+class UnknownOrder(BinanceError):
+    """-2013: order does not exist (a query/cancel for a client id the venue never accepted)."""
+
+
+class InsufficientMargin(BinanceError):
+    """-2019: margin is insufficient (USD-M)."""
+
+
+class PostOnlyRejected(BinanceError):
+    """-5022 (USD-M GTX) or spot LIMIT_MAKER -2010 'would immediately match': re-quote, not retry."""
+
+
+class BorrowUnavailable(BinanceError):
+    """-3045: the venue's lending pool has not enough of the asset now."""
+
+
+class BorrowLimitExceeded(BinanceError):
+    """-3006: the requested borrow exceeds the account's max borrowable."""
+
+
+class ServerBusy(BinanceError):
+    """-1001/-1004/-1008/-1016: refused before processing; safe to retry with backoff."""
+
+
+class UnknownOutcome(BinanceError):
+    """5xx, -1006, -1007 or a timeout on a non-idempotent request: the venue may or may not have
+    executed it. Resolve by client id; never send again blindly."""
+
+
+class ServerError(BinanceError):
+    """5xx on an idempotent request (a read): nothing changed, retry with backoff."""
+
+
+class RequestTimeout(BinanceError):
+    """No response in time on an idempotent request (a read)."""
+
+
+_BY_CODE: dict[int, type[BinanceError]] = {
+    -1021: ClockSkew,
+    -1003: RateLimited,
+    -1015: RateLimited,
+    -1001: ServerBusy,
+    -1004: ServerBusy,
+    -1008: ServerBusy,
+    -1016: ServerBusy,
+    -2010: OrderRejected,
+    -2011: OrderRejected,
+    -1013: OrderRejected,
+    -2013: UnknownOrder,
+    -2019: InsufficientMargin,
+    -5022: PostOnlyRejected,
+    -3045: BorrowUnavailable,
+    -3006: BorrowLimitExceeded,
+}
+_UNKNOWN_CODES = frozenset({-1000, -1006, -1007})
+
+
+def error_from_response(http_status: int, code: int, msg: str, *, method: str = "", path: str = "",
+                        idempotent: bool = True, retry_after_s: float | None = None) -> BinanceError:
+    """Pick the error type for a non-2xx response (or a 2xx carrying a negative code)."""
+    kw = {"method": method, "path": path, "idempotent": idempotent, "retry_after_s": retry_after_s}
+    if http_status == 418:
+        return IpBanned(http_status, code, msg, **kw)
+    if http_status == 429:
+        return RateLimited(http_status, code, msg, **kw)
+    if code == -2010 and "immediately match" in msg:
+        return PostOnlyRejected(http_status, code, msg, **kw)
+    cls = _BY_CODE.get(code)
+    if cls is not None:
+        return cls(http_status, code, msg, **kw)
+    if code in _UNKNOWN_CODES or http_status >= 500:
+        return (ServerError if idempotent else UnknownOutcome)(http_status, code, msg, **kw)
+    return BadRequest(http_status, code, msg, **kw)
+
+
+def timeout_error(*, method: str, path: str, idempotent: bool) -> BinanceError:
+    cls = RequestTimeout if idempotent else UnknownOutcome
+    return cls(0, 0, "request timed out", method=method, path=path, idempotent=idempotent)
+
+
+_RETRYABLE = (ClockSkew, RateLimited, ServerBusy, ServerError, RequestTimeout)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """The one retry decision: may the SAME request be sent again (after backoff / Retry-After /
+    a clock re-sync)? False for rejections, bans, and every unknown outcome."""
+    return isinstance(error, _RETRYABLE)

@@ -1,0 +1,51 @@
+"""`basisd`: run | sim | check-config."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from daemon import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="basisd", description="delta-neutral basis trading daemon")
+    p.add_argument("--version", action="version", version=f"basisd {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the daemon (embedded default config without --config)")
+    run.add_argument("--config", help="TOML config file")
+    run.add_argument("--socket", help="admin socket path (else $BASISD_SOCKET, else admin.socket)")
+    check = sub.add_parser("check-config", help="validate a config file; exit 2 on errors")
+    check.add_argument("file")
+    sim = sub.add_parser("sim", help="run the embedded exchange standalone")
+    sim.add_argument("--config", help="sim TOML config file")
+    sim.add_argument("--seed", type=int, default=None, help="random seed (default from config)")
+    return p
+
+
+def check_config(path: str) -> int:
+    from daemon.config import ConfigError, load_config
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{exc.source}: {problem}", file=sys.stderr)
+        return 2
+    print(f"{path}: OK ({len(cfg.venues)} venue(s))")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return check_config(args.file)
+    if args.command == "run":
+        from daemon.app import run_daemon
+        return run_daemon(args.config, args.socket)
+    if args.command == "sim":
+        from connectors.sim import main_sim
+        return main_sim(args.config, args.seed)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

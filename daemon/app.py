@@ -1,0 +1,180 @@
+"""Wiring and lifecycle: start order, signals, reload, drain, sd_notify.
+
+Start order: claim the admin socket (refuse if another daemon serves it) -> embedded exchange (if
+enabled) -> venues -> engines -> admin socket -> READY=1. Stop order is the reverse, bounded by
+`daemon.drain_timeout_s`.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from daemon import __version__
+from daemon.admin import AdminServer, SocketInUse
+from daemon.config import Config, ConfigError, load_config
+from daemon.hub import Hub
+from daemon.logs import configure_logging, get_logger
+from daemon.sdnotify import Notifier
+
+
+def resolve_socket(cli: str | None, cfg: Config, environ: dict[str, str] | None = None) -> str:
+    """`--socket`, else `$BASISD_SOCKET`, else the config's `admin.socket` (basisctl uses the same)."""
+    env = os.environ if environ is None else environ
+    return cli or env.get("BASISD_SOCKET") or cfg.admin.socket
+
+
+# Sections that need a restart to change; a reload that changes them keeps the old values.
+_RESTART_ONLY = ("admin", "sim", "venues")
+
+
+class Daemon:
+    def __init__(self, cfg: Config, *, config_path: str | None, socket_path: str) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self.socket_path = socket_path
+        self.log = get_logger("basisd")
+        self.hub = Hub()
+        self.notifier = Notifier()
+        self.started_at = time.time()
+        self.stop_event = asyncio.Event()
+        self.reloads = 0
+        self.components: list[Any] = []      # started in order, stopped in reverse
+        self.venues: dict[str, Any] = {}
+        self.sim: Any = None
+        self.admin = AdminServer(socket_path, group=cfg.admin.group, max_body=cfg.admin.max_body_bytes,
+                                 status=self.status, log=self.log)
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # -- status --------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        streams = self.hub.stream_summary()
+        venues = {}
+        for name in sorted(set(self.venues) | set(streams)):
+            s = streams.get(name, {})
+            worst = "healthy" if s and all(v["health"] == "healthy" for v in s.values()) else (
+                "down" if not s else "degraded")
+            venues[name] = {"state": worst, "streams": s}
+        extra: dict[str, Any] = {}
+        for component in self.components:
+            hook = getattr(component, "status_fields", None)
+            if hook is not None:
+                extra.update(hook())
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started_at, 3),
+            "config": self.config_path or "<embedded default>",
+            "socket": self.socket_path,
+            "venues": venues,
+            "counts": {
+                "instruments": len(self.hub.instruments), "books": len(self.hub.books),
+                "marks": len(self.hub.marks), "positions": len(self.hub.positions),
+                "open_orders": sum(1 for o in self.hub.orders.values() if not o.is_final),
+            },
+            "halt": extra.pop("halt", "none"),
+            "reloads": self.reloads,
+            "subscriber_errors": self.hub.subscriber_errors,
+            **extra,
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def run(self) -> int:
+        try:
+            self.admin.claim_path()
+        except SocketInUse as exc:
+            self.log.error("socket_in_use", socket=self.socket_path, error=str(exc))
+            return 1
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_event.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.notifier.status("starting")
+        try:
+            from daemon.wiring import start_components
+            await start_components(self)
+            await self.admin.start()
+        except Exception as exc:
+            self.log.error("start_failed", error=repr(exc))
+            await self._drain()
+            return 1
+        self._tasks.append(asyncio.create_task(self.notifier.watchdog_loop(), name="sd-watchdog"))
+        self.log.info("serving", socket=self.socket_path, venues=sorted(self.venues), version=__version__)
+        self.notifier.ready(f"serving on {self.socket_path}")
+        await self.stop_event.wait()
+        self.log.info("stopping", drain_timeout_s=self.cfg.daemon.drain_timeout_s)
+        self.notifier.stopping()
+        await self._drain()
+        self.log.info("stopped")
+        return 0
+
+    async def _drain(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        try:
+            async with asyncio.timeout(self.cfg.daemon.drain_timeout_s):
+                for component in reversed(self.components):
+                    with contextlib.suppress(Exception):
+                        await component.stop()
+        except TimeoutError:
+            self.log.warning("drain_timeout", timeout_s=self.cfg.daemon.drain_timeout_s)
+        await self.admin.stop()
+        self.notifier.close()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read and fully validate; apply, or keep the old config and say why."""
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            self.log.error("reload_rejected", problems=exc.problems, source=exc.source)
+            self.notifier.status("reload rejected: " + "; ".join(exc.problems)[:200])
+            return
+        kept = [name for name in _RESTART_ONLY if getattr(new, name) != getattr(self.cfg, name)]
+        if kept:
+            import msgspec
+            new = msgspec.structs.replace(new, **{name: getattr(self.cfg, name) for name in kept})
+            self.log.warning("reload_partial", kept_old=kept, why="these sections need a restart")
+        self.cfg = new
+        configure_logging(new.daemon.log_level)
+        for component in self.components:
+            hook = getattr(component, "reconfigure", None)
+            if hook is not None:
+                hook(new)
+        self.reloads += 1
+        self.log.info("reloaded", config=self.config_path or "<embedded default>", kept_old=kept)
+        self.notifier.status(f"reloaded ({self.reloads})")
+
+
+def run_daemon(config_path: str | None, socket_cli: str | None) -> int:
+    try:
+        cfg = load_config(config_path)
+    except ConfigError as exc:
+        configure_logging("info")
+        for problem in exc.problems:
+            print(f"basisd: config error in {exc.source}: {problem}", flush=True)
+        return 2
+    configure_logging(cfg.daemon.log_level)
+    socket_path = resolve_socket(socket_cli, cfg)
+    Path(cfg.daemon.state_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        import uvloop
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a pinned dependency on Linux
+        runner = asyncio.run
+    daemon_holder: dict[str, Daemon] = {}
+
+    async def main() -> int:
+        daemon = Daemon(cfg, config_path=config_path, socket_path=socket_path)
+        daemon_holder["d"] = daemon
+        return await daemon.run()
+
+    code = runner(main())
+    if code == 1 and "d" in daemon_holder:
+        print(f"basisd: refusing to start: another daemon serves {socket_path}"
+              if not daemon_holder["d"].admin._bound and Path(socket_path).exists()
+              else "basisd: failed to start (see log)", flush=True)
+    return code

@@ -1,0 +1,350 @@
+"""The state hub: the single source of current market and account state.
+
+Connectors write into it; the watchdog, legging engine and scanner read from it. Subscribers are
+called synchronously, in priority order, in the task that made the change (no queue hop between a
+frame and the decision it triggers). Everything runs on one event loop, so a snapshot taken in one
+synchronous call is consistent.
+
+Keys: instruments and books are keyed by `InstrumentKey(venue, market, symbol)` with market
+"spot" or "perp"; marks by `(venue, symbol)` (perp); balances by `(venue, wallet, asset)` with
+wallet "margin" or "futures".
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, Literal, NamedTuple
+
+from msgspec import Struct, structs
+
+from daemon.book import OrderBook
+
+Market = Literal["spot", "perp"]
+
+
+class InstrumentKey(NamedTuple):
+    venue: str
+    market: str
+    symbol: str
+
+
+class Health(str, Enum):
+    HEALTHY = "healthy"
+    RESYNCING = "resyncing"
+    STALE = "stale"
+    DOWN = "down"
+
+
+# Change kinds passed to subscribers (interned strings: cheap to compare, readable in logs).
+BOOK = "book"
+MARK = "mark"
+BORROW = "borrow"
+BALANCE = "balance"
+MARGIN = "margin"
+POSITION = "position"
+ORDER = "order"
+FUNDING_FEE = "funding_fee"
+INTEREST = "interest"
+HEALTH = "health"
+INSTRUMENT = "instrument"
+
+Subscriber = Callable[[str, Any], None]
+
+
+class Instrument(Struct, frozen=True, kw_only=True):
+    venue: str
+    market: str
+    symbol: str
+    base: str
+    quote: str
+    tick_size: float
+    step_size: float
+    min_qty: float = 0.0
+    min_notional: float = 0.0
+    contract_size: float = 1.0   # coins per contract (OKX ctVal); 1 for Binance
+    funding_interval_h: float = 8.0   # perp only: the venue's own interval for this symbol
+
+    @property
+    def key(self) -> InstrumentKey:
+        return InstrumentKey(self.venue, self.market, self.symbol)
+
+
+class Mark(Struct, kw_only=True):
+    """Perp mark/index and the predicted funding for the coming settlement."""
+
+    venue: str
+    symbol: str
+    mark_price: float
+    index_price: float
+    funding_rate: float          # predicted rate for next_funding_ms
+    next_funding_ms: int
+    interval_h: float
+    ts_ms: int
+    last_settled_rate: float | None = None
+
+
+class Borrow(Struct, kw_only=True):
+    venue: str
+    asset: str
+    hourly_rate: float
+    max_borrowable: float | None = None
+    ts_ms: int = 0
+
+
+class Balance(Struct, kw_only=True):
+    venue: str
+    wallet: str
+    asset: str
+    free: float = 0.0
+    locked: float = 0.0
+    borrowed: float = 0.0
+    interest: float = 0.0
+
+    @property
+    def liability(self) -> float:
+        return self.borrowed + self.interest
+
+    @property
+    def net(self) -> float:
+        return self.free + self.locked - self.borrowed - self.interest
+
+
+class MarginAccount(Struct, kw_only=True):
+    venue: str
+    margin_level: float
+    total_asset_usdt: float = 0.0
+    total_liability_usdt: float = 0.0
+    margin_call_bar: float = 1.3
+    force_liquidation_bar: float = 1.1
+    ts_ms: int = 0
+
+
+class PerpPosition(Struct, kw_only=True):
+    venue: str
+    symbol: str
+    qty: float                   # signed, base units (one-way mode)
+    entry_price: float = 0.0
+    liquidation_price: float = 0.0
+    leverage: float = 1.0
+    unrealized_pnl: float = 0.0
+    ts_ms: int = 0
+
+
+class OrderUpdate(Struct, kw_only=True):
+    venue: str
+    market: str
+    symbol: str
+    client_id: str
+    order_id: int | str
+    side: str                    # BUY / SELL
+    status: str                  # NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, REJECTED
+    qty: float
+    price: float = 0.0
+    filled_qty: float = 0.0
+    avg_price: float = 0.0
+    last_fill_qty: float = 0.0
+    last_fill_price: float = 0.0
+    fee: float = 0.0
+    fee_asset: str = ""
+    trade_id: int | str | None = None
+    ts_ms: int = 0
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in ("FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH")
+
+
+class FundingFee(Struct, kw_only=True):
+    venue: str
+    symbol: str
+    asset: str
+    amount: float                # signed: > 0 received
+    ts_ms: int
+
+
+class InterestCharge(Struct, kw_only=True):
+    venue: str
+    asset: str
+    amount: float                # coin units charged
+    ts_ms: int
+
+
+class StreamState(Struct, kw_only=True):
+    health: Health
+    since_ms: int
+    reason: str = ""
+    last_msg_ms: int = 0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Hub:
+    def __init__(self, event_log_size: int = 1000) -> None:
+        self.instruments: dict[InstrumentKey, Instrument] = {}
+        self.books: dict[InstrumentKey, OrderBook] = {}
+        self.marks: dict[tuple[str, str], Mark] = {}
+        self.borrow: dict[tuple[str, str], Borrow] = {}
+        self.balances: dict[tuple[str, str, str], Balance] = {}
+        self.margin_accounts: dict[str, MarginAccount] = {}
+        self.positions: dict[tuple[str, str], PerpPosition] = {}
+        self.orders: dict[tuple[str, str], OrderUpdate] = {}     # (venue, client_id) -> latest
+        self.funding_fees: deque[FundingFee] = deque(maxlen=event_log_size)
+        self.interest_charges: deque[InterestCharge] = deque(maxlen=event_log_size)
+        self.streams: dict[tuple[str, str], StreamState] = {}
+        self._subscribers: list[tuple[int, Subscriber]] = []
+        self._callbacks: tuple[Subscriber, ...] = ()
+        self.subscriber_errors = 0
+        self.last_subscriber_error: str = ""
+
+    # -- subscriptions -------------------------------------------------------------------------
+    def subscribe(self, callback: Subscriber, priority: int = 100) -> Callable[[], None]:
+        """Lower priority runs first (watchdog 10, legging 20, scanner 50). Returns unsubscribe."""
+        entry = (priority, callback)
+        self._subscribers.append(entry)
+        self._subscribers.sort(key=lambda e: e[0])
+        self._callbacks = tuple(cb for _, cb in self._subscribers)
+
+        def unsubscribe() -> None:
+            if entry in self._subscribers:
+                self._subscribers.remove(entry)
+                self._callbacks = tuple(cb for _, cb in self._subscribers)
+        return unsubscribe
+
+    def publish(self, kind: str, item: Any) -> None:
+        for callback in self._callbacks:
+            try:
+                callback(kind, item)
+            except Exception as exc:  # a subscriber bug must never kill the connector feeding us
+                self.subscriber_errors += 1
+                self.last_subscriber_error = f"{getattr(callback, '__qualname__', callback)}: {exc!r}"
+
+    # -- reference data ------------------------------------------------------------------------
+    def set_instrument(self, inst: Instrument) -> None:
+        self.instruments[inst.key] = inst
+        self.publish(INSTRUMENT, inst)
+
+    def book(self, key: InstrumentKey) -> OrderBook:
+        """The book for `key`, created on first use with the instrument's tick size."""
+        book = self.books.get(key)
+        if book is None:
+            inst = self.instruments.get(key)
+            book = OrderBook(inst.tick_size if inst else 1e-8, symbol=key.symbol)
+            self.books[key] = book
+        return book
+
+    # -- market data ---------------------------------------------------------------------------
+    def book_changed(self, key: InstrumentKey) -> None:
+        """Connectors call this after applying a diff/snapshot to `self.books[key]`."""
+        self.publish(BOOK, key)
+
+    def set_mark(self, mark: Mark) -> None:
+        self.marks[(mark.venue, mark.symbol)] = mark
+        self.publish(MARK, mark)
+
+    def set_borrow(self, borrow: Borrow) -> None:
+        self.borrow[(borrow.venue, borrow.asset)] = borrow
+        self.publish(BORROW, borrow)
+
+    # -- account -------------------------------------------------------------------------------
+    def set_balance(self, balance: Balance) -> None:
+        self.balances[(balance.venue, balance.wallet, balance.asset)] = balance
+        self.publish(BALANCE, balance)
+
+    def set_margin_account(self, account: MarginAccount) -> None:
+        self.margin_accounts[account.venue] = account
+        self.publish(MARGIN, account)
+
+    def set_position(self, position: PerpPosition) -> None:
+        self.positions[(position.venue, position.symbol)] = position
+        self.publish(POSITION, position)
+
+    def order_update(self, update: OrderUpdate) -> None:
+        self.orders[(update.venue, update.client_id)] = update
+        self.publish(ORDER, update)
+
+    def funding_fee(self, fee: FundingFee) -> None:
+        self.funding_fees.append(fee)
+        self.publish(FUNDING_FEE, fee)
+
+    def interest_charge(self, charge: InterestCharge) -> None:
+        self.interest_charges.append(charge)
+        self.publish(INTEREST, charge)
+
+    # -- health --------------------------------------------------------------------------------
+    def set_health(self, venue: str, stream: str, health: Health, reason: str = "") -> None:
+        key = (venue, stream)
+        current = self.streams.get(key)
+        if current is not None and current.health is health and current.reason == reason:
+            return
+        state = StreamState(health=health, since_ms=_now_ms(), reason=reason,
+                            last_msg_ms=current.last_msg_ms if current else 0)
+        self.streams[key] = state
+        self.publish(HEALTH, (venue, stream, state))
+
+    def touch(self, venue: str, stream: str, ts_ms: int) -> None:
+        """Record message arrival without a health transition (cheap, hot path)."""
+        state = self.streams.get((venue, stream))
+        if state is not None:
+            state.last_msg_ms = ts_ms
+
+    def health(self, venue: str, stream: str) -> Health:
+        state = self.streams.get((venue, stream))
+        return state.health if state is not None else Health.DOWN
+
+    def book_ready(self, key: InstrumentKey, max_age_ms: int | None = None,
+                   now_ms: int | None = None) -> tuple[bool, str]:
+        """Fail closed: the book must exist, be healthy, uncrossed, two-sided and fresh."""
+        stream = book_stream(key)
+        state = self.streams.get((key.venue, stream))
+        if state is None or state.health is not Health.HEALTHY:
+            return False, f"{key.venue} {stream} is {state.health.value if state else 'down'}"
+        book = self.books.get(key)
+        if book is None or book.best_bid() is None or book.best_ask() is None:
+            return False, f"{key.venue} {stream} is empty"
+        if book.is_crossed():
+            return False, f"{key.venue} {stream} is crossed"
+        if max_age_ms is not None and state.last_msg_ms:
+            age = (now_ms if now_ms is not None else _now_ms()) - state.last_msg_ms
+            if age > max_age_ms:
+                return False, f"{key.venue} {stream} last update {age} ms ago"
+        return True, ""
+
+    # -- snapshot ------------------------------------------------------------------------------
+    def snapshot(self, depth: int = 5) -> dict[str, Any]:
+        """A consistent, JSON-ready copy (taken in one synchronous call on the loop)."""
+        books = {}
+        for key, book in self.books.items():
+            bb, ba = book.best_bid(), book.best_ask()
+            books[f"{key.venue}:{key.market}:{key.symbol}"] = {
+                "bid": bb, "ask": ba, "crossed": book.is_crossed(),
+                "bids": book.levels(0, depth), "asks": book.levels(1, depth),
+                "last_update_id": book.last_update_id, "ts_ms": book.ts_ms,
+            }
+        return {
+            "instruments": [structs.asdict(i) for i in self.instruments.values()],
+            "books": books,
+            "marks": [structs.asdict(m) for m in self.marks.values()],
+            "borrow": [structs.asdict(b) for b in self.borrow.values()],
+            "balances": [structs.asdict(b) for b in self.balances.values()],
+            "margin_accounts": [structs.asdict(a) for a in self.margin_accounts.values()],
+            "positions": [structs.asdict(p) for p in self.positions.values()],
+            "streams": self.stream_summary(),
+        }
+
+    def stream_summary(self) -> dict[str, dict[str, dict[str, Any]]]:
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for (venue, stream), st in self.streams.items():
+            out.setdefault(venue, {})[stream] = {
+                "health": st.health.value, "since_ms": st.since_ms, "reason": st.reason,
+                "last_msg_ms": st.last_msg_ms,
+            }
+        return out
+
+
+def book_stream(key: InstrumentKey) -> str:
+    """The health-stream name of a book: `spot:BTCUSDT:book`."""
+    return f"{key.market}:{key.symbol}:book"

@@ -1,0 +1,74 @@
+"""Logging: structlog, JSON lines rendered by orjson off a terminal, a readable console on one.
+
+Context (venue, symbol, position id) is bound with contextvars. The redaction processor runs last
+before rendering, so no code path can leak a secret into the journal or stdout.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import orjson
+import structlog
+
+from daemon.secrets import Secret, known_secret_values
+
+_SECRET_KEY = re.compile(r"(secret|api_?key|signature|password|passphrase|token|listen_?key)", re.I)
+REDACTED = "***"
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return REDACTED
+    if isinstance(value, str):
+        for secret in known_secret_values():
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: (REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) else _scrub(v))
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(v) for v in value)
+    return value
+
+
+def redact_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key in list(event_dict):
+        if _SECRET_KEY.search(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+def _orjson_dumps(obj: Any, default: Any = None) -> str:
+    return orjson.dumps(obj, default=default or str).decode()
+
+
+def configure_logging(level: str = "info", *, json: bool | None = None, stream: Any = None) -> None:
+    stream = stream if stream is not None else sys.stdout
+    if json is None:
+        json = not (hasattr(stream, "isatty") and stream.isatty())
+    renderer: Any = (structlog.processors.JSONRenderer(serializer=_orjson_dumps) if json
+                     else structlog.dev.ConsoleRenderer(colors=False))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str = "basisd") -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,126 @@
+"""The daemon as a process: status over the socket, single instance, SIGTERM, SIGHUP, sd_notify."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import BIN, MINIMAL_CONFIG, wait_for
+
+
+def test_status_json_and_table(daemon_factory) -> None:
+    d = daemon_factory()
+    assert d.ready(), d.output()
+    assert stat.S_IMODE(os.stat(d.socket).st_mode) == 0o600
+    r = d.ctl("--json", "status")
+    assert r.returncode == 0, r.stderr
+    status = json.loads(r.stdout)
+    assert status["version"] and status["halt"] == "none" and status["pid"] == d.proc.pid
+    assert "venues" in status and "counts" in status
+    table = d.ctl("status")
+    assert table.returncode == 0 and "basisd" in table.stdout and "halt: none" in table.stdout
+
+
+def test_second_daemon_on_same_socket_refuses_and_first_keeps_serving(daemon_factory, short_dir) -> None:
+    first = daemon_factory()
+    assert first.ready(), first.output()
+    other = short_dir / "other"
+    other.mkdir()
+    (other / "basisd.toml").write_text(MINIMAL_CONFIG)
+    r = subprocess.run([str(BIN / "basisd"), "run", "--config", str(other / "basisd.toml"),
+                        "--socket", str(first.socket)], cwd=other, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1
+    assert "another basisd is already serving" in r.stdout + r.stderr
+    assert first.ctl("health").returncode == 0
+    assert first.socket.exists()
+
+
+def test_sigterm_exits_zero_quickly_and_removes_socket(daemon_factory) -> None:
+    d = daemon_factory()
+    assert d.ready(), d.output()
+    t0 = time.monotonic()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(10) == 0
+    assert time.monotonic() - t0 < 10
+    assert not d.socket.exists()
+
+
+def test_sighup_applies_a_valid_config_and_keeps_old_on_invalid(daemon_factory) -> None:
+    d = daemon_factory()
+    assert d.ready(), d.output()
+    d.config.write_text(MINIMAL_CONFIG.replace('drain_timeout_s = 5', 'drain_timeout_s = 6'))
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: json.loads(d.ctl("--json", "status").stdout)["reloads"] == 1, 10)
+    d.config.write_text(MINIMAL_CONFIG + "\n[admin2]\nx = 1\n")
+    d.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    status = json.loads(d.ctl("--json", "status").stdout)
+    assert status["reloads"] == 1          # rejected: still serving on the old config
+    assert d.stop() == 0
+    out = d.output()
+    assert "reload_rejected" in out and "admin2" in out
+
+
+def test_basisctl_without_daemon_says_so_in_one_line(short_dir: Path) -> None:
+    r = subprocess.run([str(BIN / "basisctl"), "--socket", str(short_dir / "none.sock"), "status"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "no basisd daemon is listening" in r.stderr
+    assert "Traceback" not in r.stderr
+    env = {**os.environ, "BASISD_SOCKET": str(short_dir / "env.sock")}
+    r = subprocess.run([str(BIN / "basisctl"), "status"], capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 1 and "env.sock" in r.stderr
+
+
+def test_sd_notify_over_a_real_datagram_socket(daemon_factory, short_dir: Path) -> None:
+    path = short_dir / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(20)
+    messages: list[str] = []
+
+    def recv_until(pred) -> None:
+        while not any(pred(m) for m in messages):
+            messages.append(sock.recv(4096).decode())
+
+    try:
+        d = daemon_factory(env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "400000"})
+        recv_until(lambda m: "READY=1" in m)
+        assert d.ctl("health").returncode == 0     # READY only once serving
+        recv_until(lambda m: m == "WATCHDOG=1")
+        n_before = sum(m == "WATCHDOG=1" for m in messages)
+        t0 = time.monotonic()
+        while sum(m == "WATCHDOG=1" for m in messages) < n_before + 3:
+            messages.append(sock.recv(4096).decode())
+        # three pings at half of 400 ms each: well under 3 s even on a loaded machine
+        assert time.monotonic() - t0 < 3
+        assert any(m.startswith("STATUS=") for m in messages)
+        d.proc.send_signal(signal.SIGSTOP)         # a blocked loop must miss its pings
+        time.sleep(0.3)
+        sock.settimeout(0.05)
+        try:
+            while True:
+                sock.recv(4096)
+        except TimeoutError:
+            pass
+        time.sleep(0.6)
+        missed = True
+        try:
+            sock.recv(4096)
+            missed = False
+        except TimeoutError:
+            pass
+        d.proc.send_signal(signal.SIGCONT)
+        assert missed
+        sock.settimeout(20)
+        d.proc.send_signal(signal.SIGTERM)
+        recv_until(lambda m: "STOPPING=1" in m)
+        assert d.proc.wait(10) == 0
+    finally:
+        sock.close()
