@@ -134,8 +134,6 @@ def test_dropping_any_one_diff_is_detected_and_a_resnapshot_recovers(
             assert not sync.synced and sync.book.best_bid() is None   # cleared: fail closed
             resnap = sync.on_snapshot(applied[mid].u, levels[BID], levels[ASK])
             assert resnap is Sync.SYNCED
-            assert sync.book.best_bid() == truth.book.best_bid()
-            assert sync.book.best_ask() == (book.best_ask())
             # buffered diffs up to the snapshot were dropped; later ones replayed and chained
             assert sync.book.last_update_id == applied[-1].u
             assert (sync.book.best_bid(), sync.book.best_ask()) == final_top

@@ -1,0 +1,143 @@
+"""Per-pair accounting from venue events (pure).
+
+Each leg keeps a signed base position with an average entry price, realised PnL on reductions,
+fees (quote), funding (perp; signed, > 0 received) and borrow interest (spot short; coin units,
+valued at the mark when charged). Interest is booked as if the charged coins were sold at that mark:
+it enlarges the short (the liability really grows) and costs `coin x mark` now; buying the extra
+coins back later realises only the price move on them. This makes the books reconcile with the cash
+ledger exactly: sell S @ P0, interest i, buy back S + i @ P1 -> cash = S(P0 - P1) - i P1 = realised
+[S(P0 - P1) + i(m - P1)] - interest [i m].
+
+basis PnL = realised + unrealised price PnL of both legs (for a hedged pair: the basis change);
+net = basis + funding - interest - fees; realised net APR annualises the realised part over the
+time held, on the entry notional.
+"""
+from __future__ import annotations
+
+import math
+
+from msgspec import Struct
+
+_YEAR_MS = 365.0 * 86_400_000.0
+_EPS = 1e-12
+
+
+class LegBook(Struct, kw_only=True):
+    qty: float = 0.0               # signed base (includes charged interest on a short spot leg)
+    avg_price: float = 0.0
+    realised: float = 0.0
+    fees: float = 0.0              # quote currency, >= 0 paid
+    funding: float = 0.0           # quote, signed, > 0 received
+    interest_coin: float = 0.0
+    interest_quote: float = 0.0
+    bought_qty: float = 0.0
+    bought_quote: float = 0.0
+    sold_qty: float = 0.0
+    sold_quote: float = 0.0
+    fills: int = 0
+
+    def copy(self) -> LegBook:
+        return LegBook(**{f: getattr(self, f) for f in self.__struct_fields__})
+
+
+def _trade(book: LegBook, dq: float, price: float) -> None:
+    """Move the position by signed `dq` at `price`, realising PnL on the reduced part."""
+    q = book.qty
+    if q == 0.0 or (q > 0) == (dq > 0):
+        new = q + dq
+        book.avg_price = (abs(q) * book.avg_price + abs(dq) * price) / abs(new) if new else 0.0
+        book.qty = new
+        return
+    closing = min(abs(dq), abs(q))
+    book.realised += closing * (price - book.avg_price) * (1.0 if q > 0 else -1.0)
+    new = q + dq
+    if abs(new) <= _EPS:
+        book.qty, book.avg_price = 0.0, 0.0
+    elif (new > 0) == (q > 0):
+        book.qty = new                  # reduced, same side: average unchanged
+    else:
+        book.qty, book.avg_price = new, price   # flipped through zero
+
+
+def apply_fill(book: LegBook, side: str, qty: float, price: float, fee: float = 0.0,
+               fee_asset: str = "", base: str = "", quote: str = "") -> None:
+    """One execution. A fee charged in the base asset shrinks what was received (spot buys)."""
+    if qty <= 0:
+        return
+    signed = qty if side == "BUY" else -qty
+    if side == "BUY":
+        book.bought_qty += qty
+        book.bought_quote += qty * price
+    else:
+        book.sold_qty += qty
+        book.sold_quote += qty * price
+    fee_quote = 0.0
+    if fee:
+        if fee_asset and base and fee_asset == base:
+            fee_quote = fee * price
+            signed -= fee            # the coins paid as fee never reach the position
+        elif not fee_asset or fee_asset == quote:
+            fee_quote = fee
+        else:
+            fee_quote = fee          # a third asset (BNB): best effort, reported as quote units
+    _trade(book, signed, price)
+    book.fees += fee_quote
+    book.fills += 1
+
+
+def apply_interest(book: LegBook, coin: float, mark: float) -> None:
+    """Interest charged in coin on a borrowed asset: the liability (short) grows by `coin`."""
+    if coin == 0:
+        return
+    book.interest_coin += coin
+    book.interest_quote += coin * mark
+    _trade(book, -coin, mark)
+
+
+def apply_funding(book: LegBook, amount: float) -> None:
+    book.funding += amount
+
+
+def unrealised(book: LegBook, mark: float | None) -> float:
+    if not book.qty or mark is None or not math.isfinite(mark):
+        return 0.0
+    return book.qty * (mark - book.avg_price)
+
+
+class PairPnl(Struct, kw_only=True):
+    funding: float
+    interest: float
+    fees: float
+    basis: float
+    realised: float
+    unrealised: float
+    net: float
+    realised_net: float
+    realised_net_apr: float | None
+    legs: list[dict[str, float]]
+
+
+def pair_pnl(books: tuple[LegBook, LegBook], marks: tuple[float | None, float | None],
+             entry_notional: float, held_ms: float) -> PairPnl:
+    realised = books[0].realised + books[1].realised
+    unreal = unrealised(books[0], marks[0]) + unrealised(books[1], marks[1])
+    funding = books[0].funding + books[1].funding
+    interest = books[0].interest_quote + books[1].interest_quote
+    fees = books[0].fees + books[1].fees
+    basis = realised + unreal
+    net = basis + funding - interest - fees
+    realised_net = realised + funding - interest - fees
+    apr = None
+    if entry_notional > 0 and held_ms > 0:
+        apr = realised_net / entry_notional * (_YEAR_MS / held_ms)
+    legs = [{"realised": b.realised, "unrealised": unrealised(b, m), "fees": b.fees,
+             "funding": b.funding, "interest": b.interest_quote, "interest_coin": b.interest_coin}
+            for b, m in zip(books, marks)]
+    return PairPnl(funding=funding, interest=interest, fees=fees, basis=basis, realised=realised,
+                   unrealised=unreal, net=net, realised_net=realised_net, realised_net_apr=apr,
+                   legs=legs)
+
+
+def cash_flow(book: LegBook) -> float:
+    """Quote cash the leg moved: sells - buys - fees + funding (the venue ledger's view)."""
+    return book.sold_quote - book.bought_quote - book.fees + book.funding
