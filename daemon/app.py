@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from daemon import __version__
-from daemon.admin import AdminServer, SocketInUse
+from aiohttp import web
+
+from daemon.admin import AdminServer, SocketInUse, json_response
 from daemon.config import Config, ConfigError, load_config
 from daemon.hub import Hub
 from daemon.logs import configure_logging, get_logger
+from daemon.metrics import Registry
 from daemon.sdnotify import Notifier
 
 
@@ -49,6 +52,32 @@ class Daemon:
         self.admin = AdminServer(socket_path, group=cfg.admin.group, max_body=cfg.admin.max_body_bytes,
                                  status=self.status, log=self.log)
         self._tasks: list[asyncio.Task[Any]] = []
+        self.metrics = Registry()
+        self._register_metrics()
+        self.admin.add_routes([web.get("/metrics", self._metrics), web.post("/v1/reload", self._reload)])
+
+    def _register_metrics(self) -> None:
+        m, hub = self.metrics, self.hub
+        m.gauge("basisd_uptime_seconds", "Seconds since the daemon started.",
+                lambda: [((), time.time() - self.started_at)])
+        m.gauge("basisd_stream_healthy", "1 when a venue stream is healthy, else 0.",
+                lambda: [((("venue", v), ("stream", s)), 1.0 if st.health.value == "healthy" else 0.0)
+                         for (v, s), st in hub.streams.items()])
+        m.counter("basisd_subscriber_errors_total", "Hub subscriber exceptions caught.",
+                  lambda: [((), hub.subscriber_errors)])
+        m.counter("basisd_reloads_total", "Successful configuration reloads.", lambda: [((), self.reloads)])
+        m.gauge("basisd_open_orders", "Orders not yet final, per venue.",
+                lambda: [((("venue", v),), n) for v, n in _count_open(hub).items()])
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(text=self.metrics.render(), content_type="text/plain",
+                            headers={"X-Content-Type": "text/plain; version=0.0.4"})
+
+    async def _reload(self, _request: web.Request) -> web.Response:
+        before = self.reloads
+        self.reload()
+        return json_response({"reloaded": self.reloads > before, "reloads": self.reloads},
+                             200 if self.reloads > before else 400)
 
     # -- status --------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -147,6 +176,14 @@ class Daemon:
         self.reloads += 1
         self.log.info("reloaded", config=self.config_path or "<embedded default>", kept_old=kept)
         self.notifier.status(f"reloaded ({self.reloads})")
+
+
+def _count_open(hub: Hub) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for (venue, _cid), order in hub.orders.items():
+        if not order.is_final:
+            counts[venue] = counts.get(venue, 0) + 1
+    return counts
 
 
 def run_daemon(config_path: str | None, socket_cli: str | None) -> int:

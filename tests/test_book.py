@@ -219,8 +219,9 @@ def test_vwap_none_when_too_thin() -> None:
     assert book.vwap("sell", 7.0) is not None
     # A size obtained by summing level sizes in another order must still count as fillable.
     b = OrderBook(0.01)
-    b.load_snapshot([], [["1.00", "0.1"], ["1.01", "0.2"], ["1.02", "0.3"]])
-    assert b.vwap("buy", 0.3 + 0.2 + 0.1) is not None
+    b.load_snapshot([], [["1.00", "0.1"], ["1.01", "0.2"], ["1.02", "0.01"]])
+    size = 0.01 + 0.2 + 0.1  # 0.31000000000000005: a hair above the walk's running total
+    assert b.vwap("buy", size) == pytest.approx((0.1 * 1.00 + 0.2 * 1.01 + 0.01 * 1.02) / 0.31)
 
 
 def test_taker_side_validation() -> None:

@@ -124,3 +124,28 @@ def test_sd_notify_over_a_real_datagram_socket(daemon_factory, short_dir: Path) 
         assert d.proc.wait(10) == 0
     finally:
         sock.close()
+
+
+def test_metrics_and_reload_over_the_admin_api(daemon_factory) -> None:
+    import http.client
+
+    d = daemon_factory()
+    assert d.ready(), d.output()
+    from daemon.ctl import request
+
+    status, _ = request(str(d.socket), "POST", "/v1/reload", {})
+    assert status == 200
+    conn = http.client.HTTPConnection("basisd")
+    import socket as _s
+    sock = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
+    sock.connect(str(d.socket))
+    conn.sock = sock
+    conn.request("GET", "/metrics")
+    resp = conn.getresponse()
+    text = resp.read().decode()
+    assert resp.status == 200
+    assert "# TYPE basisd_uptime_seconds gauge" in text
+    assert "basisd_reloads_total 1" in text
+    d.config.write_text("not = [valid")
+    status, body = request(str(d.socket), "POST", "/v1/reload", {})
+    assert status == 400 and body["reloaded"] is False
