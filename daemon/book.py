@@ -31,6 +31,10 @@ ASK: Final = 1
 _SIGN: Final = (1, -1)
 # A taker buy consumes asks, a taker sell consumes bids. Upper case too: Binance spells it so.
 _TAKER_SIDE: Final[dict[str, int]] = {"buy": ASK, "sell": BID, "BUY": ASK, "SELL": BID}
+# Venue prices arrive as decimal strings and the same few hundred recur near the touch;
+# memoising string -> ticks skips float parsing and rounding (about a third of the cost of a
+# level update, see benchmarks/bench_book.py). Bounded: cleared when full.
+_PRICE_CACHE_MAX: Final = 8192
 # Sizes computed by summing level quantities can exceed the true total by float rounding;
 # such a residue must not turn a fillable order into "cannot fill".
 _FILL_REL_TOL: Final = 1e-9
@@ -65,7 +69,7 @@ class OrderBook:
     """One instrument's L2 book. Not thread-safe; owned by one event loop."""
 
     __slots__ = (
-        "tick_size",
+        "_tick",
         "symbol",
         "last_update_id",
         "ts_ms",
@@ -73,25 +77,32 @@ class OrderBook:
         "_scale",
         "_qty",
         "_keys",
+        "_pcache",
     )
 
     def __init__(self, tick_size: float | str, *, symbol: str = "") -> None:
         tick = float(tick_size)
         if not (math.isfinite(tick) and tick > 0.0):
             raise ValueError(f"tick_size must be a positive finite number, got {tick_size!r}")
-        self.tick_size: float = tick
+        self._tick = tick
         self.symbol: str = symbol
         self.last_update_id: int = 0
         self.ts_ms: int = 0
         self._units, self._scale = _decimal_grid(tick_size)
         self._qty: tuple[dict[int, float], dict[int, float]] = ({}, {})
         self._keys: tuple[list[int], list[int]] = ([], [])
+        self._pcache: dict[str | float, int] = {}
+
+    @property
+    def tick_size(self) -> float:
+        """Read-only: levels are stored in ticks, so changing it would silently re-price them."""
+        return self._tick
 
     # ------------------------------------------------------------------ ticks <-> prices
     def to_ticks(self, price: float | str) -> int:
         """Nearest tick. Division error is ~1e-16 relative, far below the half tick ``round``
         tolerates, so on-grid prices always map to their exact tick."""
-        return round(float(price) / self.tick_size)
+        return round(float(price) / self._tick)
 
     def to_price(self, ticks: int) -> float:
         return ticks * self._units / self._scale
@@ -116,7 +127,7 @@ class OrderBook:
             del keys[bisect_left(keys, key)]
 
     def set_level(self, side: int, price: float | str, qty: float | str) -> None:
-        self.set_level_ticks(side, round(float(price) / self.tick_size), float(qty))
+        self.set_level_ticks(side, round(float(price) / self._tick), float(qty))
 
     def apply_levels(self, side: int, levels: Iterable[Level]) -> None:
         """Apply venue levels ``[[price, qty, ...], ...]`` (strings or numbers) in order.
@@ -126,10 +137,13 @@ class OrderBook:
         """
         d = self._qty[side]
         keys = self._keys[side]
-        tick = self.tick_size
+        cache = self._pcache
         neg = side != BID
         for lv in levels:
-            key = round(float(lv[0]) / tick)
+            p = lv[0]
+            key = cache.get(p)
+            if key is None:
+                key = self._parse_price(p)
             if neg:
                 key = -key
             qty = float(lv[1])
@@ -140,6 +154,13 @@ class OrderBook:
             elif key in d:
                 del d[key]
                 del keys[bisect_left(keys, key)]
+
+    def _parse_price(self, price: str | float) -> int:
+        cache = self._pcache
+        if len(cache) >= _PRICE_CACHE_MAX:
+            cache.clear()
+        ticks = cache[price] = round(float(price) / self._tick)
+        return ticks
 
     def apply_diff(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         self.apply_levels(BID, bids)
@@ -154,13 +175,17 @@ class OrderBook:
         ts_ms: int | None = None,
     ) -> None:
         """Replace the whole book. One sort per side instead of one insort per level."""
-        tick = self.tick_size
+        cache = self._pcache
         for side, levels in ((BID, bids), (ASK, asks)):
             sign = _SIGN[side]
             d = self._qty[side]
             d.clear()
             for lv in levels:
-                key = sign * round(float(lv[0]) / tick)
+                p = lv[0]
+                key = cache.get(p)
+                if key is None:
+                    key = self._parse_price(p)
+                key *= sign
                 qty = float(lv[1])
                 if qty > 0.0:
                     d[key] = qty
@@ -259,7 +284,7 @@ class OrderBook:
 
     def qty_at(self, side: int, price: float | str) -> float:
         """Quantity resting at ``price`` on ``side`` (0.0 if no level)."""
-        return self.qty_at_ticks(side, round(float(price) / self.tick_size))
+        return self.qty_at_ticks(side, round(float(price) / self._tick))
 
     def qty_at_ticks(self, side: int, ticks: int) -> float:
         return self._qty[side].get(ticks if side == BID else -ticks, 0.0)
@@ -342,8 +367,7 @@ class OrderBook:
         d = self._qty[side]
         remaining = qty
         cost = 0.0  # sum of (ticks away from touch) * qty taken
-        for i in range(len(keys) - 1, -1, -1):
-            key = keys[i]
+        for key in reversed(keys):
             q = d[key]
             if q >= remaining:
                 cost += (best - key) * remaining
@@ -391,8 +415,7 @@ class OrderBook:
         d = self._qty[side]
         filled = 0.0
         cost = 0.0
-        for i in range(len(keys) - 1, -1, -1):
-            key = keys[i]
+        for key in reversed(keys):
             q = d[key]
             dist = best - key
             if cost + dist * q <= cap * (filled + q):
@@ -410,7 +433,7 @@ class OrderBook:
     def copy(self) -> OrderBook:
         """Independent copy (e.g. for a scanner snapshot)."""
         other = OrderBook.__new__(OrderBook)
-        other.tick_size = self.tick_size
+        other._tick = self._tick
         other.symbol = self.symbol
         other.last_update_id = self.last_update_id
         other.ts_ms = self.ts_ms
@@ -418,6 +441,7 @@ class OrderBook:
         other._scale = self._scale
         other._qty = (self._qty[BID].copy(), self._qty[ASK].copy())
         other._keys = (self._keys[BID].copy(), self._keys[ASK].copy())
+        other._pcache = {}
         return other
 
     def __repr__(self) -> str:

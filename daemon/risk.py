@@ -403,6 +403,30 @@ def solve_fraction(ok: Callable[[float], bool], tol: float = 1e-4) -> float:
     return hi
 
 
+def margin_distance_after_trim(assets: Sequence[MarginAsset], asset: str, qty: float, f: float,
+                               bar: float, cost_fraction: float = 0.0) -> float:
+    """Distance of the account seen from `asset` after closing fraction f of a margin position of
+    `qty` coins (> 0 a short: bought back and repaid; < 0 a long: sold)."""
+    if qty > 0:
+        after = margin_after_buyback(assets, asset, f * qty, cost_fraction=cost_fraction)
+    else:
+        after = margin_after_sale(assets, asset, -f * qty, cost_fraction=cost_fraction)
+    if not any(a.liability > 0 for a in after):
+        return math.inf
+    return margin_asset_distance(after, asset, bar)
+
+
+def perp_distance_after_trim(qty: float, entry: float, wallet: float, brackets: Sequence[Bracket],
+                             mark: float, f: float, cost_fraction: float = 0.0, other_mm: float = 0.0,
+                             other_upnl: float = 0.0) -> float:
+    """Own-formula distance after closing fraction f at the mark (PnL realised into the wallet)."""
+    realised = f * qty * (mark - entry) - abs(f * qty) * mark * cost_fraction
+    q = (1.0 - f) * qty
+    if abs(q) <= 1e-12 * max(abs(qty), 1e-300):
+        return math.inf
+    return perp_distance(q, entry, wallet + realised, brackets, mark, None, other_mm, other_upnl)[0]
+
+
 def deleverage_fraction(
     *,
     target: float,
@@ -420,34 +444,20 @@ def deleverage_fraction(
     cost_fraction: float = 0.0,
 ) -> float:
     """Fraction f of both legs to close (in proportion, so the pair stays hedged) after which
-    each leg is at least `target` away from liquidation. `margin_qty` > 0 is a margin short of
-    that many coins (bought back and repaid), < 0 a margin long (sold)."""
+    each leg is at least `target` away from liquidation."""
 
-    def margin_ok(f: float) -> bool:
-        if margin_assets is None or margin_qty == 0:
-            return True
-        if margin_qty > 0:
-            after = margin_after_buyback(margin_assets, margin_asset, f * margin_qty,
-                                         cost_fraction=cost_fraction)
-        else:
-            after = margin_after_sale(margin_assets, margin_asset, -f * margin_qty,
-                                      cost_fraction=cost_fraction)
-        if not any(a.liability > 0 for a in after):
-            return True
-        return margin_asset_distance(after, margin_asset, margin_bar) >= target
+    def ok(f: float) -> bool:
+        if margin_assets is not None and margin_qty != 0:
+            if margin_distance_after_trim(margin_assets, margin_asset, margin_qty, f, margin_bar,
+                                          cost_fraction) < target:
+                return False
+        if perp_qty != 0:
+            if perp_distance_after_trim(perp_qty, perp_entry, perp_wallet, perp_brackets, perp_mark, f,
+                                        cost_fraction, perp_other_mm, perp_other_upnl) < target:
+                return False
+        return True
 
-    def perp_ok(f: float) -> bool:
-        if perp_qty == 0:
-            return True
-        realised = f * perp_qty * (perp_mark - perp_entry) - abs(f * perp_qty) * perp_mark * cost_fraction
-        q = (1.0 - f) * perp_qty
-        if abs(q) < 1e-12:
-            return True
-        d, _ = perp_distance(q, perp_entry, perp_wallet + realised, perp_brackets, perp_mark,
-                             None, perp_other_mm, perp_other_upnl)
-        return d >= target
-
-    return solve_fraction(lambda f: margin_ok(f) and perp_ok(f))
+    return solve_fraction(ok)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,9 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from daemon.book import ASK, BID, OrderBook
 
-REALDATA = Path(
-    os.environ.get("BASISD_REALDATA", Path(__file__).resolve().parents[1].parent / "shared" / "realdata")
-)
+ROOT = Path(__file__).resolve().parents[1]
+REALDATA = Path(os.environ.get("BASISD_REALDATA", ROOT.parent / "shared" / "realdata"))
 CF = REALDATA / "cryptofeed_master"
 
 TICKS = ["0.1", "0.01", "0.001", "0.0010", "0.00001", "0.00000001", "0.5", "0.25", "1", "5", "10"]
@@ -76,7 +75,11 @@ def test_on_grid_prices_round_trip_exactly(tick: str, n: int) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(tick=st.sampled_from(TICKS), n=st.integers(min_value=1, max_value=10**9), off=st.floats(-0.49, 0.49))
+@given(
+    tick=st.sampled_from(TICKS),
+    n=st.integers(min_value=1, max_value=10**9),
+    off=st.floats(-0.49, 0.49),
+)
 def test_off_grid_prices_round_to_nearest_tick(tick: str, n: int, off: float) -> None:
     book = OrderBook(tick)
     assert book.to_ticks((n + off) * float(tick)) == n
@@ -86,6 +89,13 @@ def test_off_grid_prices_round_to_nearest_tick(tick: str, n: int, off: float) ->
 def test_rejects_bad_tick(bad: float) -> None:
     with pytest.raises(ValueError):
         OrderBook(bad)
+
+
+def test_tick_size_is_read_only() -> None:
+    book = OrderBook("0.0010")
+    assert book.tick_size == 0.001
+    with pytest.raises(AttributeError):
+        book.tick_size = 0.01  # type: ignore[misc]
 
 
 # ============================================================== basic behaviour
@@ -150,6 +160,19 @@ def test_okx_style_levels_with_extra_fields() -> None:
     book.load_snapshot([["30236.1", "0.5", "0", "3"]], [["30236.2", "1.25", "0", "1"]])
     book.apply_levels(ASK, [["30236.2", "0", "0", "0"], ["30236.3", "2", "0", "1"]])
     assert book.best_bid() == (30236.1, 0.5) and book.best_ask() == (30236.3, 2.0)
+
+
+def test_price_memo_overflow_keeps_results_exact() -> None:
+    book = OrderBook("0.01")
+    prices = [px(t, "0.01") for t in range(1, 20_001)]  # more distinct prices than the memo holds
+    book.apply_levels(BID, [[p, "1"] for p in prices])
+    book.apply_levels(ASK, [[p, "2"] for p in reversed(prices)])
+    assert book.best_bid() == (200.0, 1.0) and book.best_ask() == (0.01, 2.0)
+    assert len(book) == 40_000
+    book.apply_levels(BID, [[p, "0"] for p in prices[1:]])
+    book.apply_levels(ASK, [[p, 0.0] for p in prices[:-1]])
+    assert book.levels(BID, 5) == [(0.01, 1.0)] and book.levels(ASK, 5) == [(200.0, 2.0)]
+    assert book.to_ticks("123.45") == 12345
 
 
 def test_snapshot_replaces_everything_and_keeps_metadata() -> None:
@@ -372,7 +395,8 @@ class BookMachine(RuleBasedStateMachine):
 
     @rule(side=SIDES, updates=st.lists(st.tuples(OFFSETS, QTYS), max_size=12))
     def apply_levels(self, side: int, updates: list[tuple[int, float]]) -> None:
-        self.book.apply_levels(side, [[px(self.base + o, self.ref.tick), repr(q)] for o, q in updates])
+        tick = self.ref.tick
+        self.book.apply_levels(side, [[px(self.base + o, tick), repr(q)] for o, q in updates])
         for o, q in updates:
             self.ref.set(side, self.base + o, q)
 
@@ -422,7 +446,8 @@ class BookMachine(RuleBasedStateMachine):
         if bids and asks:
             assert book.mid() == float((ref.price(bids[0][0]) + ref.price(asks[0][0])) / 2)
             mid = (bids[0][0] + asks[0][0]) / 2
-            assert book.spread_bps() == pytest.approx((asks[0][0] - bids[0][0]) / mid * 1e4, abs=1e-9)
+            spread = (asks[0][0] - bids[0][0]) / mid * 1e4
+            assert book.spread_bps() == pytest.approx(spread, abs=1e-9)
         else:
             assert book.mid() is None and book.spread_bps() is None
 
@@ -476,7 +501,7 @@ class BookMachine(RuleBasedStateMachine):
             assert slip is not None and float(slip) <= max_bps + 1e-6
 
 
-BookMachine.TestCase.settings = settings(max_examples=120, stateful_step_count=40, deadline=None)
+BookMachine.TestCase.settings = settings(max_examples=250, stateful_step_count=50, deadline=None)
 TestBookMachine = BookMachine.TestCase
 
 

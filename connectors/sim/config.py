@@ -44,7 +44,8 @@ class SimVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     # Scenario name (connectors/sim/scenarios/<name>.toml) or a path; "" = no scenario (calm).
     scenario: str = "default"
-    # Venue clock = epoch0_ms + t * speedup * 1000; epoch0_ms 0 means "wall clock at start".
+    # Venue clock = epoch0_ms + t * speedup * 1000; 0 = the engine's fixed default epoch, so
+    # that a seed reproduces timestamps too.
     speedup: float = 480.0
     epoch0_ms: int = 0
     # Opening balances of the default funded account, exact decimal strings.

@@ -67,24 +67,24 @@ class Scenario:
         return [r for r in self.regimes if r.start_s <= tc < r.end_s]
 
     def crossings(self, t0: float, t1: float) -> list[tuple[Regime, str]]:
-        """Regime starts ("start") and ends ("end") crossed in (t0, t1], in time order."""
+        """Regime starts ("start") and ends ("end") in [t0, t1), in time order."""
         out: list[tuple[float, int, Regime, str]] = []
         for i, r in enumerate(self.regimes):
-            for edge, what in ((r.start_s, "start"), (r.end_s, "end")):
+            for edge, what in ((r.end_s, "end"), (r.start_s, "start")):
                 if math.isinf(edge):
                     continue
                 for abs_t in self._edge_times(edge, t0, t1):
-                    out.append((abs_t, i, r, what))
+                    out.append((abs_t, 0 if what == "end" else 1, r, what))
         out.sort(key=lambda x: (x[0], x[1]))
         return [(r, what) for _, _, r, what in out]
 
     def _edge_times(self, edge: float, t0: float, t1: float) -> list[float]:
         if self.cycle_s <= 0:
-            return [edge] if t0 < edge <= t1 or (edge == 0.0 and t0 < 0 <= t1) else []
-        k = math.floor((t0 - edge) / self.cycle_s) + 1
+            return [edge] if t0 <= edge < t1 else []
+        k = math.ceil((t0 - edge) / self.cycle_s)
         res = []
-        while (x := edge + k * self.cycle_s) <= t1:
-            if x > t0 or (x == 0.0 and t0 < 0):
+        while (x := edge + k * self.cycle_s) < t1:
+            if x >= t0:
                 res.append(x)
             k += 1
         return res

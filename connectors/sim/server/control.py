@@ -12,7 +12,8 @@ Unsigned, loopback peers only (403 otherwise). Body: a JSON object with "action"
     {"action": "skip_diff" | "reject_next" | "fill_fraction" | "borrow_pool", ...}
                                  engine faults: the other fields go to Exchange.inject_fault(kind, **kw)
     {"action": "advance", "seconds": 60, "step": 0.1}           step the engine (any clock mode)
-    {"action": "create_account", "funding": {"USDT": "1000"}}   -> {"api_key", "api_secret"}
+    {"action": "create_account", "funding": {"USDT": "1000"}, "futures_funding": {"USDT": "10"}}
+                                 margin and USD-M wallets -> {"api_key", "api_secret"}
     {"action": "expire_listen_keys", "in_seconds": 0}           force listenKey expiry
 
 Answers `{"ok": true, ...}`, or HTTP 400 `{"ok": false, "error": "...", "field": "..."}`.
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
+
+from connectors.sim.engine.errors import BinanceError
 
 if TYPE_CHECKING:
     from connectors.sim.server.venue import VenueServer
@@ -131,16 +134,18 @@ async def apply(venue: VenueServer, body: dict[str, Any]) -> dict[str, Any]:
         kw = {k: v for k, v in body.items() if k != "action"}
         try:
             result = venue.exchange.inject_fault(action, **kw)
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, BinanceError) as exc:
             raise BadControl(f"{action}: {exc}", "action") from None
         return {"result": result} if result is not None else {}
     if action == "advance":
         return await _advance(venue, body)
     if action == "create_account":
         funding = body.get("funding", {})
-        if not isinstance(funding, dict):
-            raise BadControl("'funding' must be an object", "funding")
-        key, secret = venue.create_account(funding)
+        futures_funding = body.get("futures_funding", {})
+        for name, value in (("funding", funding), ("futures_funding", futures_funding)):
+            if not isinstance(value, dict):
+                raise BadControl(f"'{name}' must be an object", name)
+        key, secret = venue.create_account(funding, futures_funding)
         return {"api_key": key, "api_secret": secret}
     if action == "expire_listen_keys":
         now = venue.wall_s()

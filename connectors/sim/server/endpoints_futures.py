@@ -53,7 +53,7 @@ def _funding_rate_history(ctx: Ctx) -> Any:
     fn = getattr(ctx.venue.exchange, "funding_rate_history", None)
     if fn is None:
         return []
-    return fn(ctx.params)
+    return fn(ctx.params.get("symbol") or None, ctx.params.get("limit") or 100)
 
 
 def futures_endpoints() -> list[Endpoint]:

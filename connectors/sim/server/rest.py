@@ -7,6 +7,7 @@ valid (-1022) -> the engine call (its BinanceError) -> ack faults (delay / hang)
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,6 +20,8 @@ from connectors.sim.server.errors import ApiError, bad_key_format, bad_signature
 
 if TYPE_CHECKING:
     from connectors.sim.server.venue import VenueServer
+
+log = logging.getLogger(__name__)
 
 Family = Literal["api", "sapi", "fapi"]
 Security = Literal["NONE", "KEY", "SIGNED"]
@@ -134,6 +137,11 @@ def make_handler(venue: VenueServer, ep: Endpoint) -> Callable[[web.Request], An
         except ApiError as exc:
             venue.flush_events()
             return error_response(exc, headers)
+        except Exception:
+            # A sim bug must still answer in Binance's shape, and loudly in the log.
+            log.exception("sim %s: %s %s failed", venue.name, ep.method, ep.path)
+            return error_response(ApiError(500, -1000, "An unknown error occurred while "
+                                                       "processing the request."), headers)
         if fail_after:
             # rest_5xx with executed=True: the venue did it, the client cannot know.
             return error_response(ApiError(503, -1001, "Internal error; unable to process your "

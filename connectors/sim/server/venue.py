@@ -79,10 +79,14 @@ class VenueServer:
 
     # -- accounts
     def secret_for_key(self, api_key: str) -> str | None:
-        return self._secrets.get(api_key)
+        acct = self.exchange.account_for_key(api_key)
+        record = getattr(self.exchange, "accounts", {}).get(acct)
+        secret = getattr(record, "api_secret", None)
+        return secret if secret is not None else self._secrets.get(api_key)
 
-    def create_account(self, funding: dict[str, Any]) -> tuple[str, str]:
-        key, secret = self.exchange.create_account(funding)
+    def create_account(self, funding: dict[str, Any],
+                       futures_funding: dict[str, Any] | None = None) -> tuple[str, str]:
+        key, secret = self.exchange.create_account(funding, futures_funding or {})
         self._secrets[key] = secret
         return key, secret
 
@@ -168,9 +172,7 @@ class VenueServer:
         site = web.TCPSite(runner, self.cfg.host, port)
         await site.start()
         self._runners.append(runner)
-        server = site._server
-        assert server is not None
-        return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        return int(runner.addresses[-1][1])
 
     async def start(self) -> None:
         host = self.cfg.host

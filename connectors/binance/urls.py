@@ -1,0 +1,96 @@
+"""Base URLs and routes. Production defaults from Binance's current docs; testnet and the embedded
+exchange are the same shapes on other hosts.
+
+USD-M market streams are routed by path (Binance, 2026): `/public` carries high-frequency book data
+(@depth, @bookTicker), `/market` the regular streams (@markPrice), `/private` user data. A stream
+requested on the wrong route is silently never delivered, so each has its own connection.
+
+Cross-margin user data (current docs): the `/sapi/v1/userDataStream` listenKey endpoints were
+retired on 2026-02-20. Trade events now come from the spot WebSocket API after
+`POST /sapi/v1/userListenToken` + `userDataStream.subscribe.listenToken`; liability and margin-level
+events from the risk stream (`POST /sapi/v1/margin/listen-key`, wss://margin-stream.binance.com).
+The embedded exchange implements the older listenKey flow on its spot websocket port
+(`margin_flow="listen_key"`), which is what it selects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from daemon.config import VenueConfig
+
+MarginFlow = Literal["listen_token", "listen_key"]
+
+PROD_REST = "https://api.binance.com"
+PROD_FUTURES_REST = "https://fapi.binance.com"
+PROD_SPOT_WS = "wss://stream.binance.com:9443"
+PROD_FUTURES_WS = "wss://fstream.binance.com"
+PROD_WS_API = "wss://ws-api.binance.com:443/ws-api/v3"
+PROD_MARGIN_RISK_WS = "wss://margin-stream.binance.com"
+
+TESTNET_REST = "https://testnet.binance.vision"
+TESTNET_FUTURES_REST = "https://testnet.binancefuture.com"
+TESTNET_SPOT_WS = "wss://stream.testnet.binance.vision"
+TESTNET_FUTURES_WS = "wss://fstream.binancefuture.com"
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceUrls:
+    rest: str = PROD_REST                      # /api and /sapi
+    futures_rest: str = PROD_FUTURES_REST      # /fapi
+    spot_ws: str = PROD_SPOT_WS                # /stream?streams=
+    futures_ws: str = PROD_FUTURES_WS          # /public, /market, /private
+    ws_api: str | None = PROD_WS_API           # spot WS-API (margin listenToken subscription)
+    margin_risk_ws: str | None = PROD_MARGIN_RISK_WS
+    margin_flow: MarginFlow = "listen_token"
+    futures_routes: bool = True                # False: legacy /stream for everything (testnet)
+    use_server_time: bool = True               # sign with local clock + measured server offset
+
+    @classmethod
+    def from_config(cls, cfg: VenueConfig, *, sim: bool | None = None) -> BinanceUrls:
+        is_sim = cfg.sim if sim is None else sim
+        if is_sim:
+            # The sim's venue clock runs `speedup` times faster; it accepts wall-clock timestamps.
+            return cls(rest=cfg.rest_url, futures_rest=cfg.futures_rest_url,
+                       spot_ws=cfg.spot_ws_url, futures_ws=cfg.futures_ws_url, ws_api=None,
+                       margin_risk_ws=None, margin_flow="listen_key", use_server_time=False)
+        testnet = "testnet" in cfg.rest_url or "binancefuture" in cfg.futures_rest_url
+        return cls(rest=cfg.rest_url, futures_rest=cfg.futures_rest_url, spot_ws=cfg.spot_ws_url,
+                   futures_ws=cfg.futures_ws_url,
+                   ws_api="wss://ws-api.testnet.binance.vision/ws-api/v3" if testnet
+                   else PROD_WS_API,
+                   margin_risk_ws=None if testnet else PROD_MARGIN_RISK_WS,
+                   futures_routes=not testnet)
+
+    @classmethod
+    def for_sim(cls, rest: str, spot_ws: str, futures_ws: str) -> BinanceUrls:
+        return cls(rest=rest, futures_rest=rest, spot_ws=spot_ws, futures_ws=futures_ws,
+                   ws_api=None, margin_risk_ws=None, margin_flow="listen_key",
+                   use_server_time=False)
+
+    # -- stream URLs ---------------------------------------------------------------------------
+    def spot_depth_url(self, symbols: list[str]) -> str:
+        streams = "/".join(f"{s.lower()}@depth@100ms" for s in symbols)
+        return f"{self.spot_ws}/stream?streams={streams}"
+
+    def futures_depth_url(self, symbols: list[str]) -> str:
+        streams = "/".join(f"{s.lower()}@depth@100ms" for s in symbols)
+        route = "/public" if self.futures_routes else ""
+        return f"{self.futures_ws}{route}/stream?streams={streams}"
+
+    def futures_mark_url(self, symbols: list[str]) -> str:
+        streams = "/".join(f"{s.lower()}@markPrice@1s" for s in symbols)
+        route = "/market" if self.futures_routes else ""
+        return f"{self.futures_ws}{route}/stream?streams={streams}"
+
+    def futures_user_url(self, listen_key: str) -> str:
+        route = "/private" if self.futures_routes else ""
+        return f"{self.futures_ws}{route}/ws/{listen_key}"
+
+    def margin_user_url(self, listen_key: str) -> str:
+        """Legacy margin listenKey stream on the spot websocket host (the sim)."""
+        return f"{self.spot_ws}/ws/{listen_key}"
+
+    def margin_risk_url(self, listen_key: str) -> str:
+        assert self.margin_risk_ws is not None
+        return f"{self.margin_risk_ws}/ws/{listen_key}"

@@ -1,0 +1,1 @@
+"""Network surface of the embedded exchange: Binance REST + websockets on loopback, per venue."""
