@@ -104,6 +104,7 @@ class RestSession:
         self.banned_until = 0.0                  # 418: wall clock seconds
         self.paused_until = 0.0                  # 429: wall clock seconds
         self.requests_sent = 0
+        self.status_counts: dict[int, int] = {}
         self._session: aiohttp.ClientSession | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -193,6 +194,7 @@ class RestSession:
             async with session.request(prep.method, prep.url, data=prep.body,
                                        headers=prep.headers) as resp:
                 raw = await resp.read()
+                self.status_counts[resp.status] = self.status_counts.get(resp.status, 0) + 1
                 self._observe(resp, fam)
                 if resp.status < 400:
                     return raw

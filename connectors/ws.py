@@ -58,6 +58,7 @@ class WsStream:
         self.last_handler_error = ""
         self.last_down_reason = ""
         self.connected = asyncio.Event()
+        self._closing: asyncio.Future[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -88,7 +89,10 @@ class WsStream:
         ws = self._ws
         if ws is not None:
             self._close_reason = reason
-            ws.transport.abort() if reason == "abort" else asyncio.ensure_future(ws.close())
+            if reason == "abort":
+                ws.transport.abort()
+            else:
+                self._closing = asyncio.ensure_future(ws.close())
 
     # -- internals -----------------------------------------------------------------------------
     def _set_health(self, health: Health, reason: str = "") -> None:

@@ -183,13 +183,18 @@ def margin_collateral_needed(assets: Sequence[MarginAsset], asset: str, bar: flo
 
 
 def margin_transferable(assets: Sequence[MarginAsset], bar: float, target: float,
-                        stable: str = "USDT") -> float:
+                        stable: str = "USDT", min_level: float = 0.0) -> float:
     """Stable collateral that may leave the account and keep every coin `target` away from the
-    bar, both ways, alone and together; never more than the stable actually held."""
+    bar, both ways, alone and together; never more than the stable actually held, nor more than
+    leaves the margin level at `min_level` (the venue's own transfer-out rule)."""
     held = sum(a.held - a.liability for a in assets if a.asset == stable)
     if held <= 0:
         return 0.0
     worst = math.inf
+    if min_level > 0:
+        total_a, total_l = margin_totals(assets)
+        if total_l > 0:
+            worst = total_a - min_level * total_l
     for shock in (target, -target):
         worst = min(worst, margin_excess(assets, bar, shock))
         for a in assets:

@@ -103,7 +103,7 @@ def assess(inp: PairInputs, cfg: WatchdogConfig) -> PairRisk:
     if inp.margin is not None:
         legs.append(_margin_leg(inp.margin, target))
         free[f"{inp.margin.venue}:margin"] = risk.margin_transferable(
-            inp.margin.assets, inp.margin.bar, target)
+            inp.margin.assets, inp.margin.bar, target, min_level=cfg.margin_transfer_out_level)
     for p in inp.perps:
         legs.append(_perp_leg(p, target))
         free[f"{p.venue}:futures"] = risk.perp_transferable(

@@ -60,7 +60,8 @@ class Opportunity(Struct, frozen=True, kw_only=True):
     expected_duration_h: float | None = None
     ok: bool = True                     # healthy books, borrow available, fillable
     reasons: tuple[str, ...] = ()
-    ts_ms: int = 0
+    ts_ms: int = 0                      # when priced (local clock)
+    mark_ts_ms: int = 0                 # the perp mark's event time (the venue's clock)
 
     @property
     def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
@@ -96,6 +97,7 @@ class Opportunity(Struct, frozen=True, kw_only=True):
             "borrow_hourly_rate": self.borrow_hourly_rate,
             "borrow_available": self.borrow_available, "max_borrowable": self.max_borrowable,
             "ok": self.ok, "reasons": list(self.reasons), "ts_ms": self.ts_ms,
+            "mark_ts_ms": self.mark_ts_ms,
         }
 
 
@@ -266,6 +268,7 @@ def price_candidate(
         slippage_bps=slippage_bps, round_trip_fee=fee, holding_hours=holding, apr=apr,
         hurdle_excess_apr=hurdle, zscore=z, mu=mu, sigma_f=sigma_f, half_life_h=half_life,
         expected_duration_h=duration, ok=not reasons, reasons=tuple(reasons), ts_ms=now_ms,
+        mark_ts_ms=mark.ts_ms,
     )
 
 

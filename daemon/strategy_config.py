@@ -118,3 +118,13 @@ class StrategyConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     # -- execution -------------------------------------------------------------------------------
     execution: Literal["taker", "chase", "batches"] = "chase"
     decision_interval_s: Annotated[float, Meta(gt=0, le=3600)] = 5.0
+
+    def __post_init__(self) -> None:
+        # Hysteresis needs a gap: entering and exiting on the same band churns.
+        if self.entry_z <= self.exit_z:
+            raise ValueError(f"entry_z ({self.entry_z}) must be > exit_z ({self.exit_z})")
+        if self.entry_net_apr_pct <= self.exit_net_apr_pct:
+            raise ValueError(f"entry_net_apr_pct ({self.entry_net_apr_pct}) must be > "
+                             f"exit_net_apr_pct ({self.exit_net_apr_pct})")
+        if self.min_entry_usd > self.entry_notional_usd:
+            raise ValueError("min_entry_usd must be <= entry_notional_usd")

@@ -44,6 +44,9 @@ class WatchdogConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     # Automatic halt when today's (UTC) equity loss exceeds this many USDT (0 = off).
     daily_loss_limit: Usdt = 0.0
     daily_loss_halt_mode: Literal["no_new", "reduce_only", "flatten"] = "reduce_only"
+    # The venue refuses a transfer out of cross margin that leaves the margin level below this
+    # (Binance caps transfer-out with liabilities outstanding); conservative by default.
+    margin_transfer_out_level: Annotated[float, Meta(ge=1, le=10)] = 2.0
     # Transfers below this are not worth a request; trims below this fraction neither.
     min_transfer: Usdt = 10.0
     min_fraction: Annotated[float, Meta(ge=0, lt=1)] = 0.005

@@ -111,12 +111,15 @@ def error_from_response(http_status: int, code: int, msg: str, *, method: str = 
         return IpBanned(http_status, code, msg, **kw)
     if http_status == 429:
         return RateLimited(http_status, code, msg, **kw)
+    if http_status >= 500:
+        # Binance: a 5xx means the execution status is UNKNOWN, whatever code it carries.
+        return (ServerError if idempotent else UnknownOutcome)(http_status, code, msg, **kw)
     if code == -2010 and "immediately match" in msg:
         return PostOnlyRejected(http_status, code, msg, **kw)
     cls = _BY_CODE.get(code)
     if cls is not None:
         return cls(http_status, code, msg, **kw)
-    if code in _UNKNOWN_CODES or http_status >= 500:
+    if code in _UNKNOWN_CODES:
         return (ServerError if idempotent else UnknownOutcome)(http_status, code, msg, **kw)
     return BadRequest(http_status, code, msg, **kw)
 

@@ -385,6 +385,7 @@ class UserLiabilityChange(_Event, tag="USER_LIABILITY_CHANGE"):
     t: str
     p: str = "0"
     i: str = "0"
+    l: str | None = None     # total liability after the change (when the venue sends it)
     E: int = 0
 
 

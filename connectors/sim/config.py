@@ -1,9 +1,9 @@
-"""Configuration of the embedded exchange (`basisd sim --config FILE`), TOML -> frozen msgspec Structs.
+"""Config of the embedded exchange (`basisd sim --config FILE`): TOML -> frozen msgspec Structs.
 
 Example::
 
     seed = 7
-    clock = "realtime"          # or "manual": time moves only through POST /sim/control {"action":"advance"}
+    clock = "realtime"          # or "manual": time moves only via POST /sim/control "advance"
     tick_ms = 100
 
     [[venues]]
@@ -44,8 +44,8 @@ class SimVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     # Scenario name (connectors/sim/scenarios/<name>.toml) or a path; "" = no scenario (calm).
     scenario: str = "default"
-    # Venue clock = epoch0_ms + t * speedup * 1000; 0 = the engine's fixed default epoch, so
-    # that a seed reproduces timestamps too.
+    # Venue clock = epoch0_ms + t * speedup * 1000. 0 = wall clock at start in "realtime" mode,
+    # the engine's fixed epoch (2026-01-01) in "manual" mode so that a seed reproduces timestamps.
     speedup: float = 480.0
     epoch0_ms: int = 0
     # Opening balances of the default funded account, exact decimal strings.

@@ -32,6 +32,9 @@ CASES = [
      False),
     (400, -1006, "Unexpected response", True, E.ServerError, True),
     (400, -1001, "Internal error; unable to process your request.", False, E.ServerBusy, True),
+    # any 5xx: execution status unknown, even with a "please retry" code
+    (503, -1001, "Internal error; unable to process your request.", False, E.UnknownOutcome, False),
+    (503, -1001, "Internal error; unable to process your request.", True, E.ServerError, True),
 ]
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qsl
 
 import pytest
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from connectors.backoff import Backoff
 from connectors.binance import errors as E

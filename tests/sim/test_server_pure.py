@@ -34,8 +34,9 @@ def test_documented_hmac_vectors_verify(vec: dict[str, str]) -> None:
 
 
 def test_mixed_query_and_body_concatenate_without_ampersand() -> None:
-    vec = next(v for v in json.loads((REALDATA / "vectors" / "doc_vectors.json").read_text())
-               ["binance_hmac_sha256_hex"] if v["id"] == "binance-usdm-futures-mixed-query-and-body")
+    vectors = json.loads((REALDATA / "vectors" / "doc_vectors.json").read_text())
+    vec = next(v for v in vectors["binance_hmac_sha256_hex"]
+               if v["id"] == "binance-usdm-futures-mixed-query-and-body")
     query, body = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC", \
         "quantity=1&price=9000&recvWindow=5000&timestamp= 1591702613943"
     got, sig = auth.signing_payload(query, body + "&signature=" + vec["signature"])

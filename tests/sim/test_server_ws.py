@@ -9,7 +9,7 @@ import aiohttp
 import orjson
 
 from connectors.sim import SimCluster
-from server_helpers import Client, manual_sim
+from server_helpers import Client, control, manual_sim
 
 IDLE_S = 0.3
 
@@ -133,4 +133,36 @@ async def test_futures_routes_split_public_market_legacy() -> None:
         assert await drain(legacy_mark, 0.1) == []      # Binance: silent on the legacy route
         assert [m["e"] for m in await drain(market_raw, 0.1)] == ["markPriceUpdate"] * len(marks)
         for ws in (public, market, legacy, legacy_mark, market_raw):
+            await ws.close()
+
+
+async def test_user_streams_and_listen_key_expiry() -> None:
+    async with manual_sim() as sim, aiohttp.ClientSession() as s:
+        v = sim.venues[0]
+        c = Client(s, v.rest_url, v.api_key, v.api_secret)
+        fkey = (await c.ok("POST", "/fapi/v1/listenKey", signed=False))["listenKey"]
+        private = await s.ws_connect(f"{v.futures_ws_url}/private/stream?streams={fkey}")
+        legacy = await s.ws_connect(f"{v.futures_ws_url}/ws/{fkey}")
+        on_spot_port = await s.ws_connect(f"{v.spot_ws_url}/ws/{fkey}")  # wrong port: silent
+        await c.ok("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 3})
+        book = await c.ok("GET", "/fapi/v1/depth", {"symbol": "BTCUSDT", "limit": 5},
+                          signed=False)
+        await c.ok("POST", "/fapi/v1/order", {
+            "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+            "quantity": "0.01", "price": f"{float(book['bids'][0][0]) * 0.8:.1f}",
+            "newClientOrderId": "u1"})
+        wrapped = await drain(private)
+        assert wrapped and {m["stream"] for m in wrapped} == {fkey}
+        news = [m["data"] for m in wrapped if m["data"]["e"] == "ORDER_TRADE_UPDATE"]
+        assert news[0]["o"]["c"] == "u1" and news[0]["o"]["X"] == "NEW"
+        assert [m["e"] for m in await drain(legacy)] == [m["data"]["e"] for m in wrapped]
+        assert await drain(on_spot_port, 0.1) == []
+        await control(s, v.rest_url, "expire_listen_keys")
+        assert (await drain(legacy))[-1] == {"e": "listenKeyExpired", "E": v.server.server_ms(),
+                                             "listenKey": fkey}
+        await c.ok("DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "u1"})
+        assert [m["data"]["e"] for m in await drain(private)] == ["listenKeyExpired"]
+        status, err, _ = await c.call("PUT", "/fapi/v1/listenKey", signed=False)
+        assert (status, err["code"]) == (400, -1125)
+        for ws in (private, legacy, on_spot_port):
             await ws.close()

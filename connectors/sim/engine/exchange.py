@@ -17,6 +17,8 @@ from connectors.sim.engine.futures import FuturesMixin
 from connectors.sim.engine.ledger import Ledger
 from connectors.sim.engine.liquidation import LiquidationMixin
 from connectors.sim.engine.margin import MarginMixin
+from connectors.sim.engine.margin_orders import MarginOrdersMixin
+from connectors.sim.engine.matching import MatchingMixin
 from connectors.sim.engine.market import BorrowRate, SymbolMarket
 from connectors.sim.engine.params import (
     AssetSpec, EngineParams, SymbolSpec, asset_spec, log_drift_per_s, symbol_spec)
@@ -28,7 +30,7 @@ HOUR_MS = 3_600_000
 HOUSE, POOL = "house", "pool"
 
 
-class Exchange(MarginMixin, FuturesMixin, LiquidationMixin):
+class Exchange(MarginOrdersMixin, MarginMixin, FuturesMixin, LiquidationMixin, MatchingMixin):
     def __init__(self, cfg: SimVenueConfig, seed: int, scenario: Scenario | None = None,
                  params: EngineParams | None = None) -> None:
         self.cfg = cfg
@@ -48,17 +50,17 @@ class Exchange(MarginMixin, FuturesMixin, LiquidationMixin):
         self.markets: dict[str, SymbolMarket] = {}
         self.spot_books: dict[str, Book] = {}
         self.fut_books: dict[str, Book] = {}
-        self.spot_depth: dict[str, DepthModel] = {}
-        self.fut_depth: dict[str, DepthModel] = {}
+        self.spot_models: dict[str, DepthModel] = {}
+        self.fut_models: dict[str, DepthModel] = {}
         for sym, spec in self.specs.items():
             self.markets[sym] = SymbolMarket(spec, random.Random(f"{seed}:{sym}:market"))
             ids = random.Random(f"{seed}:{sym}:ids")
             self.spot_books[sym] = Book(ids.randrange(10**9, 2 * 10**9))
             self.fut_books[sym] = Book(ids.randrange(10**11, 2 * 10**11))
-            self.spot_depth[sym] = DepthModel(
+            self.spot_models[sym] = DepthModel(
                 random.Random(f"{seed}:{sym}:spotbook"), self.p.levels, spec.spot_level_ticks,
                 spec.spot_touch_qty / float(spec.spot_step), spec.depth_decay, self.p.refill_tau_s)
-            self.fut_depth[sym] = DepthModel(
+            self.fut_models[sym] = DepthModel(
                 random.Random(f"{seed}:{sym}:perpbook"), self.p.levels, spec.perp_level_ticks,
                 spec.perp_touch_qty / float(spec.perp_step), spec.depth_decay, self.p.refill_tau_s)
         self.rates: dict[str, BorrowRate] = {
@@ -69,6 +71,7 @@ class Exchange(MarginMixin, FuturesMixin, LiquidationMixin):
         self.by_key: dict[str, str] = {}
         self.funding_history: dict[str, list[dict[str, Any]]] = {s: [] for s in self.specs}
         self.liquidations: list[dict[str, Any]] = []
+        self._init_matching()
         now = self.now_ms()
         self.next_funding_ms = {s: self._next_boundary(now, sp.funding_interval_h * HOUR_MS)
                                 for s, sp in self.specs.items()}
@@ -167,8 +170,8 @@ class Exchange(MarginMixin, FuturesMixin, LiquidationMixin):
         for sym, spec in self.specs.items():
             m = self.markets[sym]
             for book, model, tick, mid, mkt in (
-                (self.spot_books[sym], self.spot_depth[sym], spec.spot_tick, m.mid, "spot"),
-                (self.fut_books[sym], self.fut_depth[sym], spec.perp_tick, m.perp_mid, "futures"),
+                (self.spot_books[sym], self.spot_models[sym], spec.spot_tick, m.mid, "spot"),
+                (self.fut_books[sym], self.fut_models[sym], spec.perp_tick, m.perp_mid, "futures"),
             ):
                 if h > 0:
                     model.refresh(h)

@@ -7,8 +7,8 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from connectors.sim.engine.errors import BinanceError, err
-from connectors.sim.engine.matching import Q8, consume, dec_param, fee_of, walk
-from connectors.sim.engine.state import Account, Order
+from connectors.sim.engine.matching import Q8, dec_param
+
 
 if TYPE_CHECKING:
     from connectors.sim.engine.exchange import Exchange

@@ -119,7 +119,7 @@ class MarginOrdersMixin:
         if borrow > 0:
             self._borrow(acct, need_asset, borrow, f"order:{oid}")
         self._exec_report(o, "NEW")
-        consume(book, self.spot_depth[sym], is_buy, fills)
+        consume(book, self.spot_models[sym], is_buy, fills)
         for p, q in fills:
             self._spot_fill(o, Decimal(p) * tick, Decimal(q) * step, maker=False)
         if rests:

@@ -51,7 +51,7 @@ def signature_ok(secret: str, payload: str, signature: str) -> bool:
 
 
 def merge_params(raw_query: str, raw_body: str) -> dict[str, str]:
-    """Decoded parameters; a parameter sent in both the query and the body takes the query's value."""
+    """Decoded parameters; one sent in both the query and the body takes the query's value."""
     params = dict(parse_qsl(raw_body, keep_blank_values=True)) if raw_body else {}
     if raw_query:
         params.update(parse_qsl(raw_query, keep_blank_values=True))

@@ -10,7 +10,7 @@ Unsigned, loopback peers only (403 otherwise). Body: a JSON object with "action"
     {"action": "rest_timeout", "n": 1, "market": "margin", "seconds": 30}
     {"action": "clock_skew", "ms": -3000}
     {"action": "skip_diff" | "reject_next" | "fill_fraction" | "borrow_pool", ...}
-                                 engine faults: the other fields go to Exchange.inject_fault(kind, **kw)
+                                 engine faults: other fields go to Exchange.inject_fault(kind, **kw)
     {"action": "advance", "seconds": 60, "step": 0.1}           step the engine (any clock mode)
     {"action": "create_account", "funding": {"USDT": "1000"}, "futures_funding": {"USDT": "10"}}
                                  margin and USD-M wallets -> {"api_key", "api_secret"}

@@ -72,7 +72,8 @@ def futures_endpoints() -> list[Endpoint]:
                  lambda c: c.venue.exchange.funding_info()),
         Endpoint("GET", "/fapi/v1/fundingRate", "fapi", "NONE", 1, _funding_rate_history),
         # -- signed trading and account
-        Endpoint("POST", "/fapi/v1/order", "fapi", "SIGNED", 1, e("futures_new_order"),
+        # Binance: 0 on the IP limit (orders count against the order-rate limits instead)
+        Endpoint("POST", "/fapi/v1/order", "fapi", "SIGNED", 0, e("futures_new_order"),
                  order_market="futures"),
         Endpoint("DELETE", "/fapi/v1/order", "fapi", "SIGNED", 1, e("futures_cancel_order"),
                  order_market="futures"),

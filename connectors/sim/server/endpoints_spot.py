@@ -1,7 +1,8 @@
 """Spot public (/api/v3), cross margin and wallet (/sapi) endpoints: paths, security, weights.
 
 Weights are Binance's documented IP request weights; endpoints Binance meters per UID
-(order placement, borrow/repay, transfer) weigh 1 here, since UID limits are not modelled. The margin user data stream follows
+(order placement, borrow/repay, transfer) weigh 1 here, since UID limits are not modelled.
+The margin user data stream follows
 Binance's classic cross-margin flow: `POST /sapi/v1/userDataStream` (API key only) returns a
 listenKey, `PUT` keeps it alive, `DELETE` closes it; the stream is `/ws/<listenKey>` on the spot
 websocket port.

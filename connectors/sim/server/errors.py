@@ -1,4 +1,4 @@
-"""Binance-shaped errors raised by the server layer (`{"code": -1022, "msg": "..."}` + HTTP status)."""
+"""Binance-shaped errors of the server layer: `{"code": -1022, "msg": "..."}` + HTTP status."""
 from __future__ import annotations
 
 from connectors.sim.engine.errors import BinanceError

@@ -137,7 +137,8 @@ class StreamHub:
                 name = conn.names.get(key, "")
                 text = wrapped.get(name)
                 if text is None:
-                    text = wrapped[name] = f'{{"stream":{orjson.dumps(name).decode()},"data":{raw}}}'
+                    quoted = orjson.dumps(name).decode()
+                    text = wrapped[name] = f'{{"stream":{quoted},"data":{raw}}}'
                 conn.push(text)
             else:
                 conn.push(raw)

@@ -20,6 +20,7 @@ import random
 import time
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from connectors.sim.config import ClockMode, SimVenueConfig
@@ -46,6 +47,10 @@ def _make_exchange(cfg: SimVenueConfig, seed: int) -> Any:
 class VenueServer:
     def __init__(self, cfg: SimVenueConfig, seed: int, *, clock: ClockMode = "realtime",
                  exchange: Any | None = None) -> None:
+        if clock == "realtime" and cfg.epoch0_ms == 0:
+            # A live sim starts its venue clock at the wall clock, so that clients measuring skew
+            # at start see ~0; manual (test) sims keep the engine's fixed epoch: reproducible.
+            cfg = msgspec.structs.replace(cfg, epoch0_ms=int(time.time() * 1000))
         self.cfg = cfg
         self.name = cfg.name
         self.clock: ClockMode = clock

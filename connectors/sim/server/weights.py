@@ -1,4 +1,4 @@
-"""Request-weight accounting per IP per minute, as Binance does it (pure; the caller passes the time).
+"""Request-weight accounting per IP per minute, as Binance does it (pure; caller passes the time).
 
 - Windows are calendar minutes ("a request at 00:01:23 counts toward the 00:01:00 minute").
 - Past the limit: HTTP 429, code -1003, `Retry-After` = seconds to the next minute.

@@ -1,0 +1,320 @@
+"""User data streams -> hub: orders and fills, balances, positions, funding fees, liabilities.
+
+USD-M: listenKey (`POST /fapi/v1/listenKey`), socket on `/private/ws/<key>`, keepalive (PUT) every
+30 min. Events: ORDER_TRADE_UPDATE -> hub.order_update (with the fill and its fee),
+ACCOUNT_UPDATE -> balances + positions, and reason FUNDING_FEE -> hub.funding_fee.
+
+Cross margin, two flows (see urls.py):
+- "listen_key" (the embedded exchange; Binance's older flow): `POST /sapi/v1/userDataStream`,
+  socket on the spot host `/ws/<key>`, keepalive every 30 min. executionReport,
+  outboundAccountPosition, balanceUpdate and USER_LIABILITY_CHANGE arrive on it.
+- "listen_token" (Binance today): `POST /sapi/v1/userListenToken` then
+  `userDataStream.subscribe.listenToken` on the spot WS-API, renewed before expiry; liability and
+  margin-level events on the risk stream (`/sapi/v1/margin/listen-key`). NOT exercised by any test
+  here (no server speaks it on loopback): treat as unverified.
+Interest: USER_LIABILITY_CHANGE with t=INTEREST -> hub.interest_charge. When no such event has been
+seen, a slow poll of `/sapi/v1/margin/interestHistory` supplies the charges instead.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+
+import msgspec
+import orjson
+
+from connectors.backoff import Backoff
+from connectors.binance import schemas
+from connectors.binance.errors import BinanceError
+from connectors.binance.trading import BinanceTrading
+from connectors.binance.urls import BinanceUrls
+from connectors.http import RestSession
+from connectors.ws import WsStream
+from daemon.hub import Balance, FundingFee, Hub, InterestCharge, OrderUpdate, PerpPosition
+
+KEEPALIVE_S = 30 * 60
+INTEREST_POLL_S = 600.0
+
+
+def fut_order_update(ev: schemas.OrderTradeUpdate, venue: str) -> OrderUpdate:
+    o = ev.o
+    return OrderUpdate(venue=venue, market="perp", symbol=o.s, client_id=o.c, order_id=o.i,
+                       side=o.S, status=o.X, qty=float(o.q), price=float(o.p),
+                       filled_qty=float(o.z), avg_price=float(o.ap), last_fill_qty=float(o.l),
+                       last_fill_price=float(o.L), fee=float(o.n), fee_asset=o.N or "",
+                       trade_id=o.t or None, ts_ms=o.T or ev.T or ev.E)
+
+
+def margin_order_update(ev: schemas.ExecutionReport, venue: str) -> OrderUpdate:
+    filled = float(ev.z)
+    quote = float(ev.Z)
+    # on cancels Binance puts the original client id in C and a new one in c
+    cid = ev.C if ev.x == "CANCELED" and ev.C else ev.c
+    return OrderUpdate(venue=venue, market="spot", symbol=ev.s, client_id=cid, order_id=ev.i,
+                       side=ev.S, status=ev.X, qty=float(ev.q), price=float(ev.p),
+                       filled_qty=filled, avg_price=quote / filled if filled else 0.0,
+                       last_fill_qty=float(ev.l), last_fill_price=float(ev.L), fee=float(ev.n),
+                       fee_asset=ev.N or "", trade_id=ev.t if ev.t >= 0 else None,
+                       ts_ms=ev.T or ev.E)
+
+
+class _ListenKeyStream:
+    """A websocket whose URL comes from a listenKey that is created per connect and kept alive."""
+
+    def __init__(self, name: str, rest: RestSession, base: str, path: str,
+                 url_for: Callable[[str], str], on_frame: Callable[[bytes], None], *, hub: Hub,
+                 venue: str, backoff: Callable[[], Backoff], signed: bool = False) -> None:
+        self.rest, self.base, self.path, self.url_for = rest, base, path, url_for
+        self.signed = signed
+        self.key = ""
+        # user streams can be silent for hours: staleness is judged by keepalive, not frames
+        self.ws = WsStream(name, self._url, on_frame, hub=hub, venue=venue,
+                           stale_after_s=24 * 3600, backoff=backoff())
+        self._keepalive: asyncio.Task[None] | None = None
+
+    async def _url(self) -> str:
+        raw = await self.rest.request("POST", self.base, self.path, api_key=True,
+                                      signed=self.signed, idempotent=True)
+        self.key = schemas.LISTEN_KEY.decode(raw).listenKey
+        return self.url_for(self.key)
+
+    def start(self) -> None:
+        self.ws.start()
+        self._keepalive = asyncio.create_task(self._keep(), name=f"keepalive:{self.ws.name}")
+
+    async def _keep(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_S)
+            if not self.key:
+                continue
+            try:
+                await self.rest.request("PUT", self.base, self.path, {"listenKey": self.key},
+                                        api_key=True, signed=self.signed, idempotent=True)
+            except BinanceError:
+                self.ws.drop("keepalive failed")    # reconnect creates a fresh key
+
+    async def stop(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keepalive
+        await self.ws.stop()
+
+
+class BinanceUserStreams:
+    def __init__(self, hub: Hub, venue: str, rest: RestSession, urls: BinanceUrls,
+                 trading: BinanceTrading, *, backoff: Callable[[], Backoff] = Backoff,
+                 interest_poll_s: float = INTEREST_POLL_S,
+                 on_event: Callable[[object], None] | None = None) -> None:
+        self.hub = hub
+        self.venue = venue
+        self.rest = rest
+        self.urls = urls
+        self.trading = trading
+        self.backoff = backoff
+        self.interest_poll_s = interest_poll_s
+        self._on_event = on_event
+        self.interest_events_seen = 0
+        self.unknown_events = 0
+        self._seen_interest_tx: set[int] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fut_decode = msgspec.json.Decoder(schemas.FutUserEvent).decode
+        self._margin_decode = msgspec.json.Decoder(schemas.MarginUserEvent).decode
+        self.futures = _ListenKeyStream("perp-user", rest, urls.futures_rest, "/fapi/v1/listenKey",
+                                        urls.futures_user_url, self._on_futures, hub=hub,
+                                        venue=venue, backoff=backoff)
+        self.margin: _ListenKeyStream | None = None
+        self.margin_risk: _ListenKeyStream | None = None
+        self.margin_ws_api: WsStream | None = None
+        if urls.margin_flow == "listen_key":
+            self.margin = _ListenKeyStream("margin-user", rest, urls.rest,
+                                           "/sapi/v1/userDataStream", urls.margin_user_url,
+                                           self._on_margin, hub=hub, venue=venue, backoff=backoff)
+        else:
+            if urls.margin_risk_ws is not None:
+                self.margin_risk = _ListenKeyStream(
+                    "margin-risk", rest, urls.rest, "/sapi/v1/margin/listen-key",
+                    urls.margin_risk_url, self._on_margin, hub=hub, venue=venue,
+                    backoff=backoff)
+            if urls.ws_api is not None:
+                self.margin_ws_api = WsStream("margin-user", urls.ws_api, self._on_ws_api,
+                                              hub=hub, venue=venue, stale_after_s=24 * 3600,
+                                              on_open=self._subscribe_token, backoff=backoff())
+        self._ids = itertools.count(1)
+
+    async def start(self) -> None:
+        self.futures.start()
+        for s in (self.margin, self.margin_risk):
+            if s is not None:
+                s.start()
+        if self.margin_ws_api is not None:
+            self.margin_ws_api.start()
+            self._tasks.append(asyncio.create_task(self._renew_token()))
+        self._tasks.append(asyncio.create_task(self._poll_interest()))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        await self.futures.stop()
+        for s in (self.margin, self.margin_risk):
+            if s is not None:
+                await s.stop()
+        if self.margin_ws_api is not None:
+            await self.margin_ws_api.stop()
+
+    async def wait_connected(self, timeout_s: float = 10.0) -> None:
+        waits: list[Awaitable[bool]] = [self.futures.ws.connected.wait()]
+        if self.margin is not None:
+            waits.append(self.margin.ws.connected.wait())
+        await asyncio.wait_for(asyncio.gather(*waits), timeout_s)
+
+    # -- USD-M ---------------------------------------------------------------------------------
+    def _on_futures(self, data: bytes) -> None:
+        try:
+            ev = self._fut_decode(data)
+        except msgspec.ValidationError:
+            self.unknown_events += 1
+            return
+        hub, venue = self.hub, self.venue
+        if isinstance(ev, schemas.OrderTradeUpdate):
+            hub.order_update(fut_order_update(ev, venue))
+        elif isinstance(ev, schemas.AccountUpdate):
+            acct = ev.a
+            ts = ev.T or ev.E
+            for b in acct.B:
+                wb = float(b.wb)
+                cw = float(b.cw)
+                hub.set_balance(Balance(venue=venue, wallet="futures", asset=b.a, free=cw,
+                                        locked=max(0.0, wb - cw)))
+            for p in acct.P:
+                if p.ps not in ("BOTH", "LONG", "SHORT"):
+                    continue
+                prev = hub.positions.get((venue, p.s))
+                hub.set_position(PerpPosition(
+                    venue=venue, symbol=p.s, qty=float(p.pa), entry_price=float(p.ep),
+                    unrealized_pnl=float(p.up),
+                    liquidation_price=prev.liquidation_price if prev else 0.0,
+                    leverage=prev.leverage if prev else 1.0, ts_ms=ts))
+            if acct.m == "FUNDING_FEE":
+                symbol = self._funding_symbol(acct)
+                for b in acct.B:
+                    hub.funding_fee(FundingFee(venue=venue, symbol=symbol, asset=b.a,
+                                               amount=float(b.bc), ts_ms=ts))
+        if self._on_event is not None:
+            self._on_event(ev)
+
+    def _funding_symbol(self, acct: schemas.FutAccountData) -> str:
+        """Binance omits positions from cross-margin FUNDING_FEE updates: attribute the fee to the
+        only open position if there is exactly one, else leave the symbol empty."""
+        if acct.P:
+            return acct.P[0].s
+        open_ = [s for (v, s), p in self.hub.positions.items() if v == self.venue and p.qty]
+        return open_[0] if len(open_) == 1 else ""
+
+    # -- cross margin --------------------------------------------------------------------------
+    def _on_margin(self, data: bytes) -> None:
+        try:
+            ev = self._margin_decode(data)
+        except msgspec.ValidationError:
+            self.unknown_events += 1
+            return
+        self._margin_event(ev)
+
+    def _margin_event(self, ev: object) -> None:
+        hub, venue = self.hub, self.venue
+        if isinstance(ev, schemas.ExecutionReport):
+            hub.order_update(margin_order_update(ev, venue))
+        elif isinstance(ev, schemas.OutboundAccountPosition):
+            for b in ev.B:
+                prev = hub.balances.get((venue, "margin", b.a))
+                hub.set_balance(Balance(venue=venue, wallet="margin", asset=b.a, free=float(b.f),
+                                        locked=float(b.l),
+                                        borrowed=prev.borrowed if prev else 0.0,
+                                        interest=prev.interest if prev else 0.0))
+        elif isinstance(ev, schemas.UserLiabilityChange):
+            self._liability(ev)
+        if self._on_event is not None:
+            self._on_event(ev)
+
+    def _liability(self, ev: schemas.UserLiabilityChange) -> None:
+        hub, venue = self.hub, self.venue
+        prev = hub.balances.get((venue, "margin", ev.a))
+        borrowed = prev.borrowed if prev else 0.0
+        interest = prev.interest if prev else 0.0
+        p, i = float(ev.p), float(ev.i)
+        if ev.t == "REPAY":
+            borrowed, interest = max(0.0, borrowed - p), max(0.0, interest - i)
+        else:   # BORROW, INTEREST (and any other accrual kind) add to the liability
+            borrowed, interest = borrowed + p, interest + i
+        if ev.l is not None:
+            # the venue's total wins; split it keeping our interest estimate
+            total = float(ev.l)
+            interest = min(interest, total)
+            borrowed = total - interest
+        hub.set_balance(Balance(venue=venue, wallet="margin", asset=ev.a,
+                                free=prev.free if prev else 0.0,
+                                locked=prev.locked if prev else 0.0,
+                                borrowed=borrowed, interest=interest))
+        if ev.t == "INTEREST" and i:
+            self.interest_events_seen += 1
+            hub.interest_charge(InterestCharge(venue=venue, asset=ev.a, amount=i, ts_ms=ev.E))
+
+    async def _poll_interest(self) -> None:
+        """Fallback when no interest events arrive on the streams (see module docstring)."""
+        start_ms = int(time.time() * 1000)
+        while True:
+            await asyncio.sleep(self.interest_poll_s)
+            if self.interest_events_seen:
+                continue
+            try:
+                rows = await self.trading.interest_history(start_ms=start_ms)
+            except BinanceError:
+                continue
+            for r in rows:
+                if r.txId in self._seen_interest_tx:
+                    continue
+                self._seen_interest_tx.add(r.txId)
+                self.hub.interest_charge(InterestCharge(venue=self.venue, asset=r.asset,
+                                                        amount=float(r.interest),
+                                                        ts_ms=r.interestAccuredTime))
+
+    # -- listenToken flow (production) ---------------------------------------------------------
+    async def _new_token(self) -> schemas.ListenToken:
+        raw = await self.rest.request("POST", self.urls.rest, "/sapi/v1/userListenToken",
+                                      signed=True, idempotent=True)
+        return schemas.LISTEN_TOKEN.decode(raw)
+
+    async def _subscribe_token(self, ws: object) -> None:
+        token = await self._new_token()
+        self._token_expiry_ms = token.expirationTime
+        await ws.send(orjson.dumps({"id": next(self._ids),  # type: ignore[attr-defined]
+                                    "method": "userDataStream.subscribe.listenToken",
+                                    "params": {"listenToken": token.token}}).decode())
+
+    async def _renew_token(self) -> None:
+        while True:
+            expiry = getattr(self, "_token_expiry_ms", 0)
+            wait = max(60.0, (expiry / 1000 - time.time()) - 600) if expiry else 60.0
+            await asyncio.sleep(wait)
+            if self.margin_ws_api is not None and getattr(self, "_token_expiry_ms", 0):
+                with contextlib.suppress(BinanceError, ConnectionError):
+                    token = await self._new_token()
+                    self._token_expiry_ms = token.expirationTime
+                    await self.margin_ws_api.send(orjson.dumps({
+                        "id": next(self._ids), "method": "userDataStream.subscribe.listenToken",
+                        "params": {"listenToken": token.token}}).decode())
+
+    def _on_ws_api(self, data: bytes) -> None:
+        try:
+            push = schemas.WS_API_EVENT.decode(data)
+            ev = self._margin_decode(push.event)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return   # request acks and unknown events
+        self._margin_event(ev)

@@ -1,0 +1,147 @@
+"""`BinanceVenue`: the one object the daemon holds per Binance(-dialect) venue.
+
+start(): REST session (keep-alive, warmed) -> server time -> reference data into the hub ->
+market data websockets (books, marks) -> (with keys) account snapshot + user streams.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from connectors.backoff import Backoff
+from connectors.binance.errors import BinanceError
+from connectors.binance.market_data import BinanceMarketData
+from connectors.binance.reference import ReferenceData, load_reference
+from connectors.binance.trading import BinanceTrading
+from connectors.binance.urls import BinanceUrls
+from connectors.binance.user_stream import BinanceUserStreams
+from connectors.http import Prepared, RestSession
+from daemon.config import VenueConfig
+from daemon.hub import Hub, OrderUpdate
+from daemon.secrets import Secret
+
+ACCOUNT_REFRESH_S = 60.0
+
+
+class BinanceVenue:
+    def __init__(self, cfg: VenueConfig, hub: Hub, *, api_key: Secret | None,
+                 api_secret: Secret | None, urls: BinanceUrls | None = None,
+                 backoff: Callable[[], Backoff] = Backoff,
+                 account_refresh_s: float = ACCOUNT_REFRESH_S,
+                 interest_poll_s: float = 600.0) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.hub = hub
+        self.urls = urls or BinanceUrls.from_config(cfg)
+        self.rest = RestSession(api_key=api_key, api_secret=api_secret,
+                                recv_window_ms=cfg.recv_window_ms,
+                                timeout_s=cfg.request_timeout_s, backoff=backoff)
+        self.reference = ReferenceData()
+        self.trading = BinanceTrading(hub, cfg.name, self.rest, self.urls,
+                                      recv_window_ms=cfg.recv_window_ms)
+        self.market = BinanceMarketData(hub, cfg.name, self.rest, self.urls, list(cfg.symbols),
+                                        stale_after_s=cfg.stale_after_s,
+                                        funding_intervals=lambda: self.reference.funding_intervals,
+                                        backoff=backoff)
+        self.has_keys = api_key is not None and api_secret is not None
+        self.user: BinanceUserStreams | None = (
+            BinanceUserStreams(hub, cfg.name, self.rest, self.urls, self.trading, backoff=backoff,
+                               interest_poll_s=interest_poll_s) if self.has_keys else None)
+        self.account_refresh_s = account_refresh_s
+        self._tasks: list[asyncio.Task[None]] = []
+        self.last_error = ""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.rest.open()
+        if self.urls.use_server_time:
+            await self.rest.sync_time(self.urls.rest, "/api/v3/time")
+            await self.rest.sync_time(self.urls.futures_rest, "/fapi/v1/time")
+        else:
+            await self.rest.request("GET", self.urls.rest, "/api/v3/ping")  # warm the connection
+        insts, self.reference = await load_reference(
+            self.rest, self.urls.rest, self.urls.futures_rest, venue=self.name,
+            symbols=list(self.cfg.symbols), signed_brackets=self.has_keys)
+        for inst in insts:
+            self.hub.set_instrument(inst)
+        self.market.start()
+        if self.user is not None:
+            await self.refresh_account()
+            await self.user.start()
+            self._tasks.append(asyncio.create_task(self._refresh_loop(), name="account-refresh"))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        await self.market.stop()
+        if self.user is not None:
+            await self.user.stop()
+        await self.rest.close()
+
+    async def refresh_account(self) -> None:
+        """REST truth for margin/futures balances, liabilities, positions (streams keep it live)."""
+        coeff = None
+        with contextlib.suppress(BinanceError):
+            coeff = await self.trading.trade_coeff()
+        await self.trading.margin_account(coeff)
+        await self.trading.futures_account()
+        await self.trading.position_risk()
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.account_refresh_s)
+            try:
+                await self.refresh_account()
+            except BinanceError as exc:
+                self.last_error = f"account refresh: {exc}"
+
+    # -- trading (thin delegation; see trading.py for semantics) -------------------------------
+    def prepare_spot_order(self, symbol: str, side: str, quantity: float, **kw: Any) -> Prepared:
+        return self.trading.prepare_margin_order(symbol, side, quantity, **kw)
+
+    def prepare_perp_order(self, symbol: str, side: str, quantity: float, **kw: Any) -> Prepared:
+        return self.trading.prepare_futures_order(symbol, side, quantity, **kw)
+
+    async def send(self, prepared: Prepared) -> OrderUpdate:
+        return await self.trading.send(prepared)
+
+    async def send_pair(self, a: Prepared, b: Prepared) -> tuple[Any, Any]:
+        """Both legs leave in the same loop iteration; results (or exceptions) in order."""
+        ta = asyncio.create_task(self.trading.send(a))
+        tb = asyncio.create_task(self.trading.send(b))
+        ra, rb = await asyncio.gather(ta, tb, return_exceptions=True)
+        return ra, rb
+
+    async def get_order(self, symbol: str, *, market: str, client_id: str) -> OrderUpdate:
+        return await self.trading.get_order(symbol, market=market, client_id=client_id)
+
+    async def cancel_order(self, symbol: str, *, market: str, client_id: str) -> OrderUpdate:
+        return await self.trading.cancel_order(symbol, market=market, client_id=client_id)
+
+    async def borrow(self, asset: str, amount: float) -> int:
+        return await self.trading.borrow(asset, amount)
+
+    async def repay(self, asset: str, amount: float) -> int:
+        return await self.trading.repay(asset, amount)
+
+    async def max_borrowable(self, asset: str) -> float:
+        return await self.trading.max_borrowable(asset)
+
+    async def next_hourly_interest_rates(self, assets: list[str]) -> dict[str, float]:
+        return await self.trading.next_hourly_interest_rates(assets)
+
+    async def set_leverage(self, symbol: str, leverage: int) -> int:
+        return await self.trading.set_leverage(symbol, leverage)
+
+    async def transfer(self, asset: str, amount: float, *, to_futures: bool) -> int:
+        return await self.trading.transfer(asset, amount, to_futures=to_futures)
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)

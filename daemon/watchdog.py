@@ -1,0 +1,412 @@
+"""The risk watchdog (thin shell): hub events in, protective requests out, in the same call.
+
+It subscribes to the hub at priority 10 (before the legging engine and the scanner). Every mark,
+book, balance, margin, position, borrow or health change re-evaluates the pairs on that venue
+right there, in the task that delivered the frame: no queue hop, no polling loop as the primary
+path. A slow tick (`run`) only covers what no frame can announce: a stream that went silent, the
+UTC day rolling over.
+
+Actions go out through `RiskActions`, a narrow protocol the lead wires to the legging engine and
+the connectors. Its methods are called synchronously; each may return an awaitable that completes
+when the request is answered. While an action of a kind is in flight on a pair, that kind is not
+repeated; after it completes, the watchdog waits for the account update it causes (or `settle_s`)
+before acting on that pair again, so decisions rest on what the venue says, not on what was asked.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from daemon import halt as halt_mod
+from daemon import hub as hubmod
+from daemon.halt import DailyLoss, HaltMode, HaltState
+from daemon.hub import Hub
+from daemon.metrics import Histogram
+from daemon.pairs import Pair, State
+from daemon.risk import Bracket
+from daemon.risk_assess import assess
+from daemon.risk_inputs import margin_assets, pair_inputs
+from daemon.risk_ladder import (
+    LEVEL_NAMES, Action, Close, Deleverage, PairRisk, Rehedge, Transfer, Unwind, Warn, decide,
+    is_protective, level,
+)
+from daemon.watchdog_config import WatchdogConfig
+
+PRIORITY = 10
+# Reaction time (seconds): crossing mark frame -> first protective request written.
+REACTION_BUCKETS = (25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
+                    100e-3, 250e-3, 1.0)
+_EVENT_KINDS = frozenset({hubmod.MARK, hubmod.BOOK, hubmod.BALANCE, hubmod.MARGIN, hubmod.POSITION,
+                          hubmod.BORROW, hubmod.HEALTH})
+_ACCOUNT_KINDS = frozenset({hubmod.BALANCE, hubmod.MARGIN, hubmod.POSITION})
+_WATCHED_STATES = frozenset({State.OPENING, State.OPEN, State.ADJUSTING, State.CLOSING, State.FAILED})
+
+
+class RiskActions(Protocol):
+    """What the watchdog asks of the legging engine and the connectors. Called synchronously from
+    the hub callback: build and write the request before returning; return an awaitable of the
+    answer (or None)."""
+
+    def transfer(self, venue: str, direction: str, asset: str, amount: float) -> Awaitable[Any] | None:
+        """direction: "futures_to_margin" (Binance UMFUTURE_MARGIN) or "margin_to_futures"
+        (MARGIN_UMFUTURE); asset e.g. "USDT"; amount in asset units."""
+
+    def deleverage(self, pair_id: str, fraction: float) -> Awaitable[Any] | None:
+        """Decrease both legs of the pair by `fraction` of their size, in proportion (taker)."""
+
+    def unwind(self, pair_id: str) -> Awaitable[Any] | None:
+        """Emergency close of both legs at market (the legging engine's liquidate)."""
+
+    def close(self, pair_id: str) -> Awaitable[Any] | None:
+        """Orderly exit of the pair (the legging engine's close): the net-APR floor."""
+
+    def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> Awaitable[Any] | None:
+        """Bring the perp to the margin liability: `qty` coins to add (> 0) to the perp long or
+        take off (< 0); under reduce_only, close the excess of the longer leg instead."""
+
+
+Journal = Callable[[dict[str, Any]], None]
+BracketSource = Callable[[str, str], Sequence[Bracket] | None]
+
+
+class _PairState:
+    __slots__ = ("levels", "busy", "settling", "crossed_ns", "apr_below_since", "stale_since",
+                 "risk", "ok", "unwound")
+
+    def __init__(self) -> None:
+        self.levels: dict[str, int] = {}
+        self.busy: dict[str, frozenset[str]] = {}      # action kind -> venues (in flight)
+        # kind -> (venues whose next account update ends the wait, wall-clock deadline)
+        self.settling: dict[str, tuple[frozenset[str], float]] = {}
+        self.crossed_ns = 0
+        self.apr_below_since: float | None = None
+        self.stale_since: float | None = None
+        self.risk: PairRisk | None = None
+        self.ok = True
+        self.unwound = False
+
+
+class Watchdog:
+    def __init__(self, hub: Hub, cfg: WatchdogConfig, pairs: Callable[[], Iterable[Pair]],
+                 actions: RiskActions, *, brackets: BracketSource | None = None,
+                 journal: Journal | None = None, clock: Callable[[], float] = time.monotonic,
+                 wall_ms: Callable[[], int] = lambda: int(time.time() * 1000), log: Any = None,
+                 journal_size: int = 500) -> None:
+        self.hub = hub
+        self.cfg = cfg
+        self._pairs = pairs
+        self.actions = actions
+        self._brackets_cb = brackets
+        self._brackets: dict[tuple[str, str], tuple[Bracket, ...]] = {}
+        self._journal = journal
+        self.clock = clock
+        self.wall_ms = wall_ms
+        self.log = log
+        self.steps: deque[dict[str, Any]] = deque(maxlen=journal_size)
+        self.state: dict[str, _PairState] = {}
+        self.halt_state = HaltState()
+        self.loss = DailyLoss()
+        self.reaction = Histogram("basisd_watchdog_reaction_seconds",
+                                  "Crossing mark frame to first protective request written",
+                                  REACTION_BUCKETS)
+        self.evaluations = 0
+        self.action_errors = 0
+        self.last_error = ""
+        self._unsubscribe: Callable[[], None] | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._event_ns = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._unsubscribe is None and self.cfg.enabled:
+            self._unsubscribe = self.hub.subscribe(self.on_event, PRIORITY)
+            self._track_loss()       # today's baseline is the equity the daemon starts with
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    async def run(self, tick_s: float = 1.0) -> None:
+        """The slow path: silent streams, the UTC day, a flatten still in progress."""
+        while True:
+            await asyncio.sleep(tick_s)
+            self.evaluate_all()
+
+    def set_brackets(self, venue: str, symbol: str, brackets: Iterable[Any]) -> None:
+        """Leverage brackets from `GET /fapi/v1/leverageBracket` (any objects or dicts with the
+        Binance field names)."""
+        self._brackets[(venue, symbol)] = tuple(
+            b if isinstance(b, Bracket) else msgspec.convert(b, Bracket, from_attributes=True, strict=False)
+            for b in brackets)
+
+    def _bracket_source(self, venue: str, symbol: str) -> Sequence[Bracket] | None:
+        got = self._brackets.get((venue, symbol))
+        if got is None and self._brackets_cb is not None:
+            got = tuple(self._brackets_cb(venue, symbol) or ()) or None
+        return got
+
+    # -- the hot path ------------------------------------------------------------------------------
+    def on_event(self, kind: str, item: Any) -> None:
+        if kind not in _EVENT_KINDS:
+            return
+        self._event_ns = time.perf_counter_ns()
+        venue = _venue_of(kind, item)
+        if venue is None:
+            return
+        if kind in _ACCOUNT_KINDS:
+            self._account_update(venue)
+        for pair in self._pairs():
+            if pair.state in _WATCHED_STATES and (pair.legs[0].venue == venue or pair.legs[1].venue == venue):
+                self._evaluate(pair)
+        if kind in _ACCOUNT_KINDS or kind == hubmod.MARK:
+            self._track_loss()
+
+    def evaluate_all(self) -> None:
+        self._event_ns = time.perf_counter_ns()
+        for pair in self._pairs():
+            if pair.state in _WATCHED_STATES:
+                self._evaluate(pair)
+        self._track_loss()
+
+    def _account_update(self, venue: str) -> None:
+        for st in self.state.values():
+            for kind, (venues, _until) in list(st.settling.items()):
+                if venue in venues:
+                    del st.settling[kind]
+
+    def _evaluate(self, pair: Pair) -> None:
+        self.evaluations += 1
+        st = self.state.get(pair.id)
+        if st is None:
+            st = self.state[pair.id] = _PairState()
+        now = self.clock()
+        inp, ok = pair_inputs(self.hub, pair, self._bracket_source, self.cfg.fallback_mmr)
+        st.ok = ok
+        if ok:
+            st.stale_since = None
+        elif st.stale_since is None:
+            st.stale_since = now
+        if inp.net_apr is not None and inp.net_apr < self.cfg.net_apr_floor:
+            if st.apr_below_since is None:
+                st.apr_below_since = now
+        else:
+            st.apr_below_since = None
+        inp = msgspec.structs.replace(
+            inp, stale_s=0.0 if st.stale_since is None else now - st.stale_since,
+            apr_below_floor_s=0.0 if st.apr_below_since is None else now - st.apr_below_since)
+        r = assess(inp, self.cfg)
+        st.risk = r
+        thresholds = {"margin": self.cfg.margin, "perp": self.cfg.perp}
+        levels = {g.leg + ":" + g.venue: level(g.distance, thresholds[g.leg]) for g in r.legs}
+        crossed = any(lv >= 2 and lv > st.levels.get(k, 0) for k, lv in levels.items())
+        if crossed and not st.crossed_ns:
+            st.crossed_ns = self._event_ns
+        for k, lv in levels.items():
+            if lv != st.levels.get(k, 0):
+                self._journal_step(pair.id, "level", {"leg": k, "from": LEVEL_NAMES[st.levels.get(k, 0)],
+                                                      "to": LEVEL_NAMES[lv]}, r)
+        st.levels = levels
+        if pair.state is State.CLOSING or st.unwound:
+            acts = [a for a in decide(r, self.cfg) if isinstance(a, (Unwind, Transfer))]
+        else:
+            acts = decide(r, self.cfg, reduce_only=self.halt_state.mode in (HaltMode.REDUCE_ONLY,
+                                                                              HaltMode.FLATTEN))
+        if self.halt_state.mode is HaltMode.FLATTEN and not any(isinstance(a, Unwind) for a in acts):
+            acts.append(Unwind(pair_id=pair.id, reason="halt: flatten"))
+        self._execute(pair.id, st, acts, now, frozenset({pair.legs[0].venue, pair.legs[1].venue}))
+        if not any(lv >= 2 for lv in levels.values()):
+            st.crossed_ns = 0
+
+    def _execute(self, pair_id: str, st: _PairState, acts: list[Action], now: float,
+                 venues: frozenset[str]) -> None:
+        for kind, (_v, until) in list(st.settling.items()):
+            if until <= now:
+                del st.settling[kind]
+        for act in acts:
+            if isinstance(act, Warn):
+                continue
+            kind = type(act).__name__.lower()
+            if kind in st.busy or kind in st.settling:
+                continue
+            if "unwind" in st.busy or (st.unwound and not isinstance(act, Unwind)):
+                return
+            where = frozenset({act.venue}) if isinstance(act, Transfer) else venues
+            try:
+                waiter = self._call(act)
+            except Exception as exc:  # a broken action must not stop the others (or the hub)
+                self.action_errors += 1
+                self.last_error = f"{kind}: {exc!r}"
+                self._journal_step(pair_id, kind + "_failed", {"error": repr(exc)}, st.risk)
+                continue
+            if is_protective(act) and st.crossed_ns:
+                self.reaction.observe((time.perf_counter_ns() - st.crossed_ns) / 1e9)
+                st.crossed_ns = 0
+            if isinstance(act, Unwind):
+                st.unwound = True
+            self._journal_step(pair_id, kind, msgspec.to_builtins(act), st.risk)
+            self._track(pair_id, st, kind, where, waiter, now)
+
+    def _call(self, act: Action) -> Awaitable[Any] | None:
+        a = self.actions
+        if isinstance(act, Transfer):
+            return a.transfer(act.venue, act.direction, act.asset, act.amount)
+        if isinstance(act, Deleverage):
+            return a.deleverage(act.pair_id, act.fraction)
+        if isinstance(act, Unwind):
+            return a.unwind(act.pair_id)
+        if isinstance(act, Close):
+            return a.close(act.pair_id)
+        if isinstance(act, Rehedge):
+            return a.rehedge(act.pair_id, act.qty, act.reduce_only)
+        raise TypeError(f"unknown action {act!r}")
+
+    def _track(self, pair_id: str, st: _PairState, kind: str, venue: frozenset[str], waiter: Any,
+               now: float) -> None:
+        if waiter is None or not inspect.isawaitable(waiter):
+            st.settling[kind] = (venue, now + self.cfg.settle_s)
+            return
+        fut = asyncio.ensure_future(waiter)
+        st.busy[kind] = venue
+        self._tasks.add(fut)
+
+        def done(f: asyncio.Future[Any]) -> None:
+            self._tasks.discard(f)
+            st.busy.pop(kind, None)
+            st.settling[kind] = (venue, self.clock() + self.cfg.settle_s)
+            if not f.cancelled() and f.exception() is not None:
+                self.action_errors += 1
+                self.last_error = f"{kind}: {f.exception()!r}"
+                self._journal_step(pair_id, kind + "_failed", {"error": repr(f.exception())}, st.risk)
+                if kind == "unwind":
+                    st.unwound = False     # let the next evaluation try again
+        fut.add_done_callback(done)
+
+    # -- halts ---------------------------------------------------------------------------------------
+    def halt(self, mode: HaltMode | str, reason: str = "operator") -> HaltState:
+        m = mode if isinstance(mode, HaltMode) else halt_mod.parse_mode(mode)
+        self.halt_state = halt_mod.halt(self.halt_state, m, reason, self.wall_ms())
+        self._journal_step("", "halt", {"mode": m.value, "reason": reason}, None)
+        if m is HaltMode.FLATTEN:
+            self.evaluate_all()
+        return self.halt_state
+
+    def resume(self) -> HaltState:
+        self.halt_state = halt_mod.resume(self.halt_state, self.wall_ms())
+        for st in self.state.values():
+            st.unwound = False
+        self._journal_step("", "resume", {}, None)
+        return self.halt_state
+
+    def allows(self, intent: str, pair_id: str | None = None) -> bool:
+        """For the legging engine and the strategy: may this be done now? A pair whose market data
+        is unhealthy takes no new risk whatever the halt mode."""
+        if not halt_mod.allows(self.halt_state.mode, intent):
+            return False
+        if pair_id is not None and intent in ("open", "increase", "rehedge_up"):
+            st = self.state.get(pair_id)
+            if st is not None and not st.ok:
+                return False
+        return True
+
+    def _track_loss(self) -> None:
+        if self.cfg.daily_loss_limit <= 0:
+            return
+        equity = self.equity()
+        if equity is None:
+            return
+        now_ms = self.wall_ms()
+        self.loss = halt_mod.track_equity(self.loss, equity, now_ms)
+        if halt_mod.loss_halt_due(self.halt_state, self.loss, self.cfg.daily_loss_limit):
+            mode = HaltMode(self.cfg.daily_loss_halt_mode)
+            new = halt_mod.auto_halt(self.halt_state, mode, f"daily loss {self.loss.loss:.2f} USDT",
+                                     now_ms)
+            if new is not self.halt_state:
+                self.halt_state = new
+                self._journal_step("", "halt", {"mode": mode.value, "reason": new.reason, "auto": True},
+                                   None)
+                if mode is HaltMode.FLATTEN:
+                    self.evaluate_all()
+
+    def equity(self) -> float | None:
+        """USDT equity over every venue: margin net assets + futures wallets + unrealised PnL."""
+        total = 0.0
+        venues = {v for (v, _w, _a) in self.hub.balances}
+        for venue in venues:
+            assets, priced = margin_assets(self.hub, venue)
+            if not priced:
+                return None
+            total += sum((a.held - a.liability) * a.price for a in assets)
+        for (_v, wallet, asset), bal in self.hub.balances.items():
+            if wallet == "futures" and asset == "USDT":
+                total += bal.free + bal.locked
+        for (v, sym), pos in self.hub.positions.items():
+            m = self.hub.marks.get((v, sym))
+            if m is not None and pos.qty:
+                total += pos.qty * (m.mark_price - pos.entry_price)
+        return total
+
+    # -- journal and status --------------------------------------------------------------------------
+    def _journal_step(self, pair_id: str, step: str, detail: dict[str, Any], r: PairRisk | None) -> None:
+        row: dict[str, Any] = {"ts_ms": self.wall_ms(), "pair_id": pair_id, "step": step, "detail": detail}
+        if r is not None:
+            row["distances"] = {g.leg + ":" + g.venue: _num(g.distance) for g in r.legs}
+        self.steps.append(row)
+        if self._journal is not None:
+            try:
+                self._journal(row)
+            except Exception as exc:
+                self.last_error = f"journal: {exc!r}"
+
+    def status(self) -> dict[str, Any]:
+        pairs = {}
+        for pid, st in self.state.items():
+            r = st.risk
+            pairs[pid] = {
+                "data_ok": st.ok,
+                "no_new_risk": not st.ok,
+                "unwound": st.unwound,
+                "in_flight": sorted(st.busy),
+                "legs": [] if r is None else [
+                    {"leg": g.leg, "venue": g.venue, "distance": _num(g.distance),
+                     "liq_price": g.liq_price, "collateral_needed": g.collateral_needed,
+                     "level": LEVEL_NAMES[st.levels.get(g.leg + ":" + g.venue, 0)]} for g in r.legs],
+                "net_apr": None if r is None else r.net_apr,
+                "hedge_gap": None if r is None else r.hedge_gap,
+            }
+        return {
+            "enabled": self.cfg.enabled,
+            "halt": msgspec.to_builtins(self.halt_state),
+            "daily_loss": msgspec.to_builtins(self.loss),
+            "pairs": pairs,
+            "steps": list(self.steps)[-50:],
+            "evaluations": self.evaluations,
+            "action_errors": self.action_errors,
+            "last_error": self.last_error,
+            "reaction_s": {"count": self.reaction.count, "sum": self.reaction.sum,
+                           "p50": self.reaction.quantile(0.5), "p99": self.reaction.quantile(0.99),
+                           "buckets": dict(zip([str(b) for b in self.reaction.bounds] + ["+Inf"],
+                                               self.reaction.counts, strict=True))},
+        }
+
+
+def _num(x: float) -> float | str:
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "nan")
+
+
+def _venue_of(kind: str, item: Any) -> str | None:
+    if kind == hubmod.BOOK:
+        return item.venue
+    if kind == hubmod.MARGIN or kind == hubmod.MARK or kind == hubmod.BALANCE or kind == hubmod.POSITION \
+            or kind == hubmod.BORROW:
+        return item.venue
+    if kind == hubmod.HEALTH:
+        return item[0]
+    return None
