@@ -34,6 +34,20 @@ def check_config(path: str) -> int:
     return 0
 
 
+def run_sim_cli(config: str | None, seed: int | None) -> int:
+    import uvloop
+
+    import msgspec
+
+    from connectors.sim import run_sim
+    try:
+        uvloop.run(run_sim(config, seed))
+    except (OSError, ValueError, msgspec.ValidationError) as exc:  # tomllib errors are ValueErrors
+        print(f"basisd sim: bad config {config}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
@@ -42,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         from daemon.app import run_daemon
         return run_daemon(args.config, args.socket)
     if args.command == "sim":
-        from connectors.sim import main_sim
-        return main_sim(args.config, args.seed)
+        return run_sim_cli(args.config, args.seed)
     return 2
 
 

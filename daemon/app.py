@@ -79,6 +79,10 @@ class Daemon:
         return json_response({"reloaded": self.reloads > before, "reloads": self.reloads},
                              200 if self.reloads > before else 400)
 
+    def background(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Tasks cancelled at drain (venue start-up retries and the like)."""
+        self._tasks.extend(tasks)
+
     # -- status --------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         streams = self.hub.stream_summary()

@@ -389,18 +389,42 @@ class LeggingEngine(Executor):
         return "open"
 
     async def _repay_dust(self, rt: PairRuntime) -> None:
-        """Reverse basis close: AUTO_REPAY repaid what was bought; repay any remainder."""
+        """Reverse basis close: AUTO_REPAY repaid what was bought. Interest the venue charged that
+        we never saw (or below the lot step) can remain: buy the smallest tradeable lot with
+        AUTO_REPAY (a coin dust remains, far inside tolerance) and repay what is left."""
         leg = rt.pair.legs[0]
         if not leg.borrows:
             return
         others = [o for o in self.pairs.values() if o is not rt and o.pair.managed
                   and o.pair.legs[0].borrows and o.pair.legs[0].venue == leg.venue
                   and o.meta[0].base == rt.meta[0].base]
-        bal = self.hub.balances.get((leg.venue, "margin", rt.meta[0].base))
-        if others or bal is None or bal.liability <= 0 or bal.free <= 0:
+        if others:
             return
+        venue = self.venues[leg.venue]
+        asset = rt.meta[0].base
+        refresh = getattr(venue, "refresh_balances", None)
         try:
-            await self.venues[leg.venue].repay(rt.meta[0].base, min(bal.free, bal.liability))
+            if refresh is not None:
+                await refresh()
+            bal = self.hub.balances.get((leg.venue, "margin", asset))
+            if bal is None or bal.liability <= 1e-12:
+                return
+            if bal.free + 1e-12 < bal.liability:
+                meta = rt.meta[0]
+                price = self._touch(rt, 0, "BUY", passive=False) or rt.books[0].avg_price
+                need = max(bal.liability - bal.free, meta.min_qty,
+                           (meta.min_notional * 1.05 / price) if price else 0.0)
+                qty = hedge.round_step(need, meta.step, "up")
+                await self._fire_leg(rt, 0, qty, "complete", "taker")
+                if refresh is not None:
+                    await refresh()
+                bal = self.hub.balances.get((leg.venue, "margin", asset))
+            if bal is not None and bal.liability > 1e-12 and bal.free > 0:
+                await venue.repay(asset, min(bal.free, bal.liability))
+                if refresh is not None:
+                    await refresh()
+        except OpAborted:
+            self._alert(rt, "order budget spent before the remaining liability was repaid")
         except Exception as exc:
             self._alert(rt, f"repay of remaining liability failed: {exc!r}")
 
@@ -534,8 +558,9 @@ class LeggingEngine(Executor):
         if acct is not None and acct.margin_level > 0:
             # ML scales as 1/P: distance to the liquidation bar
             return (acct.margin_level / acct.force_liquidation_bar - 1.0) * 100.0
-        collateral = usdt.net + qty * rt.books[i].avg_price if usdt else 0.0
-        return spot_short_liq_distance_pct(collateral - qty * rt.books[i].avg_price, qty, price)
+        # the margin wallet holds collateral + sale proceeds: ML(P) = assets / (q P)
+        assets = (usdt.free + usdt.locked) if usdt else 0.0
+        return spot_short_liq_distance_pct(assets - qty * price, qty, price)
 
     # ================================================================= recovery
     async def _recover(self, state: dict[str, Any]) -> None:

@@ -96,6 +96,9 @@ class BinanceLegVenue:
         rates = await self.venue.next_hourly_interest_rates([asset])
         return rates.get(asset)
 
+    async def refresh_balances(self) -> None:
+        await self.venue.refresh_account()
+
     async def repay(self, asset: str, amount: float) -> None:
         await self.venue.repay(asset, amount)
 

@@ -73,6 +73,7 @@ class RiskActions(Protocol):
 
 
 Journal = Callable[[dict[str, Any]], None]
+Wallets = frozenset[tuple[str, str]]
 BracketSource = Callable[[str, str], Sequence[Bracket] | None]
 
 
@@ -82,9 +83,9 @@ class _PairState:
 
     def __init__(self) -> None:
         self.levels: dict[str, int] = {}
-        self.busy: dict[str, frozenset[str]] = {}      # action kind -> venues (in flight)
-        # kind -> (venues whose next account update ends the wait, wall-clock deadline)
-        self.settling: dict[str, tuple[frozenset[str], float]] = {}
+        self.busy: dict[str, Wallets] = {}             # action kind -> wallets (in flight)
+        # kind -> (wallets whose account update has not arrived yet, deadline)
+        self.settling: dict[str, tuple[set[tuple[str, str]], float]] = {}
         self.crossed_ns = 0
         self.apr_below_since: float | None = None
         self.stale_since: float | None = None
@@ -162,7 +163,7 @@ class Watchdog:
         if venue is None:
             return
         if kind in _ACCOUNT_KINDS:
-            self._account_update(venue)
+            self._account_update(venue, _wallet_of(kind, item))
         for pair in self._pairs():
             if pair.state in _WATCHED_STATES and (pair.legs[0].venue == venue or pair.legs[1].venue == venue):
                 self._evaluate(pair)
@@ -176,10 +177,13 @@ class Watchdog:
                 self._evaluate(pair)
         self._track_loss()
 
-    def _account_update(self, venue: str) -> None:
+    def _account_update(self, venue: str, wallet: str) -> None:
+        # A transfer or a trim touches two wallets whose updates arrive separately: deciding on
+        # half of them would count the same collateral twice, so wait for every one of them.
         for st in self.state.values():
-            for kind, (venues, _until) in list(st.settling.items()):
-                if venue in venues:
+            for kind, (waiting, _until) in list(st.settling.items()):
+                waiting.discard((venue, wallet))
+                if not waiting:
                     del st.settling[kind]
 
     def _evaluate(self, pair: Pair) -> None:
@@ -221,12 +225,12 @@ class Watchdog:
                                                                               HaltMode.FLATTEN))
         if self.halt_state.mode is HaltMode.FLATTEN and not any(isinstance(a, Unwind) for a in acts):
             acts.append(Unwind(pair_id=pair.id, reason="halt: flatten"))
-        self._execute(pair.id, st, acts, now, frozenset({pair.legs[0].venue, pair.legs[1].venue}))
+        self._execute(pair.id, st, acts, now, _pair_wallets(pair))
         if not any(lv >= 2 for lv in levels.values()):
             st.crossed_ns = 0
 
     def _execute(self, pair_id: str, st: _PairState, acts: list[Action], now: float,
-                 venues: frozenset[str]) -> None:
+                 wallets: Wallets) -> None:
         for kind, (_v, until) in list(st.settling.items()):
             if until <= now:
                 del st.settling[kind]
@@ -238,7 +242,8 @@ class Watchdog:
                 continue
             if "unwind" in st.busy or (st.unwound and not isinstance(act, Unwind)):
                 return
-            where = frozenset({act.venue}) if isinstance(act, Transfer) else venues
+            where = (frozenset({(act.venue, "margin"), (act.venue, "futures")})
+                     if isinstance(act, Transfer) else wallets)
             try:
                 waiter = self._call(act)
             except Exception as exc:  # a broken action must not stop the others (or the hub)
@@ -268,19 +273,19 @@ class Watchdog:
             return a.rehedge(act.pair_id, act.qty, act.reduce_only)
         raise TypeError(f"unknown action {act!r}")
 
-    def _track(self, pair_id: str, st: _PairState, kind: str, venue: frozenset[str], waiter: Any,
+    def _track(self, pair_id: str, st: _PairState, kind: str, wallets: Wallets, waiter: Any,
                now: float) -> None:
         if waiter is None or not inspect.isawaitable(waiter):
-            st.settling[kind] = (venue, now + self.cfg.settle_s)
+            st.settling[kind] = (set(wallets), now + self.cfg.settle_s)
             return
         fut = asyncio.ensure_future(waiter)
-        st.busy[kind] = venue
+        st.busy[kind] = wallets
         self._tasks.add(fut)
 
         def done(f: asyncio.Future[Any]) -> None:
             self._tasks.discard(f)
             st.busy.pop(kind, None)
-            st.settling[kind] = (venue, self.clock() + self.cfg.settle_s)
+            st.settling[kind] = (set(wallets), self.clock() + self.cfg.settle_s)
             if not f.cancelled() and f.exception() is not None:
                 self.action_errors += 1
                 self.last_error = f"{kind}: {f.exception()!r}"
@@ -399,6 +404,17 @@ class Watchdog:
 
 def _num(x: float) -> float | str:
     return x if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "nan")
+
+
+def _wallet_of(kind: str, item: Any) -> str:
+    if kind == hubmod.BALANCE:
+        return str(item.wallet)
+    return "margin" if kind == hubmod.MARGIN else "futures"
+
+
+def _pair_wallets(pair: Pair) -> Wallets:
+    return frozenset((leg.venue, "margin" if leg.market == "spot_margin" else "futures")
+                     for leg in pair.legs)
 
 
 def _venue_of(kind: str, item: Any) -> str | None:

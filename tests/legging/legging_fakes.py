@@ -124,7 +124,8 @@ class FakeVenue:
                 for u in self.orders.values() if u.market == market and u.symbol == symbol]
 
     async def max_borrowable(self, asset: str) -> float | None:
-        return 50.0
+        b = self.hub.borrow.get((self.name, asset))
+        return b.max_borrowable if b is not None else 50.0
 
     async def repay(self, asset: str, amount: float) -> None:
         self.repaid += amount

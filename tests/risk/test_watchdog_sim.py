@@ -63,7 +63,7 @@ class SimPair:
         self.watchdog: Watchdog | None = None
         self.feed()
         if watchdog:
-            wcfg = WatchdogConfig(margin_transfer_out_level=1.5, settle_s=0.0, net_apr_grace_s=86_400)
+            wcfg = WatchdogConfig(margin_transfer_out_level=1.5, net_apr_grace_s=86_400)
             self.watchdog = Watchdog(self.hub, wcfg, lambda: [self.pair], self)
             brackets = self.ex.leverage_brackets(acct, SYM)
             rows = brackets["brackets"] if isinstance(brackets, dict) else brackets[0]["brackets"]

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -63,6 +64,7 @@ async def test_run_sim_prints_one_line_per_venue_and_stops(tmp_path: Path) -> No
         # realtime: the venue clock moves on its own
         async with s.get(lines[0]["rest"] + "/api/v3/time") as r:
             t0 = (await r.json())["serverTime"]
+        assert abs(t0 - time.time() * 1000) < 3_600_000   # realtime: venue clock starts at wall
         await asyncio.sleep(0.5)
         async with s.get(lines[0]["rest"] + "/api/v3/time") as r:
             assert (await r.json())["serverTime"] > t0

@@ -65,6 +65,7 @@ async def test_default_scenario_strategy_opens_and_closes_reverse_basis(short_di
         assert closed, (engine.view(pid), strategy.last)
         closes = [a for a in strategy.actions if a["kind"] == "close"]
         assert len(closes) == 1 and closes[0]["intent"]["pair_id"] == pid
+        print("DEBUG", strategy.actions, engine.view(pid))
 
         view = engine.view(pid)
         pnl = view["pnl"]
