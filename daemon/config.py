@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from daemon.legging_config import LeggingConfig
+
 Seconds = Annotated[float, Meta(gt=0, le=86_400)]
 Name = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Symbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{2,20}$")]
@@ -67,6 +69,7 @@ class Config(_Section, kw_only=True):
     admin: AdminConfig = AdminConfig()
     sim: SimConfig = SimConfig()
     venues: list[VenueConfig] = []
+    legging: LeggingConfig = LeggingConfig()
 
 
 class ConfigError(ValueError):
@@ -79,7 +82,7 @@ class ConfigError(ValueError):
 
 
 _SECTIONS: dict[str, type[Struct]] = {
-    "daemon": DaemonConfig, "admin": AdminConfig, "sim": SimConfig,
+    "daemon": DaemonConfig, "admin": AdminConfig, "sim": SimConfig, "legging": LeggingConfig,
 }
 
 
@@ -127,7 +130,20 @@ def _semantic_errors(cfg: Config) -> list[str]:
         if not venue.sim and venue.credentials is None:
             problems.append(f"venue {venue.name!r} needs `credentials` (a credential name, not a key)"
                             f" - at `$.venues[{i}].credentials`")
+    if cfg.venues:
+        names = {v.name for v in cfg.venues}
+        for key in ("default_spot_venue", "default_perp_venue", "default_long_venue",
+                    "default_short_venue"):
+            if key in _explicit(cfg, "legging") and getattr(cfg.legging, key) not in names:
+                problems.append(f"{getattr(cfg.legging, key)!r} is not a configured venue"
+                                f" - at `$.legging.{key}`")
     return problems
+
+
+def _explicit(cfg: Config, section: str) -> set[str]:
+    """Keys of `section` that differ from their defaults (set in the file)."""
+    current, default = getattr(cfg, section), type(getattr(cfg, section))()
+    return {f for f in current.__struct_fields__ if getattr(current, f) != getattr(default, f)}
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:

@@ -103,11 +103,13 @@ def assess(inp: PairInputs, cfg: WatchdogConfig) -> PairRisk:
     if inp.margin is not None:
         legs.append(_margin_leg(inp.margin, target))
         free[f"{inp.margin.venue}:margin"] = risk.margin_transferable(
-            inp.margin.assets, inp.margin.bar, target, min_level=cfg.margin_transfer_out_level)
+            inp.margin.assets, inp.margin.bar, target,
+            min_level=cfg.margin_transfer_out_level) * cfg.transfer_haircut
     for p in inp.perps:
         legs.append(_perp_leg(p, target))
         free[f"{p.venue}:futures"] = risk.perp_transferable(
-            p.qty, p.entry, p.wallet, p.brackets, p.mark, target, p.available, p.other_mm, p.other_upnl)
+            p.qty, p.entry, p.wallet, p.brackets, p.mark, target, p.available * cfg.transfer_haircut,
+            p.other_mm, p.other_upnl)
     leg_tuple = tuple(legs)
     thresholds = {"margin": cfg.margin, "perp": cfg.perp}
     worst = min((g.distance for g in leg_tuple), default=math.inf)

@@ -19,6 +19,7 @@ from daemon.risk_assess import MarginLegInput, PairInputs, PerpLegInput
 
 STABLES = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI"})
 BracketSource = Callable[[str, str], Sequence[Bracket] | None]
+VenueLiqCheck = Callable[[str, str, float], bool]
 
 
 def base_asset(hub: Hub, venue: str, symbol: str) -> str:
@@ -71,7 +72,7 @@ def _stream_bad(hub: Hub, venue: str, stream: str) -> bool:
 
 
 def _perp_leg(hub: Hub, venue: str, symbol: str, brackets: BracketSource, fallback_mmr: float,
-              wallet_asset: str = "USDT") -> PerpLegInput | None:
+              venue_liq_ok: VenueLiqCheck | None = None, wallet_asset: str = "USDT") -> PerpLegInput | None:
     pos = hub.positions.get((venue, symbol))
     mark = hub.marks.get((venue, symbol))
     if pos is None or pos.qty == 0 or mark is None:
@@ -90,9 +91,12 @@ def _perp_leg(hub: Hub, venue: str, symbol: str, brackets: BracketSource, fallba
         other_mm += risk.maint_margin(tuple(brackets(v, sym) or ()) or risk.flat_brackets(fallback_mmr),
                                       other.qty * px)
     healthy = not _stream_bad(hub, venue, book_stream(InstrumentKey(venue, "perp", symbol)))
+    venue_liq = pos.liquidation_price or None
+    if venue_liq is not None and venue_liq_ok is not None and not venue_liq_ok(venue, symbol, venue_liq):
+        venue_liq = None
     return PerpLegInput(venue=venue, symbol=symbol, qty=pos.qty, entry=pos.entry_price or mark.mark_price,
                         mark=mark.mark_price, wallet=wallet, brackets=tiers,
-                        venue_liq=pos.liquidation_price or None, other_mm=other_mm, other_upnl=other_upnl,
+                        venue_liq=venue_liq, other_mm=other_mm, other_upnl=other_upnl,
                         available=available, healthy=healthy)
 
 
@@ -119,7 +123,8 @@ def _net_apr(hub: Hub, pair: Pair) -> float | None:
         return None
 
 
-def pair_inputs(hub: Hub, pair: Pair, brackets: BracketSource, fallback_mmr: float) -> tuple[PairInputs, bool]:
+def pair_inputs(hub: Hub, pair: Pair, brackets: BracketSource, fallback_mmr: float,
+                venue_liq_ok: VenueLiqCheck | None = None) -> tuple[PairInputs, bool]:
     """The pair's inputs, and whether every leg's data is present, priced and healthy."""
     margin: MarginLegInput | None = None
     perps: list[PerpLegInput] = []
@@ -144,7 +149,7 @@ def pair_inputs(hub: Hub, pair: Pair, brackets: BracketSource, fallback_mmr: flo
             if leg.borrows:
                 hedge_gap += owed
         else:
-            p = _perp_leg(hub, leg.venue, leg.symbol, brackets, fallback_mmr)
+            p = _perp_leg(hub, leg.venue, leg.symbol, brackets, fallback_mmr, venue_liq_ok)
             if p is None:
                 ok = ok and (leg.venue, leg.symbol) in hub.marks
                 continue

@@ -331,7 +331,7 @@ def scan(hub: Hub, cfg: ScannerConfig, stats: Mapping[Key, FundingStats], now_ms
 
 
 class Scanner:
-    """Keeps a fresh ranking. `stats` is a callable returning the funding stats (FundingFeed.stats)."""
+    """Keeps a fresh ranking. `stats` returns the funding stats (FundingFeed.stats)."""
 
     def __init__(self, hub: Hub, cfg: ScannerConfig,
                  stats: Callable[[], Mapping[Key, FundingStats]] | None = None,

@@ -123,6 +123,7 @@ class Watchdog:
         self._unsubscribe: Callable[[], None] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self._event_ns = 0
+        self._stale_liq: dict[tuple[str, str], float] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -177,6 +178,15 @@ class Watchdog:
                 self._evaluate(pair)
         self._track_loss()
 
+    def _venue_liq_current(self, venue: str, symbol: str, liq: float) -> bool:
+        stale = self._stale_liq.get((venue, symbol))
+        if stale is None:
+            return True
+        if stale != liq:
+            del self._stale_liq[(venue, symbol)]
+            return True
+        return False
+
     def _account_update(self, venue: str, wallet: str) -> None:
         # A transfer or a trim touches two wallets whose updates arrive separately: deciding on
         # half of them would count the same collateral twice, so wait for every one of them.
@@ -192,7 +202,8 @@ class Watchdog:
         if st is None:
             st = self.state[pair.id] = _PairState()
         now = self.clock()
-        inp, ok = pair_inputs(self.hub, pair, self._bracket_source, self.cfg.fallback_mmr)
+        inp, ok = pair_inputs(self.hub, pair, self._bracket_source, self.cfg.fallback_mmr,
+                              self._venue_liq_current)
         st.ok = ok
         if ok:
             st.stale_since = None
@@ -250,12 +261,19 @@ class Watchdog:
                 self.action_errors += 1
                 self.last_error = f"{kind}: {exc!r}"
                 self._journal_step(pair_id, kind + "_failed", {"error": repr(exc)}, st.risk)
+                # a refusal is decided on stale figures more often than not: wait for fresh ones
+                st.settling[kind] = (set(where), now + self.cfg.settle_s)
                 continue
             if is_protective(act) and st.crossed_ns:
                 self.reaction.observe((time.perf_counter_ns() - st.crossed_ns) / 1e9)
                 st.crossed_ns = 0
             if isinstance(act, Unwind):
                 st.unwound = True
+            # The venue's liquidation price comes from REST and lags our own changes to the
+            # position and wallet: until it is refreshed it describes the account before them.
+            for (v, sym), pos in self.hub.positions.items():
+                if (v, "futures") in where and pos.qty:
+                    self._stale_liq[(v, sym)] = pos.liquidation_price
             self._journal_step(pair_id, kind, msgspec.to_builtins(act), st.risk)
             self._track(pair_id, st, kind, where, waiter, now)
 

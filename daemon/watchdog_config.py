@@ -47,6 +47,9 @@ class WatchdogConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     # The venue refuses a transfer out of cross margin that leaves the margin level below this
     # (Binance caps transfer-out with liabilities outstanding); conservative by default.
     margin_transfer_out_level: Annotated[float, Meta(ge=1, le=10)] = 2.0
+    # Share of what the venue says is free that a transfer may take (prices move between the
+    # venue's figure and the request; a refused transfer costs a round trip).
+    transfer_haircut: Annotated[float, Meta(gt=0, le=1)] = 0.95
     # Transfers below this are not worth a request; trims below this fraction neither.
     min_transfer: Usdt = 10.0
     min_fraction: Annotated[float, Meta(ge=0, lt=1)] = 0.005

@@ -10,7 +10,10 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
+
 from connectors.backoff import Backoff
+from daemon.admin import error_response
 from daemon.config import Config, VenueConfig
 from daemon.secrets import Secret, load_secret
 
@@ -77,7 +80,62 @@ async def _start_with_retry(daemon: Daemon, name: str, venue: Any) -> None:
             await asyncio.sleep(delay)
 
 
+def legging_config_for(cfg: Config) -> Any:
+    """Default venues that are not configured fall back to the configured ones (first, second)."""
+    import msgspec
+
+    names = [v.name for v in cfg.venues]
+    leg = cfg.legging
+    if not names:
+        return leg
+    fallback = {"default_spot_venue": names[0], "default_perp_venue": names[0],
+                "default_long_venue": names[0], "default_short_venue": names[min(1, len(names) - 1)]}
+    changes = {k: v for k, v in fallback.items() if getattr(leg, k) not in names}
+    return msgspec.structs.replace(leg, **changes) if changes else leg
+
+
+class Gate:
+    """Answers 503 on engine routes until the engine has recovered its state from the venues."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.open = False
+
+    def wrap(self, routes: list[web.RouteDef]) -> list[web.RouteDef]:
+        def gated(handler: Any) -> Any:
+            async def handle(request: web.Request) -> web.StreamResponse:
+                if not self.open:
+                    return error_response(503, f"{self.what} is starting (recovering from the journal"
+                                               " and venues); retry shortly")
+                return await handler(request)
+            return handle
+        return [web.route(r.method, r.path, gated(r.handler), **r.kwargs) for r in routes]
+
+
+async def _start_engines(daemon: Daemon, starters: list[asyncio.Task[None]], engine: Any,
+                         gate: Gate) -> None:
+    await asyncio.gather(*starters)
+    backoff = Backoff()
+    while True:
+        try:
+            await engine.start()
+            break
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            delay = backoff.next_delay()
+            daemon.log.error("legging_start_failed", error=repr(exc), retry_in_s=round(delay, 2))
+            await asyncio.sleep(delay)
+    gate.open = True
+    daemon.log.info("legging_started", pairs=len(engine.pairs))
+
+
 async def start_components(daemon: Daemon) -> None:
+    from daemon.journal import Journal
+    from daemon.legging import LeggingEngine
+    from daemon.legging_adapter import BinanceLegVenue
+    from daemon.positions_api import position_routes
+
     cfg = daemon.cfg
     if cfg.sim.enabled and any(v.sim for v in cfg.venues):
         await start_sim(daemon)
@@ -88,4 +146,13 @@ async def start_components(daemon: Daemon) -> None:
         daemon.components.append(venue)
         starters.append(asyncio.create_task(_start_with_retry(daemon, vcfg.name, venue),
                                             name=f"start-{vcfg.name}"))
-    daemon.background(starters)
+    leg_cfg = legging_config_for(cfg)
+    journal = Journal(cfg.daemon.state_dir, leg_cfg.journal_file, leg_cfg.journal_sync)
+    engine = LeggingEngine(daemon.hub, {n: BinanceLegVenue(v) for n, v in daemon.venues.items()},
+                           leg_cfg, journal)
+    daemon.legging = engine
+    daemon.components.append(engine)
+    gate = Gate("the legging engine")
+    daemon.admin.add_routes(gate.wrap(position_routes(engine)))
+    daemon.background(starters + [asyncio.create_task(_start_engines(daemon, starters, engine, gate),
+                                                      name="start-engines")])

@@ -10,6 +10,8 @@ found" after that instant means "never placed").
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 import asyncio
 import os
 import time
@@ -33,7 +35,10 @@ def fmt_num(x: float | str) -> str:
     """Decimal text Binance accepts (no exponent, no trailing zeros)."""
     if isinstance(x, str):
         return x
-    text = f"{x:.12f}".rstrip("0").rstrip(".")
+    # repr() is the shortest text that round-trips, so 59891.9 stays 59891.9 (not ...00001)
+    text = format(Decimal(repr(float(x))), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text or "0"
 
 

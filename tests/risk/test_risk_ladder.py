@@ -96,7 +96,7 @@ def test_partial_cover_transfers_first_then_trims_less() -> None:
     r = assess(reverse_basis(50_000 * 1.20, available=5_000), CFG)
     acts = decide(r, CFG)
     assert kinds(acts) == ["Warn", "Transfer", "Deleverage"]
-    assert acts[1].amount == pytest.approx(5_000)
+    assert acts[1].amount == pytest.approx(5_000 * CFG.transfer_haircut)
     d = acts[2]
     assert isinstance(d, Deleverage)
     assert d.fraction == r.fraction_after_transfer

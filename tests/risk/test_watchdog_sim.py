@@ -12,7 +12,6 @@ reduceOnly of the same fraction, both at market). The full stack over the networ
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
 
 import pytest
 

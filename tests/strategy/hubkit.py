@@ -32,7 +32,8 @@ def add_market(hub: Hub, venue: str, symbol: str, *, interval_h: float, mark: fl
         hub.set_health(venue, book_stream(key), Health.HEALTHY)
         hub.touch(venue, book_stream(key), now_ms)
     interval_ms = int(interval_h * 3_600_000)
-    nxt = next_funding_ms if next_funding_ms is not None else (now_ms // interval_ms + 1) * interval_ms
+    nxt = (next_funding_ms if next_funding_ms is not None
+           else (now_ms // interval_ms + 1) * interval_ms)
     hub.set_mark(Mark(venue=venue, symbol=symbol, mark_price=mark,
                       index_price=index if index is not None else mark, funding_rate=rate,
                       next_funding_ms=nxt, interval_h=interval_h, ts_ms=now_ms,

@@ -71,7 +71,8 @@ async def rig(short_dir: Path, scenario: str, scanner_cfg: ScannerConfig, *, see
               extra_routes: Callable[[Hub, BinanceVenue], list[Any]] | None = None
               ) -> AsyncIterator[Rig]:
     cfg = SimConfig(seed=seed, clock="manual",
-                    venues=(SimVenueConfig(name="sim-a", scenario=scenario, symbols=tuple(SYMBOLS)),))
+                    venues=(SimVenueConfig(name="sim-a", scenario=scenario,
+                                           symbols=tuple(SYMBOLS)),))
     async with SimCluster(cfg) as sim, aiohttp.ClientSession() as session:
         v = sim.venues[0]
         vc = VenueConfig(name="sim-a", sim=True, symbols=SYMBOLS, rest_url=v.rest_url,

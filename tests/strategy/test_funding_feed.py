@@ -25,17 +25,18 @@ SLOT = 1_700_006_400_000
 
 
 def _real_btc() -> list[tuple[int, float]]:
-    text = (REALDATA / "funding_history" / "BTC-USDT_binance_2020-01-01_2024-01-01_funding_history.csv"
-            ).read_text()
+    name = "BTC-USDT_binance_2020-01-01_2024-01-01_funding_history.csv"
+    text = (REALDATA / "funding_history" / name).read_text()
     series = parse_funding_csv(text, tz_offset_hours=3)
     assert series.rows == 4383 and series.evenly_spaced
     return list(zip(series.slot_ms, series.rate))
 
 
-def _mark(rate: float, next_ms: int, interval_h: float = 8.0, settled: float | None = None) -> Mark:
+def _mark(rate: float, next_ms: int, interval_h: float = 8.0,
+          settled: float | None = None) -> Mark:
     return Mark(venue="a", symbol="BTCUSDT", mark_price=50_000.0, index_price=50_000.0,
-                funding_rate=rate, next_funding_ms=next_ms, interval_h=interval_h, ts_ms=next_ms - H,
-                last_settled_rate=settled)
+                funding_rate=rate, next_funding_ms=next_ms, interval_h=interval_h,
+                ts_ms=next_ms - H, last_settled_rate=settled)
 
 
 def test_store_snaps_jitter_and_fits_the_whole_real_series() -> None:

@@ -76,8 +76,9 @@ def test_slippage_and_depth_from_the_book() -> None:
     eth = _find(scan(hub, CFG, {}, NOW_MS), "reverse_basis", "ETHUSDT")
     assert eth.slippage_bps == pytest.approx(3.0, abs=1e-9)   # other three fills at the touch
     assert eth.apr.slippage_apr == pytest.approx(0.0003 * 8760 / 168, abs=1e-12)
-    # Depth within 20 bps on the perp ask: mean distance <= 4 (ticks of 1 USD... 2000 x 20 bps):
-    # all 102 ETH are within 1 USD of the touch, so the thinner leg is the spot bid (1000 ETH).
+    # Depth within a 20 bps slippage cap on the perp ask: a mean distance of up to 4 USD from
+    # the 2000 touch is allowed and all 102 ETH sit within 1 USD, so the whole side counts;
+    # the spot bid holds 1000 ETH, so the perp ask is the thinner entry leg.
     perp_book = hub.books[InstrumentKey("a", "perp", "ETHUSDT")]
     assert perp_book.qty_within_slippage("buy", 20.0) == pytest.approx(102.0)
     assert eth.depth_usd == pytest.approx(102.0 * 2000.0)

@@ -65,7 +65,8 @@ async def test_default_scenario_strategy_opens_and_closes_reverse_basis(short_di
         assert closed, (engine.view(pid), strategy.last)
         closes = [a for a in strategy.actions if a["kind"] == "close"]
         assert len(closes) == 1 and closes[0]["intent"]["pair_id"] == pid
-        print("DEBUG", strategy.actions, engine.view(pid))
+        assert closes[0]["intent"]["reason"].startswith(
+            ("funding flipped", "net APR", "mean reverted"))
 
         view = engine.view(pid)
         pnl = view["pnl"]

@@ -22,7 +22,8 @@ def opp(rate: float = -0.0005, *, net_pct: float = 30.0, type_: str = "reverse_b
         symbol: str = "ETHUSDT", venues: dict[str, str] | None = None, interval_h: float = 8.0,
         next_funding_ms: int = SLOT + 8 * H, last_settled: float | None = -0.0004,
         fit: bool = True, ok: bool = True, depth_usd: float = 1e7) -> Opportunity:
-    f_apr = ec.trade_funding_apr(type_, rate, interval_h) if type_ != "long_short" else net_pct / 100
+    f_apr = (ec.trade_funding_apr(type_, rate, interval_h) if type_ != "long_short"
+             else net_pct / 100)
     apr = ec.AprBreakdown(trade_type=type_, funding_apr=f_apr, borrow_apr=0.0,
                           fee_apr=f_apr - net_pct / 100, slippage_apr=0.0,
                           net_apr=net_pct / 100, viable=net_pct > 0)
@@ -189,8 +190,9 @@ def test_sizing_limits() -> None:
     closed = PairView(id="z", type="basis", symbol="BTCUSDT", venues={"spot": "a", "perp": "a"},
                       notional_usd=5000, state="closed", opened_ms=0)
     assert size_entry(cfg, o, [closed], None)[0] == 2500.0     # closed pairs free their room
-    assert size_entry(cfg, opp(depth_usd=1000.0), [], None) == (500.0, "depth within the slippage cap")
-    assert size_entry(cfg, opp(depth_usd=150.0), [], None) == (0.0, "depth within the slippage cap")
+    depth = "depth within the slippage cap"
+    assert size_entry(cfg, opp(depth_usd=1000.0), [], None) == (500.0, depth)
+    assert size_entry(cfg, opp(depth_usd=150.0), [], None) == (0.0, depth)
 
 
 def test_liquidation_floor_caps_the_size() -> None:
