@@ -50,6 +50,7 @@ class Daemon:
         self.venues: dict[str, Any] = {}
         self.sim: Any = None
         self.legging: Any = None
+        self.watchdog: Any = None
         self.admin = AdminServer(socket_path, group=cfg.admin.group, max_body=cfg.admin.max_body_bytes,
                                  status=self.status, log=self.log)
         self._tasks: list[asyncio.Task[Any]] = []

@@ -14,6 +14,8 @@ import msgspec
 from msgspec import Meta, Struct
 
 from daemon.legging_config import LeggingConfig
+from daemon.strategy_config import ScannerConfig, StrategyConfig
+from daemon.watchdog_config import WatchdogConfig
 
 Seconds = Annotated[float, Meta(gt=0, le=86_400)]
 Name = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
@@ -54,6 +56,9 @@ class VenueConfig(_Section, kw_only=True):
     symbols: Annotated[list[Symbol], Meta(min_length=1, max_length=200)]
     # sim = true: URLs and the funded account's keys come from the embedded exchange of this name.
     sim: bool = False
+    # external_sim = true: the URLs point at a standalone `basisd sim` (its listen-key margin
+    # stream, its accelerated clock); keys still come from `credentials`.
+    external_sim: bool = False
     rest_url: Url = "https://api.binance.com"
     futures_rest_url: Url = "https://fapi.binance.com"
     spot_ws_url: Url = "wss://stream.binance.com:9443"
@@ -70,6 +75,9 @@ class Config(_Section, kw_only=True):
     sim: SimConfig = SimConfig()
     venues: list[VenueConfig] = []
     legging: LeggingConfig = LeggingConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
+    scanner: ScannerConfig = ScannerConfig()
+    strategy: StrategyConfig = StrategyConfig()
 
 
 class ConfigError(ValueError):
@@ -83,6 +91,7 @@ class ConfigError(ValueError):
 
 _SECTIONS: dict[str, type[Struct]] = {
     "daemon": DaemonConfig, "admin": AdminConfig, "sim": SimConfig, "legging": LeggingConfig,
+    "watchdog": WatchdogConfig, "scanner": ScannerConfig, "strategy": StrategyConfig,
 }
 
 

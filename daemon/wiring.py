@@ -15,6 +15,7 @@ from aiohttp import web
 from connectors.backoff import Backoff
 from daemon.admin import error_response
 from daemon.config import Config, VenueConfig
+from daemon.risk_actions import EngineRiskActions, brackets_from_tiers
 from daemon.secrets import Secret, load_secret
 
 if TYPE_CHECKING:
@@ -59,8 +60,10 @@ def make_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
                             urls=BinanceUrls.for_sim(info.rest_url, info.spot_ws_url,
                                                      info.futures_ws_url))
     assert vcfg.credentials is not None  # enforced by config validation
+    urls = (BinanceUrls.for_sim(vcfg.rest_url, vcfg.spot_ws_url, vcfg.futures_ws_url)
+            if vcfg.external_sim else None)
     return BinanceVenue(vcfg, daemon.hub, api_key=load_secret(vcfg.credentials, "api_key"),
-                        api_secret=load_secret(vcfg.credentials, "api_secret"))
+                        api_secret=load_secret(vcfg.credentials, "api_secret"), urls=urls)
 
 
 async def _start_with_retry(daemon: Daemon, name: str, venue: Any) -> None:
@@ -112,8 +115,67 @@ class Gate:
         return [web.route(r.method, r.path, gated(r.handler), **r.kwargs) for r in routes]
 
 
-async def _start_engines(daemon: Daemon, starters: list[asyncio.Task[None]], engine: Any,
-                         gate: Gate) -> None:
+class WatchdogComponent:
+    """Adapts the watchdog (sync start/stop + a backup tick task) to the component lifecycle."""
+
+    def __init__(self, watchdog: Any) -> None:
+        self.watchdog = watchdog
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.watchdog.start()
+        self._task = asyncio.create_task(self.watchdog.run(), name="watchdog-tick")
+
+    async def stop(self) -> None:
+        self.watchdog.stop()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def reconfigure(self, cfg: Config) -> None:
+        self.watchdog.cfg = cfg.watchdog
+
+    def status_fields(self) -> dict[str, Any]:
+        st = self.watchdog.status()
+        return {"halt": st["halt"].get("mode", "none") if isinstance(st.get("halt"), dict) else "none",
+                "watchdog": st}
+
+
+class SessionComponent:
+    """An aiohttp session shared by the slow feeds (funding history); closed at drain."""
+
+    def __init__(self) -> None:
+        import aiohttp
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.session.close()
+
+
+class Reconfigurable:
+    def __init__(self, component: Any, section: str) -> None:
+        self.component = component
+        self.section = section
+
+    async def start(self) -> None:
+        await self.component.start()
+
+    async def stop(self) -> None:
+        await self.component.stop()
+
+    def reconfigure(self, cfg: Config) -> None:
+        self.component.reconfigure(getattr(cfg, self.section))
+
+    def status_fields(self) -> dict[str, Any]:
+        return self.component.status_fields()
+
+
+async def _start_in_order(daemon: Daemon, starters: list[asyncio.Task[None]], engine: Any,
+                          gate: Gate, later: list[Any]) -> None:
+    """Venues first, then the legging engine (recovery needs the venues), then the rest."""
     await asyncio.gather(*starters)
     backoff = Backoff()
     while True:
@@ -128,13 +190,27 @@ async def _start_engines(daemon: Daemon, starters: list[asyncio.Task[None]], eng
             await asyncio.sleep(delay)
     gate.open = True
     daemon.log.info("legging_started", pairs=len(engine.pairs))
+    for component in later:
+        try:
+            await component.start()
+        except Exception as exc:  # a scanner/strategy start failure must not stop risk control
+            daemon.log.error("component_start_failed", component=type(component).__name__,
+                             error=repr(exc))
+    daemon.notifier.status("trading: all components started")
 
 
 async def start_components(daemon: Daemon) -> None:
+    from daemon.borrow_feed import BorrowFeed
+    from daemon.funding_feed import FundingFeed, binance_fetcher
     from daemon.journal import Journal
     from daemon.legging import LeggingEngine
     from daemon.legging_adapter import BinanceLegVenue
     from daemon.positions_api import position_routes
+    from daemon.risk_api import risk_routes
+    from daemon.scanner import Scanner
+    from daemon.scanner_api import scanner_routes
+    from daemon.strategy import LeggingAdapter, Strategy, collateral_from_hub
+    from daemon.watchdog import Watchdog
 
     cfg = daemon.cfg
     if cfg.sim.enabled and any(v.sim for v in cfg.venues):
@@ -152,7 +228,40 @@ async def start_components(daemon: Daemon) -> None:
                            leg_cfg, journal)
     daemon.legging = engine
     daemon.components.append(engine)
+
+    def brackets(venue: str, symbol: str) -> Any:
+        v = daemon.venues.get(venue)
+        tiers = v.reference.tiers.get(symbol) if v is not None else None
+        return brackets_from_tiers(tiers) if tiers else None
+
+    watchdog = Watchdog(daemon.hub, cfg.watchdog, lambda: [rt.pair for rt in engine.pairs.values()],
+                        EngineRiskActions(engine, daemon.venues), brackets=brackets, log=daemon.log)
+    daemon.watchdog = watchdog
+    daemon.metrics.histogram(watchdog.reaction)
+    watchdog_component = WatchdogComponent(watchdog)
+    await watchdog_component.start()
+    daemon.components.append(watchdog_component)
+
+    session = SessionComponent()
+    daemon.components.append(session)
+    feed = FundingFeed(daemon.hub,
+                       {n: binance_fetcher(session.session, v.urls.futures_rest)
+                        for n, v in daemon.venues.items()},
+                       {vc.name: vc.symbols for vc in cfg.venues}, min_history=cfg.scanner.min_history,
+                       log=daemon.log)
+    borrow = BorrowFeed(daemon.venues,
+                        {vc.name: [s.removesuffix("USDT") for s in vc.symbols] for vc in cfg.venues},
+                        log=daemon.log)
+    scanner = Scanner(daemon.hub, cfg.scanner, feed.stats)
+    strategy = Strategy(cfg.strategy, opportunities=lambda: scanner.latest,
+                        engine=LeggingAdapter(engine), halt_mode=lambda: watchdog.halt_state.mode,
+                        collateral=lambda: collateral_from_hub(daemon.hub), log=daemon.log)
+    later = [feed, borrow, Reconfigurable(scanner, "scanner"), Reconfigurable(strategy, "strategy")]
+    daemon.components.extend(later)
+
     gate = Gate("the legging engine")
     daemon.admin.add_routes(gate.wrap(position_routes(engine)))
-    daemon.background(starters + [asyncio.create_task(_start_engines(daemon, starters, engine, gate),
-                                                      name="start-engines")])
+    daemon.admin.add_routes(risk_routes(watchdog))
+    daemon.admin.add_routes(scanner_routes(scanner))
+    daemon.background(starters + [asyncio.create_task(
+        _start_in_order(daemon, starters, engine, gate, later), name="start-engines")])
