@@ -28,6 +28,7 @@ from connectors.backoff import Backoff
 from connectors.binance import errors as E
 from connectors.binance import schemas
 from connectors.binance.signing import hmac_sha256_hex, rest_payload
+from connectors.http_fast import FastPool, RawResponse, WriteFuture
 from daemon.secrets import Secret
 
 _WEIGHT_HEADERS = ("X-MBX-USED-WEIGHT-1M", "X-SAPI-USED-IP-WEIGHT-1M")
@@ -90,7 +91,7 @@ class RestSession:
                  recv_window_ms: int = 5000, timeout_s: float = 10.0,
                  backoff: Callable[[], Backoff] = Backoff, max_retries: int = 4,
                  limiter: WeightLimiter | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, fast_pool_size: int = 2) -> None:
         self._api_key = api_key
         self._api_secret = api_secret
         self.recv_window_ms = recv_window_ms
@@ -106,6 +107,9 @@ class RestSession:
         self.requests_sent = 0
         self.status_counts: dict[int, int] = {}
         self._session: aiohttp.ClientSession | None = None
+        # Pre-opened keep-alive connections for requests that must leave before the caller
+        # returns (send_now); opened per base URL by open_fast().
+        self.fast = FastPool(fast_pool_size)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -114,7 +118,12 @@ class RestSession:
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout,
                                                   skip_auto_headers=("User-Agent",))
 
+    async def open_fast(self, base: str) -> None:
+        """Open the synchronous-write pool's connections to `base` (see send_now)."""
+        await self.fast.open(base)
+
     async def close(self) -> None:
+        await self.fast.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -211,14 +220,61 @@ class RestSession:
             raise cls(0, 0, type(exc).__name__, method=prep.method, path=prep.path,
                       idempotent=prep.idempotent) from None
 
-    def _observe(self, resp: aiohttp.ClientResponse, fam: str) -> None:
+    def send_now(self, prep: Prepared) -> WriteFuture:
+        """Write `prep` before returning, on an idle pre-opened connection, when the ban, the
+        429 pause and the weight budget allow it now; else fall back to `send` (a task: the bytes
+        leave a pass later, `written_ns` stays 0 until then). The future resolves to the body or
+        raises the same typed `BinanceError` as `send`; never retries."""
+        loop = asyncio.get_running_loop()
+        out = WriteFuture(loop=loop)
+        fam = family(prep.path)
+        now = self.clock()
+        conn_free = self._session is not None and now >= self.banned_until and now >= self.paused_until
+        waiter = None
+        if conn_free and self.fast.take_possible(prep.url) and \
+                self.limiter.delay_for(fam, prep.weight, now) == 0.0:
+            waiter = self.fast.write(prep.method, prep.url, prep.headers, prep.body,
+                                     self.timeout.total or 10.0,
+                                     lambda: E.timeout_error(method=prep.method, path=prep.path,
+                                                             idempotent=prep.idempotent))
+        if waiter is None:
+            task = loop.create_task(self.send(prep))
+            task.add_done_callback(lambda t: _chain(t, out))
+            return out
+        out.written_ns = time.perf_counter_ns()
+        self.requests_sent += 1
+
+        def done(w: asyncio.Future[RawResponse]) -> None:
+            if out.done():
+                return
+            exc = w.exception()
+            if exc is not None:
+                if not isinstance(exc, E.BinanceError):
+                    # the request was written: a broken connection leaves its outcome unknown
+                    cls = E.ServerError if prep.idempotent else E.UnknownOutcome
+                    exc = cls(0, 0, type(exc).__name__, method=prep.method, path=prep.path,
+                              idempotent=prep.idempotent)
+                out.set_exception(exc)
+                return
+            resp = w.result()
+            self.status_counts[resp.status] = self.status_counts.get(resp.status, 0) + 1
+            self._observe(resp, fam)
+            if resp.status < 400:
+                out.set_result(resp.body)
+            else:
+                out.set_exception(self._error(resp, resp.body, prep))
+        waiter.add_done_callback(done)
+        return out
+
+    def _observe(self, resp: aiohttp.ClientResponse | RawResponse, fam: str) -> None:
         for name in _WEIGHT_HEADERS:
             value = resp.headers.get(name)
             if value is not None and value.isdigit():
                 self.limiter.observe(fam, int(value), self.clock())
                 return
 
-    def _error(self, resp: aiohttp.ClientResponse, raw: bytes, prep: Prepared) -> E.BinanceError:
+    def _error(self, resp: aiohttp.ClientResponse | RawResponse, raw: bytes,
+               prep: Prepared) -> E.BinanceError:
         retry_after: float | None = None
         header = resp.headers.get("Retry-After")
         if header is not None:
@@ -262,3 +318,14 @@ class RestSession:
                     await self.sync_time(base, self.time_paths[base])
                     continue
                 await asyncio.sleep(backoff.delay_at_least(err.retry_after_s or 0.0))
+
+
+def _chain(task: asyncio.Task[bytes], out: asyncio.Future[bytes]) -> None:
+    if out.done():
+        return
+    if task.cancelled():
+        out.cancel()
+    elif task.exception() is not None:
+        out.set_exception(task.exception())  # type: ignore[arg-type]
+    else:
+        out.set_result(task.result())

@@ -17,7 +17,7 @@ from typing import Any
 from daemon import __version__
 from aiohttp import web
 
-from daemon.admin import AdminServer, SocketInUse, json_response
+from daemon.admin import AdminServer, SocketInUse, error_response, json_response
 from daemon.config import Config, ConfigError, load_config
 from daemon.hub import Hub
 from daemon.logs import configure_logging, get_logger
@@ -56,7 +56,8 @@ class Daemon:
         self._tasks: list[asyncio.Task[Any]] = []
         self.metrics = Registry()
         self._register_metrics()
-        self.admin.add_routes([web.get("/metrics", self._metrics), web.post("/v1/reload", self._reload)])
+        self.admin.add_routes([web.get("/metrics", self._metrics), web.post("/v1/reload", self._reload),
+                               web.get("/v1/state", self._state)])
 
     def _register_metrics(self) -> None:
         m, hub = self.metrics, self.hub
@@ -74,6 +75,16 @@ class Daemon:
     async def _metrics(self, _request: web.Request) -> web.Response:
         return web.Response(text=self.metrics.render(), content_type="text/plain",
                             headers={"X-Content-Type": "text/plain; version=0.0.4"})
+
+    async def _state(self, request: web.Request) -> web.Response:
+        """The hub's consistent snapshot: books (top levels), marks, borrow, balances, positions."""
+        try:
+            depth = int(request.query.get("depth", "5"))
+        except ValueError:
+            return error_response(400, "depth must be an integer", "depth")
+        if not 1 <= depth <= 100:
+            return error_response(400, "depth must be between 1 and 100", "depth")
+        return json_response(self.hub.snapshot(depth))
 
     async def _reload(self, _request: web.Request) -> web.Response:
         before = self.reloads

@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -72,6 +72,11 @@ CREATE INDEX orders_by_pair ON orders (pair_id);
 CREATE INDEX fills_by_pair ON fills (pair_id);
 CREATE INDEX intents_by_pair ON intents (pair_id);
 """,
+    3: """
+CREATE TABLE risk_steps (id INTEGER PRIMARY KEY AUTOINCREMENT, pair_id TEXT NOT NULL,
+                         ts_ms INTEGER NOT NULL, step TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX risk_steps_by_pair ON risk_steps (pair_id, ts_ms);
+""",
 }
 
 _SQL: dict[str, str] = {
@@ -99,12 +104,26 @@ _SQL: dict[str, str] = {
                "VALUES (:pair_id, :venue, :symbol, :amount, :ts_ms)",
     "interest": "INSERT INTO interest (pair_id, venue, asset, coin, mark, ts_ms) "
                 "VALUES (:pair_id, :venue, :asset, :coin, :mark, :ts_ms)",
+    "risk_step": "INSERT INTO risk_steps (pair_id, ts_ms, step, detail) "
+                 "VALUES (:pair_id, :ts_ms, :step, :detail)",
     "transfer": "INSERT INTO transfers (pair_id, venue, asset, amount, from_wallet, to_wallet, "
                 "ts_ms) VALUES (:pair_id, :venue, :asset, :amount, :from_wallet, :to_wallet, "
                 ":ts_ms)",
 }
 
 _STOP = object()
+
+
+def _json_default(obj: Any) -> Any:
+    """Watchdog details may hold enums, Decimals or Structs: store their plain form."""
+    value = getattr(obj, "value", None)
+    if value is not None:
+        return value
+    try:
+        import msgspec
+        return msgspec.to_builtins(obj)
+    except Exception:
+        return str(obj)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -176,6 +195,21 @@ class Journal:
     # -- writes (event loop side: never blocks on SQLite) -----------------------------------------
     def put(self, kind: str, row: dict[str, Any]) -> None:
         self._q.put((kind, row))
+
+    def record_risk_step(self, row: dict[str, Any]) -> None:
+        """One watchdog step (non-blocking: queued for the writer thread).
+
+        `row` is the watchdog's: pair_id ("" for daemon-wide steps such as a halt), ts_ms, step,
+        detail (a dict); any other keys (e.g. "distances") are kept inside the stored detail."""
+        detail = dict(row.get("detail") or {})
+        for k, v in row.items():
+            if k not in ("pair_id", "ts_ms", "step", "detail"):
+                detail[k] = v
+        self._q.put(("risk_step", {
+            "pair_id": str(row.get("pair_id") or ""), "ts_ms": int(row.get("ts_ms") or 0),
+            "step": str(row["step"]),
+            "detail": orjson.dumps(detail, option=orjson.OPT_NON_STR_KEYS,
+                                   default=_json_default).decode()}))
 
     def intent(self, row: dict[str, Any]) -> None:
         """Write-ahead: one os.write before the order may be sent, then queued for SQLite."""

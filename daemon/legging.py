@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,8 +41,15 @@ class EngineError(Exception):
 
 class LeggingEngine(Executor):
     def __init__(self, hub: Hub, venues: Mapping[str, LegVenue], cfg: LeggingConfig,
-                 journal: Journal | None = None, *, clock: Callable[[], float] = time.time) -> None:
+                 journal: Journal | None = None, *, clock: Callable[[], float] = time.time,
+                 allow: Callable[[str, str | None], bool] | None = None,
+                 halt_mode: Callable[[], Any] | None = None) -> None:
+        """`allow(intent, pair_id)`: the watchdog's halt gate (`Watchdog.allows`); intents are
+        open, increase, decrease, close, liquidate, detach, rehedge_up, rehedge_down. A refusal
+        answers 409 "halted: <mode>" (`halt_mode()` or the gate's owner's `halt_state.mode`)."""
         self.hub = hub
+        self.allow = allow
+        self.halt_mode = halt_mode
         self.venues = venues
         self.cfg = cfg
         self.journal = journal
@@ -70,9 +78,31 @@ class LeggingEngine(Executor):
                 self._persist(rt)
             await asyncio.to_thread(self.journal.close)
 
+    # ================================================================= halt gate
+    def allowed(self, intent: str, pid: str | None = None) -> bool:
+        return self.allow is None or bool(self.allow(intent, pid))
+
+    def _mode_name(self) -> str:
+        mode: Any = None
+        if self.halt_mode is not None:
+            mode = self.halt_mode()
+        else:
+            owner = getattr(self.allow, "__self__", None)
+            mode = getattr(getattr(owner, "halt_state", None), "mode", None)
+        mode = getattr(mode, "value", mode)
+        return str(mode) if mode not in (None, "", "none") else "no new risk on this pair"
+
+    def _gate(self, intent: str, pid: str | None = None) -> None:
+        if not self.allowed(intent, pid):
+            raise EngineError(409, f"halted: {self._mode_name()}")
+
     # ================================================================= operations
     async def open_pair(self, pair_type: str, symbol: str, notional_usd: float,
-                        execution: str | None = None, venues: dict[str, str] | None = None) -> str:
+                        execution: str | None = None, venues: dict[str, str] | None = None,
+                        *, origin: str = "operator") -> str:
+        if origin not in ("operator", "strategy"):
+            raise EngineError(400, "origin must be operator or strategy", "origin")
+        self._gate("open")
         if pair_type not in PAIR_TYPES:
             raise EngineError(400, f"type must be one of {', '.join(PAIR_TYPES)}", "type")
         execution = execution or self.cfg.default_execution
@@ -110,7 +140,7 @@ class LeggingEngine(Executor):
             pid = client_ids.new_pair_id(now_ms)
         pair = Pair(id=pid, type=pair_type, symbol=symbol, legs=legs, target_qty=qty,  # type: ignore[arg-type]
                     notional_usd=notional_usd, execution=execution, created_ms=now_ms,  # type: ignore[arg-type]
-                    updated_ms=now_ms, op_seq=0, op_kind="open")
+                    updated_ms=now_ms, op_seq=0, op_kind="open", origin=origin)  # type: ignore[arg-type]
         pair.targets = open_targets(pair, qty)
         rt = PairRuntime(pair, meta)
         rt.entry_notional = qty * price
@@ -125,6 +155,7 @@ class LeggingEngine(Executor):
 
     async def increase(self, pid: str, notional_usd: float, execution: str | None = None) -> None:
         rt = self._get(pid)
+        self._gate("increase", pid)
         price = self._ref_price(rt.pair.legs)
         if price is None:
             raise EngineError(422, "books not ready")
@@ -142,6 +173,7 @@ class LeggingEngine(Executor):
 
     async def decrease(self, pid: str, fraction: float, execution: str | None = None) -> None:
         rt = self._get(pid)
+        self._gate("decrease", pid)
         if not 0 < fraction <= 1:
             raise EngineError(400, "fraction must be in (0, 1]", "fraction")
         step = max(rt.meta[0].step, rt.meta[1].step)
@@ -151,6 +183,7 @@ class LeggingEngine(Executor):
 
     async def close(self, pid: str, execution: str | None = None) -> None:
         rt = self._get(pid)
+        self._gate("close", pid)
         await self._start_op(rt, "close", Event.CLOSE, (0.0, 0.0), execution, rt.pair.target_qty)
 
     async def liquidate(self, pid: str) -> None:
@@ -161,6 +194,43 @@ class LeggingEngine(Executor):
         await self._cancel_live(rt)
         await self._start_op(rt, "liquidate", Event.CLOSE, (0.0, 0.0), "market",
                              rt.pair.target_qty)
+
+    async def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> None:
+        """Bring the perp to the margin liability: `qty` coins to add (> 0) to the perp's position
+        or take off it (< 0). Under reduce_only (or when the halt gate refuses `rehedge_up`) an
+        addition becomes a trim of the longer leg (the spot short is bought back by `qty`, with
+        AUTO_REPAY). Runs as a `repair` operation (bounded like any other); returns when done."""
+        rt = self._get(pair_id)
+        p = rt.pair
+        if not qty or not (qty == qty) or abs(qty) == float("inf"):
+            raise EngineError(400, "qty must be a finite non-zero number", "qty")
+        if rt.task is not None and not rt.task.done():
+            raise EngineError(409, f"position {p.id} is busy ({p.op_kind} running)")
+        e0, e1 = rt.exposure(0), rt.exposure(1)
+        # The caller sees account-wide venue figures (all pairs on the symbol, updates that may
+        # lag each other); the pair's own books are its fills and charges. Never move further
+        # than the pair's own residual asks, nor against it: no churn on a stale reading.
+        need = -(e0 + e1) * p.legs[1].sign          # qty the pair's own residual asks for
+        if need * qty <= 0:
+            return
+        qty = math.copysign(min(abs(qty), abs(need)), qty)
+        step = max(rt.meta[0].step, rt.meta[1].step)
+        if abs(hedge.round_step(qty, step, "nearest")) < step * 0.999999:
+            return
+        if qty < 0:
+            self._gate("rehedge_down", pair_id)
+            targets = (e0, e1 + qty * p.legs[1].sign)
+        elif reduce_only or not self.allowed("rehedge_up", pair_id):
+            self._gate("rehedge_down", pair_id)
+            # the longer leg is leg 0 (the perp is short of it): move it toward zero by qty
+            reduce = min(qty, abs(e0))
+            targets = (e0 - reduce * (1 if e0 > 0 else -1), e1)
+        else:
+            targets = (e0, e1 + qty * p.legs[1].sign)
+        size = hedge.round_step(max(abs(targets[0]), abs(targets[1])), step, "nearest")
+        await self._start_op(rt, "repair", Event.ADJUST, targets, "taker", size)
+        if rt.task is not None:
+            await asyncio.shield(rt.task)
 
     async def detach(self, pid: str) -> None:
         rt = self._get(pid)
@@ -196,7 +266,7 @@ class LeggingEngine(Executor):
                          "blocked": rt.blocked_reason[i] or None})
         tol = self._tolerance(rt)
         return {"id": p.id, "type": p.type, "symbol": p.symbol, "state": p.state.value,
-                "execution": p.execution, "reason": p.reason, "target_qty": p.target_qty,
+                "origin": p.origin, "execution": p.execution, "reason": p.reason, "target_qty": p.target_qty,
                 "notional_usd": p.notional_usd, "legs": legs, "residual_base": rt.residual(),
                 "residual_tolerance": tol, "hedged": abs(rt.residual()) <= tol,
                 "operation": {"seq": p.op_seq, "kind": p.op_kind,
@@ -207,6 +277,16 @@ class LeggingEngine(Executor):
                         "basis": pnl.basis, "realised": pnl.realised,
                         "unrealised": pnl.unrealised, "net": pnl.net,
                         "realised_net_apr": pnl.realised_net_apr}}
+
+    def status_fields(self) -> dict[str, Any]:
+        """For the daemon's /v1/status: what recovery found at start, recent alerts, journal."""
+        j = self.journal
+        return {"legging": {
+            "pairs": len(self.pairs),
+            "managed": sum(1 for rt in self.pairs.values() if rt.pair.managed),
+            "recovery": self.recovery_report, "alerts": self.alerts[-10:],
+            "journal": None if j is None else {"commits": j.commits, "errors": j.errors,
+                                               "last_error": j.last_error}}}
 
     def views(self) -> list[dict[str, Any]]:
         return [self.view(pid) for pid in sorted(self.pairs)]
@@ -461,10 +541,16 @@ class LeggingEngine(Executor):
 
     def _share(self, legs: list[tuple[PairRuntime, int]], amount: float
                ) -> list[tuple[PairRuntime, int, float]]:
+        """Split a venue-wide charge by leg size. A MARGIN_BUY order borrows (and is charged the
+        first hour's interest) before its fill is reported, so legs still at zero are weighed by
+        the target of their running operation rather than dropping the charge."""
         total = sum(abs(rt.exposure(i)) for rt, i in legs)
+        if total > 0:
+            return [(rt, i, amount * abs(rt.exposure(i)) / total) for rt, i in legs]
+        total = sum(abs(rt.pair.targets[i]) for rt, i in legs)
         if total <= 0:
             return []
-        return [(rt, i, amount * abs(rt.exposure(i)) / total) for rt, i in legs]
+        return [(rt, i, amount * abs(rt.pair.targets[i]) / total) for rt, i in legs]
 
     def _on_funding(self, fee: FundingFee) -> None:
         legs = [(rt, i) for rt in self.pairs.values() if rt.pair.managed

@@ -54,11 +54,26 @@ def configure_logging(level: str = "info", *, json: bool | None = None, stream: 
         json = not (hasattr(stream, "isatty") and stream.isatty())
     renderer: Any = (structlog.processors.JSONRenderer(serializer=_orjson_dumps) if json
                      else structlog.dev.ConsoleRenderer(colors=False))
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    # Libraries (aiohttp, websockets) and modules on stdlib logging go through the same
+    # redaction and renderer, so nothing reaches the journal unscrubbed or in another format.
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder()],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, redact_secrets, renderer]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.getLevelNamesMapping()[level.upper()])
+    for noisy in ("aiohttp.access", "websockets", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info,
             redact_secrets,
             renderer,

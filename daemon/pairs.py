@@ -16,6 +16,7 @@ from msgspec import Struct, field
 PairType = Literal["basis", "reverse_basis", "long_short"]
 MarketKind = Literal["spot_margin", "perp"]
 Execution = Literal["taker", "chase", "batches"]
+Origin = Literal["operator", "strategy"]
 PAIR_TYPES: tuple[str, ...] = ("basis", "reverse_basis", "long_short")
 EXECUTIONS: tuple[str, ...] = ("taker", "chase", "batches")
 
@@ -126,6 +127,8 @@ class Pair(Struct, kw_only=True):
     # Signed base exposure the running operation drives each leg to.
     targets: tuple[float, float] = (0.0, 0.0)
     history: list[str] = field(default_factory=list)
+    # Who opened it: the strategy auto-closes only its own pairs, also after a restart.
+    origin: Origin = "operator"
 
     def apply(self, event: Event, now_ms: int, reason: str = "") -> State:
         new = transition(self.state, event)

@@ -1,11 +1,14 @@
 """The watchdog's hands: RiskActions mapped onto the legging engine and the venue connectors.
 
-Each call starts its work at once (a task created in the watchdog's callback) and returns it, so
-the watchdog can track completion; errors surface through the returned awaitable.
+A transfer is prepared, signed and written on a pre-opened connection before `transfer` returns
+(BinanceVenue.transfer_now): the protective request leaves in the event-loop pass of the frame
+that crossed the threshold. Engine operations start a task (the engine sends from its own task)
+and complete when the operation has finished. Errors surface through the returned awaitable.
 """
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
@@ -22,20 +25,41 @@ class EngineRiskActions:
     def transfer(self, venue: str, direction: str, asset: str, amount: float) -> Awaitable[Any] | None:
         if direction not in ("margin_to_futures", "futures_to_margin"):
             raise ValueError(f"unknown transfer direction {direction!r}")
-        return self._spawn(self.venues[venue].transfer(asset, amount,
-                                                       to_futures=direction == "margin_to_futures"))
+        v = self.venues[venue]
+        to_futures = direction == "margin_to_futures"
+        now = getattr(v, "transfer_now", None)
+        if now is not None:
+            # written before this returns: the reaction leaves in the crossing frame's pass
+            return now(asset, transfer_amount(amount), to_futures=to_futures)
+        return self._spawn(v.transfer(asset, transfer_amount(amount), to_futures=to_futures))
 
     def deleverage(self, pair_id: str, fraction: float) -> Awaitable[Any] | None:
-        return self._spawn(self.engine.decrease(pair_id, min(1.0, fraction), "taker"))
+        return self._spawn(self._op(pair_id, self.engine.decrease(pair_id, min(1.0, fraction), "taker")))
 
     def unwind(self, pair_id: str) -> Awaitable[Any] | None:
-        return self._spawn(self.engine.liquidate(pair_id))
+        return self._spawn(self._op(pair_id, self.engine.liquidate(pair_id)))
 
     def close(self, pair_id: str) -> Awaitable[Any] | None:
-        return self._spawn(self.engine.close(pair_id, "taker"))
+        return self._spawn(self._op(pair_id, self.engine.close(pair_id, "taker")))
 
     def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> Awaitable[Any] | None:
         return self._spawn(self.engine.rehedge(pair_id, qty, reduce_only))
+
+    async def _op(self, pair_id: str, start: Awaitable[Any]) -> None:
+        """The engine returns once an operation has started; the watchdog's action is done when
+        the operation is (its next decision must rest on both legs' outcome, not on half)."""
+        await start
+        budget = float(getattr(getattr(self.engine, "cfg", None), "op_budget_s", 120.0))
+        await self.engine.wait_idle(pair_id, budget + 5.0)
+
+
+def transfer_amount(amount: float) -> str:
+    """Binance takes at most 8 decimals; round down so that the venue never moves more than the
+    watchdog judged free."""
+    q = math.floor(amount * 1e8 + 1e-6) / 1e8
+    if q <= 0:
+        raise ValueError(f"transfer amount {amount!r} rounds to zero")
+    return f"{q:.8f}".rstrip("0").rstrip(".")
 
 
 def brackets_from_tiers(tiers: list[Any]) -> list[Any]:

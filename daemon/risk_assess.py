@@ -118,7 +118,7 @@ def assess(inp: PairInputs, cfg: WatchdogConfig) -> PairRisk:
         margin_assets = inp.margin.assets if inp.margin is not None else None
         wallets = [p.wallet for p in inp.perps]
         fraction = _fraction(inp, cfg, margin_assets, wallets)
-        plan = planned_transfers(leg_tuple, free, thresholds, cfg.min_transfer)
+        plan = planned_transfers(leg_tuple, free, thresholds, cfg.min_transfer, cfg.transfer_min_cover)
         if plan:
             for leg, src, amount in plan:
                 if leg.leg == "margin" and margin_assets is not None:

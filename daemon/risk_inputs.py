@@ -81,6 +81,13 @@ def _perp_leg(hub: Hub, venue: str, symbol: str, brackets: BracketSource, fallba
     bal = hub.balances.get((venue, "futures", wallet_asset))
     wallet = (bal.free + bal.locked) if bal is not None else 0.0
     available = bal.free if bal is not None else 0.0
+    # `free` is availableBalance after a REST refresh but the cross wallet balance after a stream
+    # ACCOUNT_UPDATE (Binance sends no available figure there): bound it, at the current mark, by
+    # the venue's own rule, maxWithdraw = min(wallet, wallet + uPnL - notional / leverage).
+    lev = pos.leverage if pos.leverage > 0 else 1.0
+    available = min(available, wallet, wallet + pos.qty * (mark.mark_price - (pos.entry_price or
+                                                                              mark.mark_price))
+                    - abs(pos.qty) * mark.mark_price / lev)
     other_mm = other_upnl = 0.0
     for (v, sym), other in hub.positions.items():
         if v != venue or sym == symbol or other.qty == 0:

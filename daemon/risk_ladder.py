@@ -105,16 +105,22 @@ _DIRECTION = {"margin": "futures_to_margin", "futures": "margin_to_futures"}
 
 
 def planned_transfers(legs: tuple[LegRisk, ...], free: dict[str, float], thresholds: dict[str, LegThresholds],
-                      min_transfer: float) -> list[tuple[LegRisk, str, float]]:
+                      min_transfer: float, min_cover: float = 0.0) -> list[tuple[LegRisk, str, float]]:
     """(weak leg, source wallet key, amount) for every leg at the collateral step or worse that
-    needs collateral, taken from the other wallet on the same venue, within what is free there."""
+    needs collateral, taken from the other wallet on the same venue, within what is free there.
+    At the collateral step a transfer must cover `min_cover` of the need: a transfer costs 900 of
+    the /sapi weight (about a dozen a minute), so dribbling the few USDT freed by each tick would
+    spend the budget the deleverage step may need; there the transfer goes with the trim."""
     left = dict(free)
     out: list[tuple[LegRisk, str, float]] = []
     for leg in sorted(legs, key=lambda g: g.distance):
-        if level(leg.distance, thresholds[leg.leg]) < COLLATERAL or leg.collateral_needed <= 0:
+        lv = level(leg.distance, thresholds[leg.leg])
+        if lv < COLLATERAL or leg.collateral_needed <= 0:
             continue
         src = f"{leg.venue}:{_OTHER[leg.wallet]}"
         amount = min(leg.collateral_needed, left.get(src, 0.0))
+        if lv < DELEVERAGE and amount < min_cover * leg.collateral_needed:
+            continue
         if amount >= min_transfer:
             out.append((leg, src, amount))
             left[src] = left.get(src, 0.0) - amount
@@ -138,7 +144,8 @@ def decide(risk: PairRisk, cfg: WatchdogConfig, *, reduce_only: bool = False,
                               reason=f"{weak.leg} leg {weak.distance:.2%} from liquidation"))
         return actions
 
-    transfers = planned_transfers(risk.legs, risk.free, thresholds, cfg.min_transfer)
+    transfers = planned_transfers(risk.legs, risk.free, thresholds, cfg.min_transfer,
+                                  cfg.transfer_min_cover)
     for leg, _src, amount in transfers:
         actions.append(Transfer(pair_id=risk.pair_id, venue=leg.venue, direction=_DIRECTION[leg.wallet],
                                 asset=asset, amount=amount))

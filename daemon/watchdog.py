@@ -221,9 +221,9 @@ class Watchdog:
         st.risk = r
         thresholds = {"margin": self.cfg.margin, "perp": self.cfg.perp}
         levels = {g.leg + ":" + g.venue: level(g.distance, thresholds[g.leg]) for g in r.legs}
-        crossed = any(lv >= 2 and lv > st.levels.get(k, 0) for k, lv in levels.items())
-        if crossed and not st.crossed_ns:
-            st.crossed_ns = self._event_ns
+        # The reaction is timed from the frame whose evaluation finds a leg at an acting step
+        # (this frame: an earlier crossing that needed no request yet does not count).
+        st.crossed_ns = self._event_ns if any(lv >= 2 for lv in levels.values()) else 0
         for k, lv in levels.items():
             if lv != st.levels.get(k, 0):
                 self._journal_step(pair.id, "level", {"leg": k, "from": LEVEL_NAMES[st.levels.get(k, 0)],
@@ -234,11 +234,12 @@ class Watchdog:
         else:
             acts = decide(r, self.cfg, reduce_only=self.halt_state.mode in (HaltMode.REDUCE_ONLY,
                                                                               HaltMode.FLATTEN))
+        if pair.state is not State.OPEN:
+            # during an operation the legging engine owns the residual (one leg fills first)
+            acts = [a for a in acts if not isinstance(a, Rehedge)]
         if self.halt_state.mode is HaltMode.FLATTEN and not any(isinstance(a, Unwind) for a in acts):
             acts.append(Unwind(pair_id=pair.id, reason="halt: flatten"))
         self._execute(pair.id, st, acts, now, _pair_wallets(pair))
-        if not any(lv >= 2 for lv in levels.values()):
-            st.crossed_ns = 0
 
     def _execute(self, pair_id: str, st: _PairState, acts: list[Action], now: float,
                  wallets: Wallets) -> None:
@@ -265,7 +266,10 @@ class Watchdog:
                 st.settling[kind] = (set(where), now + self.cfg.settle_s)
                 continue
             if is_protective(act) and st.crossed_ns:
-                self.reaction.observe((time.perf_counter_ns() - st.crossed_ns) / 1e9)
+                # frame -> write: an action that wrote its request before returning says when
+                # (`written_ns`); one that hands it to a task is counted at hand-over
+                written = getattr(waiter, "written_ns", 0) or time.perf_counter_ns()
+                self.reaction.observe(max(0, written - self._event_ns) / 1e9)
                 st.crossed_ns = 0
             if isinstance(act, Unwind):
                 st.unwound = True

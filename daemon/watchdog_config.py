@@ -52,6 +52,9 @@ class WatchdogConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     transfer_haircut: Annotated[float, Meta(gt=0, le=1)] = 0.95
     # Transfers below this are not worth a request; trims below this fraction neither.
     min_transfer: Usdt = 10.0
+    # Before the deleverage step, a transfer must cover this share of what the weak leg needs
+    # (transfers weigh 900 on /sapi: about a dozen a minute; see risk_ladder.planned_transfers).
+    transfer_min_cover: Annotated[float, Meta(ge=0, le=1)] = 0.25
     min_fraction: Annotated[float, Meta(ge=0, lt=1)] = 0.005
     # Fees + slippage assumed when sizing a trim (fraction of notional).
     trim_cost_fraction: Annotated[float, Meta(ge=0, le=0.05)] = 0.001

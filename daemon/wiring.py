@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from aiohttp import web
 
 from connectors.backoff import Backoff
@@ -68,6 +69,8 @@ def make_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
 
 async def _start_with_retry(daemon: Daemon, name: str, venue: Any) -> None:
     backoff = Backoff()
+    # Tasks the venue creates copy this context: every log line from its streams names the venue.
+    structlog.contextvars.bind_contextvars(venue=name)
     while True:
         try:
             await venue.start()

@@ -44,3 +44,15 @@ def test_console_renderer_on_a_terminal() -> None:
     out = buf.getvalue()
     assert "hello" in out and "venue=sim-b" in out
     assert not out.lstrip().startswith("{")
+
+
+def test_stdlib_logging_goes_through_the_same_redaction_and_renderer() -> None:
+    import logging
+
+    buf = io.StringIO()
+    configure_logging("info", json=True, stream=buf)
+    Secret("another-secret-value-42")
+    logging.getLogger("basisd.legging").warning("ALERT pair %s key=%s", "p1", "another-secret-value-42")
+    rec = orjson.loads(buf.getvalue().strip().splitlines()[-1])
+    assert rec["event"] == "ALERT pair p1 key=***"
+    assert rec["level"] == "warning" and rec["logger"] == "basisd.legging"

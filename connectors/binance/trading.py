@@ -303,6 +303,13 @@ class BinanceTrading:
         return acct
 
     # -- wallets -------------------------------------------------------------------------------
+    def prepare_transfer(self, asset: str, amount: float | str, *, to_futures: bool) -> Prepared:
+        """The universal transfer below, built and signed without I/O (for a synchronous write)."""
+        kind = "MARGIN_UMFUTURE" if to_futures else "UMFUTURE_MARGIN"
+        return self.rest.prepare("POST", self.urls.rest, "/sapi/v1/asset/transfer",
+                                 [("type", kind), ("asset", asset), ("amount", fmt_num(amount))],
+                                 signed=True, weight=900, idempotent=False)
+
     async def transfer(self, asset: str, amount: float | str, *, to_futures: bool) -> int:
         """Universal transfer between the cross-margin and USD-M wallets."""
         kind = "MARGIN_UMFUTURE" if to_futures else "UMFUTURE_MARGIN"

@@ -262,7 +262,9 @@ class BinanceUserStreams:
                                 free=prev.free if prev else 0.0,
                                 locked=prev.locked if prev else 0.0,
                                 borrowed=borrowed, interest=interest))
-        if ev.t == "INTEREST" and i:
+        # A borrow is charged its first hour at once (Binance's ON_BORROW): that event is t=BORROW
+        # with i > 0, and it is an interest charge like any t=INTEREST accrual.
+        if ev.t != "REPAY" and i > 0:
             self.interest_events_seen += 1
             hub.interest_charge(InterestCharge(venue=venue, asset=ev.a, amount=i, ts_ms=ev.E))
 

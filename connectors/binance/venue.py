@@ -18,7 +18,9 @@ from connectors.binance.reference import ReferenceData, load_reference
 from connectors.binance.trading import BinanceTrading
 from connectors.binance.urls import BinanceUrls
 from connectors.binance.user_stream import BinanceUserStreams
+from connectors.binance import schemas
 from connectors.http import Prepared, RestSession
+from connectors.http_fast import WriteFuture
 from daemon.config import VenueConfig
 from daemon.hub import Hub, OrderUpdate
 from daemon.secrets import Secret
@@ -68,6 +70,11 @@ class BinanceVenue:
         for inst in insts:
             self.hub.set_instrument(inst)
         self.market.start()
+        if self.has_keys:
+            # keep-alive connections for protective requests written in the caller's pass
+            for base in {self.urls.rest, self.urls.futures_rest}:
+                with contextlib.suppress(OSError):
+                    await self.rest.open_fast(base)
         if self.user is not None:
             await self.refresh_account()
             await self.user.start()
@@ -142,6 +149,33 @@ class BinanceVenue:
 
     async def transfer(self, asset: str, amount: float, *, to_futures: bool) -> int:
         return await self.trading.transfer(asset, amount, to_futures=to_futures)
+
+    def send_now(self, prepared: Prepared) -> WriteFuture:
+        """Write a prepared request before returning (pre-opened connection; see
+        connectors/http_fast.py); the future resolves to the raw body."""
+        return self.rest.send_now(prepared)
+
+    def transfer_now(self, asset: str, amount: float | str, *, to_futures: bool) -> WriteFuture:
+        """`transfer`, prepared, signed and written before returning; resolves to the tranId.
+        `written_ns` on the result is when the bytes were written (0: fell back to a task)."""
+        raw = self.send_now(self.trading.prepare_transfer(asset, amount, to_futures=to_futures))
+        out = WriteFuture(loop=asyncio.get_running_loop())
+        out.written_ns = raw.written_ns
+
+        def done(f: asyncio.Future[bytes]) -> None:
+            if out.done():
+                return
+            if f.cancelled():
+                out.cancel()
+            elif f.exception() is not None:
+                out.set_exception(f.exception())  # type: ignore[arg-type]
+            else:
+                try:
+                    out.set_result(schemas.TRAN_ID.decode(f.result()).tranId)
+                except Exception as exc:
+                    out.set_exception(exc)
+        raw.add_done_callback(done)
+        return out
 
     def now_ms(self) -> int:
         return int(time.time() * 1000)

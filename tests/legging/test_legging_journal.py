@@ -47,8 +47,29 @@ def test_migrates_v1_file_keeping_rows(tmp_path: Path) -> None:
     j.close()
     assert state["pairs"] == {"p1": {"id": "p1"}}
     conn = sqlite3.connect(tmp_path / "journal.sqlite")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == jr.SCHEMA_VERSION == 3
     assert conn.execute("SELECT count(*) FROM transfers").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM risk_steps").fetchone()[0] == 0
+
+
+def test_risk_steps_recorded_through_the_writer(tmp_path: Path) -> None:
+    from enum import Enum
+
+    class Mode(str, Enum):
+        X = "reduce_only"
+
+    j = jr.Journal(tmp_path)
+    j.open()
+    j.record_risk_step({"ts_ms": 5, "pair_id": "p1", "step": "transfer",
+                        "detail": {"amount": 12.5}, "distances": {"perp:sim-a": 0.2}})
+    j.record_risk_step({"ts_ms": 6, "pair_id": "", "step": "halt",
+                        "detail": {"mode": Mode.X, "reason": "manual"}})
+    assert j.flush_sync()
+    rows = j.query("SELECT pair_id, ts_ms, step, detail FROM risk_steps ORDER BY id")
+    j.close()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("p1", 5, "transfer"), ("", 6, "halt")]
+    assert orjson.loads(rows[0][3]) == {"amount": 12.5, "distances": {"perp:sim-a": 0.2}}
+    assert orjson.loads(rows[1][3]) == {"mode": "reduce_only", "reason": "manual"}
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -344,6 +344,13 @@ class FuturesMixin:
         return [self._fut_order_json(o) for o in self._acct(acct).orders.values()
                 if o.market == "futures" and o.is_open and (not sym or o.symbol == sym)]
 
+    def futures_all_orders(self: Exchange, acct: str,
+                           params: dict[str, str]) -> list[dict[str, Any]]:
+        """GET /fapi/v1/allOrders: every order of the symbol, open and final."""
+        sym = self._spec(params.get("symbol")).symbol
+        return [self._fut_order_json(o) for o in self._acct(acct).orders.values()
+                if o.market == "futures" and o.symbol == sym]
+
     def futures_user_trades(self: Exchange, acct: str,
                             params: dict[str, str]) -> list[dict[str, Any]]:
         sym = self._spec(params.get("symbol")).symbol

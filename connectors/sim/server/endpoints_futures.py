@@ -80,6 +80,7 @@ def futures_endpoints() -> list[Endpoint]:
         Endpoint("GET", "/fapi/v1/order", "fapi", "SIGNED", 1, e("futures_get_order")),
         Endpoint("GET", "/fapi/v1/openOrders", "fapi", "SIGNED",
                  lambda p: 1 if p.get("symbol") else 40, e("futures_open_orders")),
+        Endpoint("GET", "/fapi/v1/allOrders", "fapi", "SIGNED", 5, e("futures_all_orders")),
         Endpoint("GET", "/fapi/v1/userTrades", "fapi", "SIGNED", 5, e("futures_user_trades")),
         Endpoint("GET", "/fapi/v2/positionRisk", "fapi", "SIGNED", 5, e("futures_position_risk")),
         Endpoint("GET", "/fapi/v2/account", "fapi", "SIGNED", 5, e("futures_account")),

@@ -1,0 +1,96 @@
+"""daemon.scanner.scan over a hub of 2 venues x 50 symbols (spot + perp each): ms per scan.
+
+The hub is filled by hand like tests/strategy do: per (venue, symbol) a spot and a perp book of 50
+levels a side (the depth a slippage/VWAP walk actually has to cross for a 10 000 USD quote on the
+small coins), a mark with its own funding interval (4 h or 8 h), a borrow rate, fresh healthy book
+streams, and funding stats with an OU fit for every perp, so every branch of pricing runs: basis,
+reverse basis (per venue) and long/short across the two venues, with z-scores.
+
+Run: python -m benchmarks.bench_scanner [--n N]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+
+from benchmarks._common import Row, print_table, summarize, time_each
+from daemon import economics as ec
+from daemon.funding_feed import FundingStats
+from daemon.hub import Borrow, Health, Hub, Instrument, InstrumentKey, Mark, book_stream
+from daemon.scanner import candidates, scan
+from daemon.strategy_config import ScannerConfig, VenueFees
+
+NOW_MS = 1_700_000_000_000 // 28_800_000 * 28_800_000 + 3_600_000
+VENUES = ("a", "b")
+CFG = ScannerConfig(default_fees=VenueFees(spot_taker_pct=0.1, perp_taker_pct=0.05),
+                    holding="expected", quote_size_usd=10_000.0, slippage_cap_bps=20.0,
+                    book_max_age_ms=600_000)
+
+
+def build(n_symbols: int = 50, depth: int = 50, seed: int = 3) -> tuple[Hub, dict[tuple[str, str], FundingStats]]:
+    rng = random.Random(seed)
+    hub = Hub()
+    stats: dict[tuple[str, str], FundingStats] = {}
+    for i in range(n_symbols):
+        sym = f"C{i:02d}USDT"
+        base = sym.removesuffix("USDT")
+        price = 10 ** rng.uniform(-1, 4)
+        tick = 10 ** (round(math.log10(price)) - 4)
+        interval_h = 4.0 if i % 3 == 0 else 8.0
+        for v in VENUES:
+            mark = price * (1 + rng.uniform(-0.002, 0.002))
+            for market in ("spot", "perp"):
+                hub.set_instrument(Instrument(venue=v, market=market, symbol=sym, base=base,
+                                              quote="USDT", tick_size=tick, step_size=0.001,
+                                              funding_interval_h=interval_h))
+                key = InstrumentKey(v, market, sym)
+                lvl_qty = 2_000.0 / price       # ~2 000 USD a level: a 10k quote walks 5 levels
+                bids = [(mark - tick * (k + 1), lvl_qty * (1 + k / 10)) for k in range(depth)]
+                asks = [(mark + tick * (k + 1), lvl_qty * (1 + k / 10)) for k in range(depth)]
+                hub.book(key).load_snapshot(bids, asks, last_update_id=1)
+                hub.set_health(v, book_stream(key), Health.HEALTHY)
+                hub.touch(v, book_stream(key), NOW_MS)
+            rate = rng.uniform(-0.0006, 0.0006)
+            interval_ms = int(interval_h * 3_600_000)
+            hub.set_mark(Mark(venue=v, symbol=sym, mark_price=mark, index_price=price,
+                              funding_rate=rate, next_funding_ms=(NOW_MS // interval_ms + 1) * interval_ms,
+                              interval_h=interval_h, ts_ms=NOW_MS))
+            hub.set_borrow(Borrow(venue=v, asset=base, hourly_rate=rng.uniform(1e-6, 3e-5),
+                                  max_borrowable=1e9, ts_ms=NOW_MS))
+            # an AR(1) history around the current rate, so the fit is a real OU fit
+            hist, f = [], rate
+            for _ in range(90):
+                f = 0.0001 + 0.8 * (f - 0.0001) + rng.gauss(0, 0.00005)
+                hist.append(f)
+            stats[(v, sym)] = FundingStats(venue=v, symbol=sym, interval_h=interval_h,
+                                           samples=len(hist), fit=ec.fit_ou(hist, interval_h))
+    return hub, stats
+
+
+def run(n: int = 100) -> list[Row]:
+    hub, stats = build()
+    cands = candidates(hub, CFG)
+    opps = scan(hub, CFG, stats, NOW_MS)
+    assert len(cands) == 2 * 50 * 2 + 50 * 2, len(cands)
+    assert len(opps) >= 2 * 50 * 2 + 50 and all(o.zscore is not None for o in opps)
+    return [
+        summarize(f"scan(): {len(cands)} candidates -> {len(opps)} ranked",
+                  time_each(lambda: scan(hub, CFG, stats, NOW_MS), n, warmup=3), "ms"),
+        summarize("candidates() alone", time_each(lambda: candidates(hub, CFG), n * 10, warmup=3), "ms"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=100)
+    args = ap.parse_args(argv if argv is not None else [])
+    rows = run(args.n)
+    print_table("scanner over 2 venues x 50 symbols (per scan)", rows)
+    print(f"  per candidate: {rows[0].mean * 1000 / int(rows[0].name.split()[1]):.1f} us")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,85 @@
+"""`basisd run` on the embedded default config, driven only through basisctl: the new user's path."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import BIN, wait_for
+
+
+def _ctl(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "basisctl"), "--socket", str(sock), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def _status(sock: Path) -> dict:
+    r = _ctl(sock, "--json", "status")
+    return json.loads(r.stdout) if r.returncode == 0 else {}
+
+
+def _venues_healthy(sock: Path) -> bool:
+    venues = _status(sock).get("venues", {})
+    return len(venues) == 2 and all(v["state"] == "healthy" and v["streams"] for v in venues.values())
+
+
+def test_default_config_trades_on_the_embedded_exchange(short_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "BASISD_SOCKET"}
+    proc = subprocess.Popen([str(BIN / "basisd"), "run"], cwd=short_dir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    sock = short_dir / "run" / "basisd.sock"
+    try:
+        t0 = time.monotonic()
+        assert wait_for(lambda: _ctl(sock, "health").returncode == 0, 20), "no answer within 20 s"
+        assert wait_for(lambda: _venues_healthy(sock), 20), _status(sock)
+        status = _status(sock)
+        assert status["counts"]["instruments"] == 8 and status["counts"]["books"] == 8
+        assert time.monotonic() - t0 < 40
+        table = _ctl(sock, "status")
+        assert "sim-a" in table.stdout and "healthy" in table.stdout
+
+        state = json.loads(_ctl(sock, "--json", "health").stdout)
+        assert state == {"ok": True}
+        def opportunities() -> list:
+            r = _ctl(sock, "--json", "opportunities")
+            return json.loads(r.stdout)["opportunities"] if r.returncode == 0 else []
+
+        assert wait_for(lambda: len(opportunities()) > 0, 20)
+        opps = opportunities()
+        assert {o["type"] for o in opps} == {"basis", "reverse_basis", "long_short"}
+        # ETHUSDT funds every 4 h on the sim: the scanner must use the symbol's own interval
+        assert {o["interval_h"] for o in opps if o["symbol"] == "ETHUSDT"} == {4.0}
+
+        assert wait_for(lambda: _ctl(sock, "positions").returncode == 0, 20)
+        opened = _ctl(sock, "--json", "open", "reverse_basis", "BTCUSDT", "2000", "--execution", "taker",
+                      "--spot", "sim-b", "--perp", "sim-b")
+        assert opened.returncode == 0, opened.stderr
+        pid = json.loads(opened.stdout)["id"]
+
+        def state_of() -> str:
+            r = _ctl(sock, "--json", "show", pid)
+            return json.loads(r.stdout)["state"] if r.returncode == 0 else ""
+
+        assert wait_for(lambda: state_of() == "open", 20), _ctl(sock, "show", pid).stdout
+        shown = json.loads(_ctl(sock, "--json", "show", pid).stdout)
+        assert {(leg["market"], leg["side"]) for leg in shown["legs"]} == {("spot_margin", "SELL"),
+                                                                          ("perp", "BUY")}
+        assert abs(shown["residual_base"]) <= shown["residual_tolerance"]
+        refused = _ctl(sock, "close", pid)
+        assert refused.returncode == 1 and "confirm" in refused.stderr
+        assert _ctl(sock, "close", pid, "--yes").returncode == 0
+        assert wait_for(lambda: state_of() == "closed", 30), _ctl(sock, "show", pid).stdout
+        listing = _ctl(sock, "positions").stdout
+        assert pid in listing and "FUNDING" in listing and "INTEREST" in listing
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+    assert code == 0
+    assert not sock.exists()
