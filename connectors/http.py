@@ -238,6 +238,7 @@ class RestSession:
                                      lambda: E.timeout_error(method=prep.method, path=prep.path,
                                                              idempotent=prep.idempotent))
         if waiter is None:
+            self.fast.fallbacks += 1
             task = loop.create_task(self.send(prep))
             task.add_done_callback(lambda t: _chain(t, out))
             return out

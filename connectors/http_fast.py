@@ -168,7 +168,7 @@ class FastPool:
         self._wanted: set[Origin] = set()
         self._refill: dict[Origin, asyncio.Task[None]] = {}
         self.writes = 0
-        self.fallbacks = 0
+        self.fallbacks = 0         # counted by the caller (RestSession.send_now)
         self.closed = False
 
     async def open(self, base: str) -> None:
@@ -231,7 +231,6 @@ class FastPool:
         """Write the request now on an idle connection; None if there is none."""
         conn = self.take(url)
         if conn is None:
-            self.fallbacks += 1
             return None
         loop = asyncio.get_running_loop()
         scheme, host, port = conn.origin

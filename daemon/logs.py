@@ -71,6 +71,9 @@ def configure_logging(level: str = "info", *, json: bool | None = None, stream: 
     root.setLevel(logging.getLevelNamesMapping()[level.upper()])
     for noisy in ("aiohttp.access", "websockets", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # aiohttp logs every malformed admin request with a traceback: an operator's garbage must not
+    # flood the journal (our middleware logs real handler failures itself).
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     structlog.configure(
         processors=[
             *shared,

@@ -397,6 +397,7 @@ class PairEngine(Protocol):
     """What the strategy needs from the legging engine."""
 
     def pair_views(self) -> list[PairView]: ...
+    def strategy_pair_ids(self) -> list[str]: ...
     async def open_pair(self, intent: OpenIntent) -> str: ...
     async def close_pair(self, pair_id: str, reason: str) -> None: ...
 
@@ -427,6 +428,7 @@ class Strategy:
         self.cfg = cfg
 
     async def start(self) -> None:
+        self.state.owned.update(self.engine.strategy_pair_ids())   # recovered from the journal
         self._task = asyncio.create_task(self._loop(), name="strategy")
 
     async def stop(self) -> None:
@@ -550,9 +552,14 @@ class LeggingAdapter:
                 opened_ms=getattr(rt, "opened_ms", 0) or p.created_ms))
         return out
 
+    def strategy_pair_ids(self) -> list[str]:
+        """Pairs journaled with origin "strategy": still ours to auto-close after a restart."""
+        return [pid for pid, rt in self.engine.pairs.items() if rt.pair.origin == "strategy"]
+
     async def open_pair(self, intent: OpenIntent) -> str:
         return str(await self.engine.open_pair(intent.type, intent.symbol, intent.notional_usd,
-                                               intent.execution, dict(intent.venues)))
+                                               intent.execution, dict(intent.venues),
+                                               origin="strategy"))
 
     async def close_pair(self, pair_id: str, reason: str) -> None:
         await self.engine.close(pair_id)

@@ -238,7 +238,9 @@ async def start_components(daemon: Daemon) -> None:
         return brackets_from_tiers(tiers) if tiers else None
 
     watchdog = Watchdog(daemon.hub, cfg.watchdog, lambda: [rt.pair for rt in engine.pairs.values()],
-                        EngineRiskActions(engine, daemon.venues), brackets=brackets, log=daemon.log)
+                        EngineRiskActions(engine, daemon.venues), brackets=brackets, log=daemon.log,
+                        journal=journal.record_risk_step)
+    engine.allow = watchdog.allows     # the halt gate: no_new / reduce_only refuse in the engine
     daemon.watchdog = watchdog
     daemon.metrics.histogram(watchdog.reaction)
     watchdog_component = WatchdogComponent(watchdog)

@@ -57,9 +57,12 @@ class DaemonProc:
         self.socket = workdir / "run" / "basisd.sock"
         full_env = {**os.environ, **(env or {})}
         full_env.pop("BASISD_SOCKET", None)
+        # A file, not a pipe nobody reads: a full pipe would block the daemon's logging.
+        self.log_path = workdir / f"daemon-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [str(BIN / "basisd"), "run", "--config", str(self.config), *(extra_args or [])],
-            cwd=workdir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            cwd=workdir, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(BIN / "basisctl"), "--socket", str(self.socket), *args],
@@ -79,9 +82,8 @@ class DaemonProc:
         return self.proc.returncode
 
     def output(self) -> str:
-        if self.proc.stdout is None:
-            return ""
-        return self.proc.stdout.read().decode(errors="replace")
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture

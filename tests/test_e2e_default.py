@@ -28,8 +28,9 @@ def _venues_healthy(sock: Path) -> bool:
 
 def test_default_config_trades_on_the_embedded_exchange(short_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "BASISD_SOCKET"}
+    log = open(short_dir / "daemon.log", "wb")
     proc = subprocess.Popen([str(BIN / "basisd"), "run"], cwd=short_dir, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT)
     sock = short_dir / "run" / "basisd.sock"
     try:
         t0 = time.monotonic()

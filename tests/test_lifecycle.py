@@ -149,3 +149,40 @@ def test_metrics_and_reload_over_the_admin_api(daemon_factory) -> None:
     d.config.write_text("not = [valid")
     status, body = request(str(d.socket), "POST", "/v1/reload", {})
     assert status == 400 and body["reloaded"] is False
+
+
+def test_malformed_requests_against_the_daemon_process(daemon_factory) -> None:
+    import asyncio
+    import random
+
+    from tests.test_admin import _malformed
+
+    d = daemon_factory()
+    assert d.ready(), d.output()
+    rng = random.Random(11)
+
+    async def one(i: int) -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(d.socket))
+        except OSError:
+            return
+        try:
+            writer.write(_malformed(rng))
+            await writer.drain()
+            if i % 2:
+                writer.write_eof()
+                await asyncio.wait_for(reader.read(4096), 5)
+        except (OSError, asyncio.TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+    async def flood() -> None:
+        for batch in range(0, 1000, 50):
+            await asyncio.gather(*(one(i) for i in range(batch, batch + 50)))
+
+    asyncio.run(flood())
+    assert d.proc.poll() is None
+    r = d.ctl("health")
+    assert r.returncode == 0, (r.stderr, r.stdout)
+    assert json.loads(d.ctl("--json", "status").stdout)["pid"] == d.proc.pid

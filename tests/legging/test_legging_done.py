@@ -2,6 +2,7 @@
 ledger and order table (Done-when 4, the crash test, is test_legging_crash.py)."""
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -59,7 +60,7 @@ async def test_reverse_basis_open_carry_close_matches_sim_ledger(tmp_path: Path,
                     abs(book.interest_coin - float(interest_sim())) < 1e-12:
                 matched = True
                 break
-            await __import__("asyncio").sleep(0.05)
+            await asyncio.sleep(0.05)
         assert matched, (p["funding"], funding_sim(), book.interest_coin, interest_sim())
         assert p["funding"] != 0 and p["interest"] > 0 and book.interest_coin > 0
 
@@ -85,6 +86,9 @@ async def test_reverse_basis_open_carry_close_matches_sim_ledger(tmp_path: Path,
         assert abs(v["pnl"]["fees"] - float(fees_sim)) < 0.01
         ids = [o.client_id for o in rig.sim_orders(pair_prefix(pid))]
         assert len(ids) == len(set(ids))
+        print(f"{execution}: funding {v['pnl']['funding']:.6f} (sim {funding_sim()}), interest "
+              f"{book.interest_coin:.8f} BTC (sim {interest_sim()}), cash {_cash(rig, pid):.6f} "
+              f"(sim {usdt1 - usdt0}), {len(ids)} orders")
 
 
 async def test_partial_fills_residual_back_within_two_seconds(tmp_path: Path) -> None:

@@ -346,3 +346,20 @@ async def test_halt_modes_through_the_admin_api(tmp_path: Any) -> None:
                 assert (await r.json())["halt"]["mode"] == "none"
     finally:
         await server.stop()
+
+
+def test_margin_level_comes_from_fresh_balances_not_the_venues_stale_figure() -> None:
+    """The connector refreshes MarginAccount.margin_level by REST once a minute; the watchdog must
+    read the account from the balances and marks the streams keep fresh."""
+    hub, wd, rec, _pair, _clock = setup(futures_free=40_000)
+    hub.set_margin_account(MarginAccount(venue=V, margin_level=999.0))    # stale and rosy
+    hub.set_mark(mark(50_000 * 1.13))   # ML = 150000 / (2 * 56500) = 1.33: the collateral step
+    st = wd.status()["pairs"]["p1"]["legs"]
+    margin = next(g for g in st if g["leg"] == "margin")
+    assert margin["distance"] == pytest.approx(150_000 / 1.1 / 2 / 56_500 - 1, rel=1e-6)
+    assert rec.kinds() == ["transfer"]
+    # and a stale, alarming figure does not make it act either
+    hub2, wd2, rec2, _p2, _c2 = setup(futures_free=40_000)
+    hub2.set_margin_account(MarginAccount(venue=V, margin_level=1.11))
+    hub2.set_mark(mark(50_000))
+    assert rec2.kinds() == []

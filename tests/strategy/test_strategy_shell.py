@@ -20,9 +20,13 @@ class FakeEngine:
         self.views: list[PairView] = []
         self.opened: list[OpenIntent] = []
         self.closed: list[str] = []
+        self.journaled_strategy_ids: list[str] = []
 
     def pair_views(self) -> list[PairView]:
         return list(self.views)
+
+    def strategy_pair_ids(self) -> list[str]:
+        return list(self.journaled_strategy_ids)
 
     async def open_pair(self, intent: OpenIntent) -> str:
         self.opened.append(intent)
@@ -128,3 +132,19 @@ def test_config_bounds_and_unknown_keys() -> None:
     sc = msgspec.convert({"fees": {"sim-a": {"perp_taker_pct": 0.04}}}, ScannerConfig)
     assert sc.venue_fees("sim-a").perp_taker_pct == 0.04
     assert sc.venue_fees("other") == sc.default_fees
+
+
+async def test_pairs_journaled_as_strategy_are_owned_after_a_restart() -> None:
+    engine = FakeEngine()
+    clock = [NOW]
+    rev = opp(-0.0001, net_pct=-3.0)
+    engine.journaled_strategy_ids.append("from-before")
+    for pid in ("from-before", "manual"):
+        engine.views.append(PairView(id=pid, type=rev.type, symbol=rev.symbol,
+                                     venues=dict(rev.venues), notional_usd=1000, state="open",
+                                     opened_ms=0))
+    s = _strategy(engine, [rev], clock)
+    await s.start()          # its loop steps at once
+    await asyncio.sleep(0.05)
+    assert "from-before" in engine.closed and "manual" not in engine.closed
+    await s.stop()
