@@ -60,8 +60,10 @@ class _Conn(asyncio.Protocol):
 
     # -- protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's TCPTransport is not an asyncio.Transport subclass: check the ability, not the type
+        if not hasattr(transport, "write"):
+            raise TypeError(f"transport {type(transport).__name__} cannot write")
+        self.transport = transport  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

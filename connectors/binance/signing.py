@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
@@ -28,9 +29,17 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*\Z").match
+
+
+def _pct(text: str) -> str:
+    # Nearly every order parameter is already unreserved text: skip quote() (half of signing time).
+    return text if _UNRESERVED(text) else quote(text, safe="")
+
+
 def rest_payload(params: Params) -> str:
     """Percent-encoded `k=v&...` in the given order (RFC 3986: only unreserved characters kept)."""
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in _items(params))
+    return "&".join(f"{_pct(k)}={_pct(v)}" for k, v in _items(params))
 
 
 def ws_api_payload(params: Params) -> str:

@@ -36,7 +36,9 @@ def fmt_num(x: float | str) -> str:
     if isinstance(x, str):
         return x
     # repr() is the shortest text that round-trips, so 59891.9 stays 59891.9 (not ...00001)
-    text = format(Decimal(repr(float(x))), "f")
+    text = repr(float(x))
+    if "e" in text:  # rare (tiny or huge): Binance takes no exponents
+        text = format(Decimal(text), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text or "0"
