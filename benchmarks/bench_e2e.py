@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 from benchmarks._common import Row, print_table, summarize
 

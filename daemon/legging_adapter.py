@@ -65,7 +65,6 @@ class BinanceLegVenue:
     async def orders_since(self, market: str, symbol: str, since_ms: int) -> list[OrderUpdate]:
         """allOrders since `since_ms` where the venue has it, else the open orders (recovery then
         queries the journaled intents one by one)."""
-        from connectors.binance import schemas
         from connectors.binance.trading import order_update_from
         trading = self.venue.trading
         hub_market = _HUB_MARKET[market]

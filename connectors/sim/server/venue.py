@@ -163,7 +163,9 @@ class VenueServer:
 
     def _futures_ws_app(self) -> web.Application:
         app = web.Application()
-        resolve = (lambda n: self.resolve_stream("fut", "futures", n))
+        def resolve(n: str) -> Any:
+            return self.resolve_stream("fut", "futures", n)
+
         app.add_routes(ws_routes(self.hub, {"/public": "public", "/market": "market",
                                             "": "legacy"}, resolve))
         app.add_routes(ws_routes(self.hub, {"/private": "private"}, resolve,
