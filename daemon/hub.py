@@ -49,6 +49,7 @@ FUNDING_FEE = "funding_fee"
 INTEREST = "interest"
 HEALTH = "health"
 INSTRUMENT = "instrument"
+PAIR = "pair"
 
 Subscriber = Callable[[str, Any], None]
 
@@ -195,6 +196,7 @@ class Hub:
         self.funding_fees: deque[FundingFee] = deque(maxlen=event_log_size)
         self.interest_charges: deque[InterestCharge] = deque(maxlen=event_log_size)
         self.streams: dict[tuple[str, str], StreamState] = {}
+        self.pairs: dict[str, Any] = {}       # pair id -> daemon.pairs.Pair (the engine's object)
         self._subscribers: list[tuple[int, Subscriber]] = []
         self._callbacks: tuple[Subscriber, ...] = ()
         self.subscriber_errors = 0
@@ -274,6 +276,12 @@ class Hub:
         self.interest_charges.append(charge)
         self.publish(INTEREST, charge)
 
+    # -- pairs ---------------------------------------------------------------------------------
+    def set_pair(self, pair: Any) -> None:
+        """The legging engine registers each pair and calls this on every state change."""
+        self.pairs[pair.id] = pair
+        self.publish(PAIR, pair)
+
     # -- health --------------------------------------------------------------------------------
     def set_health(self, venue: str, stream: str, health: Health, reason: str = "") -> None:
         key = (venue, stream)
@@ -333,6 +341,8 @@ class Hub:
             "margin_accounts": [structs.asdict(a) for a in self.margin_accounts.values()],
             "positions": [structs.asdict(p) for p in self.positions.values()],
             "streams": self.stream_summary(),
+            "pairs": {pid: {"type": p.type, "symbol": p.symbol, "state": p.state.value,
+                            "reason": p.reason} for pid, p in self.pairs.items()},
         }
 
     def stream_summary(self) -> dict[str, dict[str, dict[str, Any]]]:

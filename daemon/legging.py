@@ -67,6 +67,12 @@ class LeggingEngine(Executor):
         state = await asyncio.to_thread(self.journal.open)
         await self._recover(state)
 
+    def _apply(self, pair: Any, event: Event, now_ms: int, reason: str = "") -> State:
+        """Every state change goes through here, so the hub's copy and its subscribers follow."""
+        new = pair.apply(event, now_ms, reason)
+        self.hub.set_pair(pair)
+        return new
+
     async def stop(self) -> None:
         tasks = [rt.task for rt in self.pairs.values() if rt.task and not rt.task.done()]
         for t in tasks:
@@ -146,6 +152,7 @@ class LeggingEngine(Executor):
         rt.entry_notional = qty * price
         rt.opened_ms = now_ms
         self.pairs[pid] = rt
+        self.hub.set_pair(rt.pair)
         self._persist(rt)
         self._journal_op(rt, "open", None)
         if self.journal is not None:
@@ -238,7 +245,7 @@ class LeggingEngine(Executor):
             rt.task.cancel()
             await asyncio.gather(rt.task, return_exceptions=True)
         try:
-            rt.pair.apply(Event.DETACH, self._now_ms(), "detached by operator")
+            self._apply(rt.pair, Event.DETACH, self._now_ms(), "detached by operator")
         except IllegalTransition as exc:
             raise EngineError(409, str(exc)) from None
         self._persist(rt)
@@ -326,7 +333,7 @@ class LeggingEngine(Executor):
         if rt.task and not rt.task.done():
             raise EngineError(409, f"position {p.id} is busy ({p.op_kind} running)")
         try:
-            p.apply(event, self._now_ms(), "")
+            self._apply(p, event, self._now_ms(), "")
         except IllegalTransition as exc:
             raise EngineError(409, str(exc)) from None
         p.op_seq += 1
@@ -362,7 +369,7 @@ class LeggingEngine(Executor):
             self._alert(rt, f"{kind} crashed: {exc!r}")
             try:
                 if p.state not in (State.FAILED, State.CLOSED, State.DETACHED):
-                    p.apply(Event.FAIL, self._now_ms(), f"{kind} crashed: {exc!r}")
+                    self._apply(p, Event.FAIL, self._now_ms(), f"{kind} crashed: {exc!r}")
             except IllegalTransition:
                 pass
         finally:
@@ -447,25 +454,25 @@ class LeggingEngine(Executor):
         reasons = "; ".join(r for r in rt.blocked_reason if r)
         if d.action == hedge.FAIL or not hedged:
             self._alert(rt, f"{kind} failed: {d.reason} {reasons}".strip())
-            p.apply(Event.FAIL if p.state is not State.OPENING or not flat else Event.FLAT, now,
+            self._apply(p, Event.FAIL if p.state is not State.OPENING or not flat else Event.FLAT, now,
                     f"{kind}: {d.reason} {reasons}".strip())
             return "failed"
         if p.state is State.OPENING:
             if flat:
-                p.apply(Event.FLAT, now, f"open abandoned, flat: {reasons or d.reason}")
+                self._apply(p, Event.FLAT, now, f"open abandoned, flat: {reasons or d.reason}")
                 return "flat"
             short = abs(abs(rt.exposure(1)) - p.target_qty) > tol
-            p.apply(Event.HEDGED, now, "opened short of target" if short else "")
+            self._apply(p, Event.HEDGED, now, "opened short of target" if short else "")
             return "open"
         if p.state is State.CLOSING or (p.state is State.ADJUSTING and p.target_qty <= tol):
             if flat:
                 await self._repay_dust(rt)
-                p.apply(Event.FLAT, now, "")
+                self._apply(p, Event.FLAT, now, "")
                 return "closed"
-            p.apply(Event.FAIL, now, f"{kind} incomplete (hedged): {reasons}")
+            self._apply(p, Event.FAIL, now, f"{kind} incomplete (hedged): {reasons}")
             self._alert(rt, f"{kind} incomplete, pair hedged but not flat")
             return "failed"
-        p.apply(Event.HEDGED, now, "")
+        self._apply(p, Event.HEDGED, now, "")
         return "open"
 
     async def _repay_dust(self, rt: PairRuntime) -> None:

@@ -35,6 +35,7 @@ async def recover(engine: LeggingEngine, state: dict[str, Any]) -> dict[str, Any
     for pid, doc in state["pairs"].items():
         rt = PairRuntime.from_doc(doc)
         engine.pairs[pid] = rt
+        engine.hub.set_pair(rt.pair)
         report["pairs"] += 1
         for t in rt.orders.values():
             parsed = client_ids.parse(t.client_id)

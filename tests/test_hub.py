@@ -88,3 +88,20 @@ def test_snapshot_is_json_ready_and_consistent() -> None:
     assert book["bid"] == [100.0, 1.0] and book["ask"] == [100.1, 2.0] and not book["crossed"]
     assert data["instruments"][0]["funding_interval_h"] == 4.0
     assert data["streams"]["v"]["perp:BTCUSDT:book"]["health"] == "healthy"
+
+
+def test_pairs_are_published_on_every_state_change() -> None:
+    from daemon.pairs import Event, Pair, make_legs
+    from daemon.hub import PAIR
+
+    hub = Hub()
+    seen: list[str] = []
+    hub.subscribe(lambda kind, item: seen.append(item.state.value) if kind == PAIR else None)
+    pair = Pair(id="p1", type="reverse_basis", symbol="BTCUSDT",
+                legs=make_legs("reverse_basis", "BTCUSDT", {"spot": "v", "perp": "v"}),
+                target_qty=0.1, notional_usd=6000.0, execution="taker")
+    hub.set_pair(pair)
+    pair.apply(Event.HEDGED, 1)
+    hub.set_pair(pair)
+    assert seen == ["opening", "open"]
+    assert hub.snapshot()["pairs"]["p1"]["state"] == "open"
