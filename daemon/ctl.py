@@ -74,6 +74,8 @@ def table(rows: list[list[Any]], header: list[str]) -> str:
 
 
 def _fmt(x: Any, nd: int = 2) -> str:
+    if x is None:
+        return "-"
     return f"{x:,.{nd}f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
 
 
