@@ -49,6 +49,8 @@ class LeggingEngine(Executor):
         answers 409 "halted: <mode>" (`halt_mode()` or the gate's owner's `halt_state.mode`)."""
         self.hub = hub
         self.allow = allow
+        # (pair id, market, venue) -> liquidation distance in % (set by the daemon: the watchdog)
+        self.liq_distance_source: Callable[[str, str, str], float | None] | None = None
         self.halt_mode = halt_mode
         self.venues = venues
         self.cfg = cfg
@@ -634,6 +636,11 @@ class LeggingEngine(Executor):
     def _liq_distance(self, rt: PairRuntime, i: int) -> float | None:
         from daemon.legging_preflight import perp_liq_distance_pct, spot_short_liq_distance_pct
         leg = rt.pair.legs[i]
+        if self.liq_distance_source is not None:
+            # The watchdog's figure: whole cross-margin account, tiers and the venue's own, fresh.
+            watched = self.liq_distance_source(rt.pair.id, leg.market, leg.venue)
+            if watched is not None:
+                return watched
         qty = abs(rt.exposure(i))
         price = self._mark(rt, i)
         if not qty or not price:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from msgspec import Struct
 
 from daemon import risk
-from daemon.risk import Bracket, MarginAsset
+from daemon.risk import Bracket, MarginAsset, MarginBook
 from daemon.risk_ladder import LegRisk, PairRisk, planned_transfers
 from daemon.watchdog_config import WatchdogConfig
 
@@ -23,6 +23,12 @@ class MarginLegInput(Struct, frozen=True, kw_only=True):
     assets: tuple[MarginAsset, ...]   # the whole cross-margin account (shared by every pair on it)
     bar: float = 1.1                  # forceLiquidationBar
     healthy: bool = True
+    # The account's figures summed once and shared by every pair on it (must be of `assets`);
+    # None: summed here, for this pair alone.
+    book: MarginBook | None = None
+
+    def account(self) -> MarginBook:
+        return self.book if self.book is not None else MarginBook(self.assets)
 
 
 class PerpLegInput(Struct, frozen=True, kw_only=True):
@@ -51,13 +57,13 @@ class PairInputs(Struct, frozen=True, kw_only=True):
     stale_s: float = 0.0
 
 
-def _margin_leg(m: MarginLegInput, target: float) -> LegRisk:
-    if not any(a.liability > 0 for a in m.assets):
+def _margin_leg(m: MarginLegInput, book: MarginBook, target: float) -> LegRisk:
+    if book.owing == 0:
         return LegRisk(leg="margin", venue=m.venue, wallet="margin", distance=math.inf, healthy=m.healthy)
-    price = next(a.price for a in m.assets if a.asset == m.asset)
-    liq, direction = risk.margin_liq_price(m.assets, m.asset, m.bar)
-    dist = risk.margin_asset_distance(m.assets, m.asset, m.bar)
-    need = risk.margin_collateral_needed(m.assets, m.asset, m.bar, target, direction)
+    price = book.price(m.asset)
+    liq, direction = book.liq_price(m.asset, m.bar)
+    dist = book.distance(m.asset, m.bar)
+    need = book.collateral_needed(m.asset, m.bar, target, direction)
     return LegRisk(leg="margin", venue=m.venue, wallet="margin", distance=dist,
                    liq_price=liq if liq is not None and math.isfinite(dist) and price > 0 else None,
                    collateral_needed=need, healthy=m.healthy)
@@ -77,15 +83,17 @@ def _perp_leg(p: PerpLegInput, target: float) -> LegRisk:
                    collateral_needed=need, healthy=p.healthy)
 
 
-def _fraction(inp: PairInputs, cfg: WatchdogConfig, margin_assets: Sequence[MarginAsset] | None,
+def _fraction(inp: PairInputs, cfg: WatchdogConfig, book: MarginBook | None, deposit: float,
               wallets: Sequence[float]) -> float:
+    """Trim fraction restoring the target, on the account after `deposit` USDT reached (or left,
+    < 0) the margin wallet and with the futures `wallets` given."""
     target = cfg.target_distance
     cost = cfg.trim_cost_fraction
+    m = inp.margin
 
     def ok(f: float) -> bool:
-        m = inp.margin
-        if m is not None and margin_assets is not None and m.qty != 0:
-            if risk.margin_distance_after_trim(margin_assets, m.asset, m.qty, f, m.bar, cost) < target:
+        if m is not None and book is not None and m.qty != 0:
+            if book.distance_after_trim(m.asset, m.qty, f, m.bar, cost, deposit) < target:
                 return False
         for p, w in zip(inp.perps, wallets, strict=True):
             if p.qty != 0 and risk.perp_distance_after_trim(p.qty, p.entry, w, p.brackets, p.mark, f, cost,
@@ -96,44 +104,49 @@ def _fraction(inp: PairInputs, cfg: WatchdogConfig, margin_assets: Sequence[Marg
     return risk.solve_fraction(ok)
 
 
-def assess(inp: PairInputs, cfg: WatchdogConfig) -> PairRisk:
+def assess(inp: PairInputs, cfg: WatchdogConfig, *, stale_s: float | None = None,
+           apr_below_floor_s: float | None = None) -> PairRisk:
+    """The pair's risk picture. `stale_s` / `apr_below_floor_s` override the inputs' (the shell
+    knows them only after reading the inputs; passing them spares a copy per evaluation)."""
     target = cfg.target_distance
     legs: list[LegRisk] = []
     free: dict[str, float] = {}
+    book: MarginBook | None = None
     if inp.margin is not None:
-        legs.append(_margin_leg(inp.margin, target))
-        free[f"{inp.margin.venue}:margin"] = risk.margin_transferable(
-            inp.margin.assets, inp.margin.bar, target,
-            min_level=cfg.margin_transfer_out_level) * cfg.transfer_haircut
+        book = inp.margin.account()
+        legs.append(_margin_leg(inp.margin, book, target))
+        free[f"{inp.margin.venue}:margin"] = book.transferable(
+            inp.margin.bar, target, min_level=cfg.margin_transfer_out_level) * cfg.transfer_haircut
     for p in inp.perps:
         legs.append(_perp_leg(p, target))
         free[f"{p.venue}:futures"] = risk.perp_transferable(
             p.qty, p.entry, p.wallet, p.brackets, p.mark, target, p.available * cfg.transfer_haircut,
             p.other_mm, p.other_upnl)
     leg_tuple = tuple(legs)
-    thresholds = {"margin": cfg.margin, "perp": cfg.perp}
     worst = min((g.distance for g in leg_tuple), default=math.inf)
     fraction = after = 0.0
     if worst <= max(cfg.margin.deleverage, cfg.perp.deleverage):
-        margin_assets = inp.margin.assets if inp.margin is not None else None
         wallets = [p.wallet for p in inp.perps]
-        fraction = _fraction(inp, cfg, margin_assets, wallets)
+        fraction = _fraction(inp, cfg, book, 0.0, wallets)
+        thresholds = {"margin": cfg.margin, "perp": cfg.perp}
         plan = planned_transfers(leg_tuple, free, thresholds, cfg.min_transfer, cfg.transfer_min_cover)
         if plan:
+            deposit = 0.0
             for leg, src, amount in plan:
-                if leg.leg == "margin" and margin_assets is not None:
-                    margin_assets = risk.margin_with_deposit(margin_assets, amount)
+                if leg.leg == "margin" and book is not None:
+                    deposit += amount
                     wallets = [w - amount if f"{p.venue}:futures" == src else w
                                for p, w in zip(inp.perps, wallets, strict=True)]
                 elif leg.leg == "perp":
                     wallets = [w + amount if p.venue == leg.venue else w
                                for p, w in zip(inp.perps, wallets, strict=True)]
-                    if margin_assets is not None and src == f"{inp.margin.venue}:margin":  # type: ignore[union-attr]
-                        margin_assets = risk.margin_with_deposit(margin_assets, -amount)
-            after = _fraction(inp, cfg, margin_assets, wallets)
+                    if book is not None and src == f"{inp.margin.venue}:margin":  # type: ignore[union-attr]
+                        deposit -= amount
+            after = _fraction(inp, cfg, book, deposit, wallets)
         else:
             after = fraction
     return PairRisk(pair_id=inp.pair_id, legs=leg_tuple, free=free, fraction=fraction,
                     fraction_after_transfer=after, net_apr=inp.net_apr,
-                    apr_below_floor_s=inp.apr_below_floor_s, hedge_gap=inp.hedge_gap,
-                    hedge_qty=inp.hedge_qty, stale_s=inp.stale_s)
+                    apr_below_floor_s=inp.apr_below_floor_s if apr_below_floor_s is None else apr_below_floor_s,
+                    hedge_gap=inp.hedge_gap, hedge_qty=inp.hedge_qty,
+                    stale_s=inp.stale_s if stale_s is None else stale_s)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from daemon import economics, risk
 from daemon.hub import Health, Hub, InstrumentKey, book_stream
 from daemon.pairs import Pair
-from daemon.risk import Bracket, MarginAsset
+from daemon.risk import Bracket, MarginAsset, MarginBook
 from daemon.risk_assess import MarginLegInput, PairInputs, PerpLegInput
 
 STABLES = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI"})
@@ -71,8 +71,74 @@ def _stream_bad(hub: Hub, venue: str, stream: str) -> bool:
     return state is not None and state.health is not Health.HEALTHY
 
 
+class FuturesBook:
+    """A venue's USD-M cross positions summed once: maintenance and unrealised PnL of each and of
+    all, so a pair's "other positions" figures are all minus its own (O(1) per pair)."""
+
+    __slots__ = ("total_mm", "total_upnl", "own")
+
+    def __init__(self, hub: Hub, venue: str, brackets: BracketSource, fallback_mmr: float) -> None:
+        self.total_mm = self.total_upnl = 0.0
+        self.own: dict[str, tuple[float, float]] = {}
+        for (v, sym), pos in hub.positions.items():
+            if v != venue or pos.qty == 0:
+                continue
+            om = hub.marks.get((v, sym))
+            px = om.mark_price if om is not None else pos.entry_price
+            upnl = pos.qty * (px - pos.entry_price)
+            mm = risk.maint_margin(tuple(brackets(v, sym) or ()) or risk.flat_brackets(fallback_mmr),
+                                   pos.qty * px)
+            self.own[sym] = (mm, upnl)
+            self.total_mm += mm
+            self.total_upnl += upnl
+
+    def others(self, symbol: str) -> tuple[float, float]:
+        """(maintenance, unrealised PnL) of every position on the wallet but `symbol`'s."""
+        mm, upnl = self.own.get(symbol, (0.0, 0.0))
+        if len(self.own) - (symbol in self.own) == 0:
+            return 0.0, 0.0                # exactly: nothing else is on the wallet
+        return self.total_mm - mm, self.total_upnl - upnl
+
+
+class AccountViews:
+    """Account-level figures of a hub (a venue's cross-margin book, its futures positions), each
+    computed at most once until `reset`. The watchdog resets on every hub event, so every pair an
+    event re-evaluates shares one set of account figures: the per-event cost is one pass over
+    each account plus O(1) per pair, instead of one pass per pair."""
+
+    __slots__ = ("hub", "brackets", "fallback_mmr", "_margin", "_futures")
+
+    def __init__(self, hub: Hub, brackets: BracketSource, fallback_mmr: float) -> None:
+        self.hub = hub
+        self.brackets = brackets
+        self.fallback_mmr = fallback_mmr
+        self._margin: dict[str, tuple[MarginBook, bool]] = {}
+        self._futures: dict[str, FuturesBook] = {}
+
+    def reset(self) -> None:
+        if self._margin:
+            self._margin.clear()
+        if self._futures:
+            self._futures.clear()
+
+    def margin(self, venue: str) -> tuple[MarginBook, bool]:
+        """The venue's cross-margin account (see `margin_assets`), summed."""
+        got = self._margin.get(venue)
+        if got is None:
+            assets, priced = margin_assets(self.hub, venue)
+            got = self._margin[venue] = (MarginBook(assets), priced)
+        return got
+
+    def futures(self, venue: str) -> FuturesBook:
+        got = self._futures.get(venue)
+        if got is None:
+            got = self._futures[venue] = FuturesBook(self.hub, venue, self.brackets, self.fallback_mmr)
+        return got
+
+
 def _perp_leg(hub: Hub, venue: str, symbol: str, brackets: BracketSource, fallback_mmr: float,
-              venue_liq_ok: VenueLiqCheck | None = None, wallet_asset: str = "USDT") -> PerpLegInput | None:
+              venue_liq_ok: VenueLiqCheck | None = None, wallet_asset: str = "USDT",
+              views: AccountViews | None = None) -> PerpLegInput | None:
     pos = hub.positions.get((venue, symbol))
     mark = hub.marks.get((venue, symbol))
     if pos is None or pos.qty == 0 or mark is None:
@@ -88,15 +154,9 @@ def _perp_leg(hub: Hub, venue: str, symbol: str, brackets: BracketSource, fallba
     available = min(available, wallet, wallet + pos.qty * (mark.mark_price - (pos.entry_price or
                                                                               mark.mark_price))
                     - abs(pos.qty) * mark.mark_price / lev)
-    other_mm = other_upnl = 0.0
-    for (v, sym), other in hub.positions.items():
-        if v != venue or sym == symbol or other.qty == 0:
-            continue
-        om = hub.marks.get((v, sym))
-        px = om.mark_price if om is not None else other.entry_price
-        other_upnl += other.qty * (px - other.entry_price)
-        other_mm += risk.maint_margin(tuple(brackets(v, sym) or ()) or risk.flat_brackets(fallback_mmr),
-                                      other.qty * px)
+    if views is None:
+        views = AccountViews(hub, brackets, fallback_mmr)
+    other_mm, other_upnl = views.futures(venue).others(symbol)
     healthy = not _stream_bad(hub, venue, book_stream(InstrumentKey(venue, "perp", symbol)))
     venue_liq = pos.liquidation_price or None
     if venue_liq is not None and venue_liq_ok is not None and not venue_liq_ok(venue, symbol, venue_liq):
@@ -131,8 +191,13 @@ def _net_apr(hub: Hub, pair: Pair) -> float | None:
 
 
 def pair_inputs(hub: Hub, pair: Pair, brackets: BracketSource, fallback_mmr: float,
-                venue_liq_ok: VenueLiqCheck | None = None) -> tuple[PairInputs, bool]:
-    """The pair's inputs, and whether every leg's data is present, priced and healthy."""
+                venue_liq_ok: VenueLiqCheck | None = None,
+                views: AccountViews | None = None) -> tuple[PairInputs, bool]:
+    """The pair's inputs, and whether every leg's data is present, priced and healthy. `views`:
+    account figures shared with the other pairs of this event (must be of this hub, brackets
+    and fallback; fresh ones when None)."""
+    if views is None:
+        views = AccountViews(hub, brackets, fallback_mmr)
     margin: MarginLegInput | None = None
     perps: list[PerpLegInput] = []
     ok = True
@@ -141,7 +206,7 @@ def pair_inputs(hub: Hub, pair: Pair, brackets: BracketSource, fallback_mmr: flo
     for leg in pair.legs:
         if leg.market == "spot_margin":
             asset = base_asset(hub, leg.venue, leg.symbol)
-            assets, priced = margin_assets(hub, leg.venue)
+            book, priced = views.margin(leg.venue)
             acct = hub.margin_accounts.get(leg.venue)
             bar = acct.force_liquidation_bar if acct is not None else 1.1
             bal = hub.balances.get((leg.venue, "margin", asset))
@@ -149,14 +214,14 @@ def pair_inputs(hub: Hub, pair: Pair, brackets: BracketSource, fallback_mmr: flo
             healthy = priced and not _stream_bad(hub, leg.venue, book_stream(
                 InstrumentKey(leg.venue, "spot", leg.symbol)))
             ok = ok and healthy
-            if any(a.asset == asset for a in assets):
+            if asset in book.coins:
                 qty = pair.target_qty * (-leg.sign)      # > 0 for a short (bought back on a trim)
-                margin = MarginLegInput(venue=leg.venue, asset=asset, qty=qty, assets=assets, bar=bar,
-                                        healthy=healthy)
+                margin = MarginLegInput(venue=leg.venue, asset=asset, qty=qty, assets=book.assets,
+                                        bar=bar, healthy=healthy, book=book)
             if leg.borrows:
                 hedge_gap += owed
         else:
-            p = _perp_leg(hub, leg.venue, leg.symbol, brackets, fallback_mmr, venue_liq_ok)
+            p = _perp_leg(hub, leg.venue, leg.symbol, brackets, fallback_mmr, venue_liq_ok, views=views)
             if p is None:
                 ok = ok and (leg.venue, leg.symbol) in hub.marks
                 continue

@@ -32,12 +32,12 @@ from daemon.metrics import Histogram
 from daemon.pairs import Pair, State
 from daemon.risk import Bracket
 from daemon.risk_assess import assess
-from daemon.risk_inputs import margin_assets, pair_inputs
+from daemon.risk_inputs import AccountViews, margin_assets, pair_inputs
 from daemon.risk_ladder import (
     LEVEL_NAMES, Action, Close, Deleverage, PairRisk, Rehedge, Transfer, Unwind, Warn, decide,
     is_protective, level,
 )
-from daemon.watchdog_config import WatchdogConfig
+from daemon.watchdog_config import LegThresholds, WatchdogConfig
 
 PRIORITY = 10
 # Reaction time (seconds): crossing mark frame -> first protective request written.
@@ -126,6 +126,11 @@ class Watchdog:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._event_ns = 0
         self._stale_liq: dict[tuple[str, str], float] = {}
+        # Account figures shared by every pair one hub event re-evaluates (reset on each event:
+        # a cross-margin account is summed once per event, not once per pair on it).
+        self.views = AccountViews(hub, self._bracket_source, cfg.fallback_mmr)
+        self._thr_cfg: WatchdogConfig | None = None
+        self._thresholds: dict[str, LegThresholds] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -159,6 +164,9 @@ class Watchdog:
 
     # -- the hot path ------------------------------------------------------------------------------
     def on_event(self, kind: str, item: Any) -> None:
+        # Any hub change may move an account figure (a nested event from an action's callback
+        # too): later evaluations, of this event or the outer one, read the hub afresh.
+        self.views.reset()
         if kind not in _EVENT_KINDS:
             return
         self._event_ns = time.perf_counter_ns()
@@ -175,6 +183,7 @@ class Watchdog:
 
     def evaluate_all(self) -> None:
         self._event_ns = time.perf_counter_ns()
+        self.views.reset()
         for pair in self._pairs():
             if pair.state in _WATCHED_STATES:
                 self._evaluate(pair)
@@ -204,8 +213,11 @@ class Watchdog:
         if st is None:
             st = self.state[pair.id] = _PairState()
         now = self.clock()
+        views = self.views
+        if views.fallback_mmr != self.cfg.fallback_mmr:      # the config was swapped
+            views = self.views = AccountViews(self.hub, self._bracket_source, self.cfg.fallback_mmr)
         inp, ok = pair_inputs(self.hub, pair, self._bracket_source, self.cfg.fallback_mmr,
-                              self._venue_liq_current)
+                              self._venue_liq_current, views)
         st.ok = ok
         if ok:
             st.stale_since = None
@@ -216,21 +228,31 @@ class Watchdog:
                 st.apr_below_since = now
         else:
             st.apr_below_since = None
-        inp = msgspec.structs.replace(
-            inp, stale_s=0.0 if st.stale_since is None else now - st.stale_since,
-            apr_below_floor_s=0.0 if st.apr_below_since is None else now - st.apr_below_since)
-        r = assess(inp, self.cfg)
+        r = assess(inp, self.cfg,
+                   stale_s=0.0 if st.stale_since is None else now - st.stale_since,
+                   apr_below_floor_s=0.0 if st.apr_below_since is None else now - st.apr_below_since)
         st.risk = r
-        thresholds = {"margin": self.cfg.margin, "perp": self.cfg.perp}
-        levels = {g.leg + ":" + g.venue: level(g.distance, thresholds[g.leg]) for g in r.legs}
+        thresholds = self._thresholds
+        if self._thr_cfg is not self.cfg:
+            thresholds = self._thresholds = {"margin": self.cfg.margin, "perp": self.cfg.perp}
+            self._thr_cfg = self.cfg
         # The reaction is timed from the frame whose evaluation finds a leg at an acting step
         # (this frame: an earlier crossing that needed no request yet does not count).
-        st.crossed_ns = self._event_ns if any(lv >= 2 for lv in levels.values()) else 0
-        for k, lv in levels.items():
-            if lv != st.levels.get(k, 0):
-                self._journal_step(pair.id, "level", {"leg": k, "from": LEVEL_NAMES[st.levels.get(k, 0)],
-                                                      "to": LEVEL_NAMES[lv]}, r)
-        st.levels = levels
+        crossed = False
+        changed = len(r.legs) != len(st.levels)
+        for g in r.legs:
+            lv = level(g.distance, thresholds[g.leg])
+            crossed = crossed or lv >= 2
+            if lv != st.levels.get(g.leg + ":" + g.venue, -1):
+                changed = True
+        st.crossed_ns = self._event_ns if crossed else 0
+        if changed:       # the common case (nothing moved a step) allocates no new levels dict
+            levels = {g.leg + ":" + g.venue: level(g.distance, thresholds[g.leg]) for g in r.legs}
+            for k, lv in levels.items():
+                if lv != st.levels.get(k, 0):
+                    self._journal_step(pair.id, "level", {"leg": k, "from": LEVEL_NAMES[st.levels.get(k, 0)],
+                                                          "to": LEVEL_NAMES[lv]}, r)
+            st.levels = levels
         if pair.state is State.CLOSING or st.unwound:
             acts = [a for a in decide(r, self.cfg) if isinstance(a, (Unwind, Transfer))]
         else:
@@ -241,13 +263,15 @@ class Watchdog:
             acts = [a for a in acts if not isinstance(a, Rehedge)]
         if self.halt_state.mode is HaltMode.FLATTEN and not any(isinstance(a, Unwind) for a in acts):
             acts.append(Unwind(pair_id=pair.id, reason="halt: flatten"))
-        self._execute(pair.id, st, acts, now, _pair_wallets(pair))
+        if st.settling:
+            for kind, (_v, until) in list(st.settling.items()):
+                if until <= now:
+                    del st.settling[kind]
+        if acts:
+            self._execute(pair.id, st, acts, now, _pair_wallets(pair))
 
     def _execute(self, pair_id: str, st: _PairState, acts: list[Action], now: float,
                  wallets: Wallets) -> None:
-        for kind, (_v, until) in list(st.settling.items()):
-            if until <= now:
-                del st.settling[kind]
         for act in acts:
             if isinstance(act, Warn):
                 continue
@@ -348,7 +372,7 @@ class Watchdog:
     def _track_loss(self) -> None:
         if self.cfg.daily_loss_limit <= 0:
             return
-        equity = self.equity()
+        equity = self.equity(self.views)
         if equity is None:
             return
         now_ms = self.wall_ms()
@@ -364,11 +388,18 @@ class Watchdog:
                 if mode is HaltMode.FLATTEN:
                     self.evaluate_all()
 
-    def equity(self) -> float | None:
-        """USDT equity over every venue: margin net assets + futures wallets + unrealised PnL."""
+    def equity(self, views: AccountViews | None = None) -> float | None:
+        """USDT equity over every venue: margin net assets + futures wallets + unrealised PnL.
+        `views`: this event's account figures (the margin books are then not summed again)."""
         total = 0.0
         venues = {v for (v, _w, _a) in self.hub.balances}
         for venue in venues:
+            if views is not None:
+                book, priced = views.margin(venue)
+                if not priced:
+                    return None
+                total += book.total_a - book.total_l
+                continue
             assets, priced = margin_assets(self.hub, venue)
             if not priced:
                 return None

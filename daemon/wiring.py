@@ -118,6 +118,19 @@ class Gate:
         return [web.route(r.method, r.path, gated(r.handler), **r.kwargs) for r in routes]
 
 
+def watched_distance(watchdog: Any, pair_id: str, market: str, venue: str) -> float | None:
+    """The watchdog's latest liquidation distance (%) of one leg, if it has evaluated the pair."""
+    state = watchdog.state.get(pair_id)
+    risk = state.risk if state is not None else None
+    if risk is None:
+        return None
+    wanted = "margin" if market == "spot_margin" else "perp"
+    for leg in risk.legs:
+        if leg.leg == wanted and leg.venue == venue:
+            return leg.distance * 100.0
+    return None
+
+
 class WatchdogComponent:
     """Adapts the watchdog (sync start/stop + a backup tick task) to the component lifecycle."""
 
@@ -241,6 +254,7 @@ async def start_components(daemon: Daemon) -> None:
                         EngineRiskActions(engine, daemon.venues), brackets=brackets, log=daemon.log,
                         journal=journal.record_risk_step)
     engine.allow = watchdog.allows     # the halt gate: no_new / reduce_only refuse in the engine
+    engine.liq_distance_source = lambda pid, market, venue: watched_distance(watchdog, pid, market, venue)
     daemon.watchdog = watchdog
     daemon.metrics.histogram(watchdog.reaction)
     watchdog_component = WatchdogComponent(watchdog)
