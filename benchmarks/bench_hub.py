@@ -83,7 +83,7 @@ def run(n: int = 3000, sizes: tuple[int, ...] = (1, 10, 100), budget_s: float = 
         marks = [_mark(symbols[i % n_pairs], 100.0 + (i % 2) * 0.01) for i in range(n + 200)]
         it = iter(marks)
         before = wd.evaluations
-        # cost grows faster than linearly with pairs: size the sample to a time budget
+        # a mark re-evaluates every pair on the venue (linear in pairs): size the sample to a budget
         t0 = time.perf_counter_ns()
         for _ in range(5):
             hub.set_mark(next(it))

@@ -75,8 +75,8 @@ def _perp_leg(p: PerpLegInput, target: float) -> LegRisk:
     need = risk.perp_collateral_needed(p.qty, p.entry, p.wallet, p.brackets, p.mark, target,
                                        p.other_mm, p.other_upnl)
     # The venue's figure may be nearer than ours: make the need cover the difference too.
-    own_dist, _ = risk.perp_distance(p.qty, p.entry, p.wallet, p.brackets, p.mark, None,
-                                     p.other_mm, p.other_upnl)
+    own_dist = dist if p.venue_liq is None else risk.perp_distance(
+        p.qty, p.entry, p.wallet, p.brackets, p.mark, None, p.other_mm, p.other_upnl)[0]
     if dist < own_dist and dist < target:
         need = max(need, abs(p.qty) * p.mark * (target - dist))
     return LegRisk(leg="perp", venue=p.venue, wallet="futures", distance=dist, liq_price=liq,

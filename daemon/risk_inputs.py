@@ -5,6 +5,8 @@ margin wallet (liabilities include accrued interest), the perp leg is the venue'
 wallet, and the venue's own liquidation price is kept next to ours (the nearer wins later).
 Prices: the perp mark of the coin on the same venue (what the crossing frame carries), else the
 spot mid.
+Account-level figures (a venue's cross-margin book, its futures positions) are read through
+`AccountViews`, once per hub event however many pairs share the account.
 """
 from __future__ import annotations
 

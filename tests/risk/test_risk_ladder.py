@@ -13,8 +13,8 @@ from daemon.halt import HaltMode, HaltState
 from daemon.risk import MarginAsset
 from daemon.risk_assess import MarginLegInput, PairInputs, PerpLegInput, assess
 from daemon.risk_ladder import (
-    COLLATERAL, DELEVERAGE, OK, UNWIND, WARN, Close, Deleverage, LegRisk, PairRisk, Rehedge, Transfer,
-    Unwind, Warn, decide, level,
+    COLLATERAL, DELEVERAGE, OK, UNWIND, WARN, Deleverage, LegRisk, PairRisk, Transfer,
+    Unwind, decide, level,
 )
 from daemon.watchdog_config import LegThresholds, WatchdogConfig
 
