@@ -8,9 +8,9 @@ reported in status, never raised.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
+from daemon.tasks import cancel_and_wait
 
 
 class BorrowFeed:
@@ -51,11 +51,8 @@ class BorrowFeed:
         self._task = asyncio.create_task(self._loop(), name="borrow-feed")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:

@@ -13,7 +13,6 @@ and the strategy.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from daemon.economics import TradeType
 from daemon.funding_feed import FundingStats
 from daemon.hub import Hub, Instrument, InstrumentKey, Mark
 from daemon.strategy_config import ScannerConfig
+from daemon.tasks import cancel_and_wait
 
 Key = tuple[str, str]
 
@@ -365,11 +365,8 @@ class Scanner:
         self._task = asyncio.create_task(self._loop(), name="scanner")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:

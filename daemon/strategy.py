@@ -33,6 +33,7 @@ from daemon.economics import TradeType
 from daemon.halt import HaltMode
 from daemon.scanner import Opportunity
 from daemon.strategy_config import StrategyConfig
+from daemon.tasks import cancel_and_wait
 
 OppKey = tuple[str, str, tuple[tuple[str, str], ...]]   # (type, symbol, sorted venue items)
 _HOURS_PER_YEAR = 24.0 * 365.0
@@ -432,11 +433,8 @@ class Strategy:
         self._task = asyncio.create_task(self._loop(), name="strategy")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for t in list(self._inflight):
             t.cancel()
         for t in list(self._inflight):

@@ -18,6 +18,7 @@ from daemon.admin import error_response
 from daemon.config import Config, VenueConfig
 from daemon.risk_actions import EngineRiskActions, brackets_from_tiers
 from daemon.secrets import Secret, load_secret
+from daemon.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from daemon.app import Daemon
@@ -144,9 +145,7 @@ class WatchdogComponent:
 
     async def stop(self) -> None:
         self.watchdog.stop()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
 
     def reconfigure(self, cfg: Config) -> None:
         self.watchdog.cfg = cfg.watchdog
