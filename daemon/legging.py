@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import structlog
+
 from connectors.backoff import Backoff
 from daemon import client_ids, hedge
 from daemon.accounting import apply_funding, apply_interest, pair_pnl
@@ -352,6 +354,8 @@ class LeggingEngine(Executor):
     async def _run_op(self, rt: PairRuntime, kind: str, targets: tuple[float, float],
                       execution: str, resume: bool = False) -> None:
         p = rt.pair
+        # This task's own context: every log line of the operation names its pair and symbol.
+        structlog.contextvars.bind_contextvars(position_id=p.id, symbol=p.symbol, operation=kind)
         result = "error"
         try:
             try:
