@@ -170,6 +170,22 @@ class SessionComponent:
         await self.session.close()
 
 
+class ConfigFollower:
+    """Applies a reloaded config to a component that reads its settings at call time."""
+
+    def __init__(self, apply: Any) -> None:
+        self.apply = apply
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def reconfigure(self, cfg: Config) -> None:
+        self.apply(cfg)
+
+
 class Reconfigurable:
     def __init__(self, component: Any, section: str) -> None:
         self.component = component
@@ -243,6 +259,10 @@ async def start_components(daemon: Daemon) -> None:
                            leg_cfg, journal)
     daemon.legging = engine
     daemon.components.append(engine)
+
+    def follow_legging(new: Config) -> None:
+        engine.cfg = legging_config_for(new)
+    daemon.components.append(ConfigFollower(follow_legging))
 
     def brackets(venue: str, symbol: str) -> Any:
         v = daemon.venues.get(venue)

@@ -186,3 +186,19 @@ def test_malformed_requests_against_the_daemon_process(daemon_factory) -> None:
     r = d.ctl("health")
     assert r.returncode == 0, (r.stderr, r.stdout)
     assert json.loads(d.ctl("--json", "status").stdout)["pid"] == d.proc.pid
+
+
+def test_sighup_applies_legging_limits_to_the_running_engine(daemon_factory) -> None:
+    from daemon.ctl import request
+
+    d = daemon_factory()
+    assert d.ready(), d.output()
+    body = {"type": "reverse_basis", "symbol": "BTCUSDT", "notional_usd": 10}
+    assert wait_for(lambda: request(str(d.socket), "GET", "/v1/positions")[0] == 200, 10)
+    status, answer = request(str(d.socket), "POST", "/v1/positions", body)
+    assert "notional_usd" not in str(answer.get("field")), answer
+    d.config.write_text(MINIMAL_CONFIG + "\n[legging]\nmax_notional_usd = 5\n")
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: json.loads(d.ctl("--json", "status").stdout)["reloads"] == 1, 10)
+    status, answer = request(str(d.socket), "POST", "/v1/positions", body)
+    assert status == 400 and answer["field"] == "notional_usd" and "5" in answer["error"], answer
