@@ -102,3 +102,12 @@ def test_secret_from_env_and_credentials_directory(tmp_path) -> None:
         load_secret("other", "api_key", {})
     assert "BASISD_OTHER_API_KEY" in str(err.value)
     assert isinstance(s, Secret)
+
+
+def test_shipped_example_configs_are_valid() -> None:
+    from tests.conftest import ROOT
+
+    cfg = load_config(ROOT / "deploy" / "basisd.example.toml")
+    assert not cfg.sim.enabled and cfg.venues[0].credentials == "binance-main"
+    assert not cfg.strategy.enabled          # auto mode stays off unless a live config asks for it
+    assert load_config(None).strategy.enabled
