@@ -414,7 +414,8 @@ class WsApiEvent(Struct):
 class WsApiResponse(Struct):
     id: str | int | None = None
     status: int = 0
-    result: Raw | None = None
+    # msgspec cannot decode an object into `Raw | None` (it expects null): a Raw default instead
+    result: Raw = Raw(b"null")
     error: ApiError | None = None
 
 

@@ -9,8 +9,10 @@ Cross-margin user data (current docs): the `/sapi/v1/userDataStream` listenKey e
 retired on 2026-02-20. Trade events now come from the spot WebSocket API after
 `POST /sapi/v1/userListenToken` + `userDataStream.subscribe.listenToken`; liability and margin-level
 events from the risk stream (`POST /sapi/v1/margin/listen-key`, wss://margin-stream.binance.com).
-The embedded exchange implements the older listenKey flow on its spot websocket port
-(`margin_flow="listen_key"`), which is what it selects.
+The embedded exchange implements both: the older listenKey flow on its spot websocket port
+(`margin_flow="listen_key"`, what `from_config` and `for_sim` select by default), and the
+listenToken flow (its VenueInfo's `ws_api_url` and `margin_risk_ws_url`; pass them to
+`for_sim(..., margin_flow="listen_token", ws_api=..., margin_risk_ws=...)`).
 """
 from __future__ import annotations
 
@@ -63,9 +65,13 @@ class BinanceUrls:
                    futures_routes=not testnet)
 
     @classmethod
-    def for_sim(cls, rest: str, spot_ws: str, futures_ws: str) -> BinanceUrls:
+    def for_sim(cls, rest: str, spot_ws: str, futures_ws: str, *,
+                margin_flow: MarginFlow = "listen_key", ws_api: str | None = None,
+                margin_risk_ws: str | None = None) -> BinanceUrls:
+        if margin_flow == "listen_token" and ws_api is None:
+            raise ValueError("margin_flow='listen_token' needs the sim's ws_api URL")
         return cls(rest=rest, futures_rest=rest, spot_ws=spot_ws, futures_ws=futures_ws,
-                   ws_api=None, margin_risk_ws=None, margin_flow="listen_key",
+                   ws_api=ws_api, margin_risk_ws=margin_risk_ws, margin_flow=margin_flow,
                    use_server_time=False)
 
     # -- stream URLs ---------------------------------------------------------------------------

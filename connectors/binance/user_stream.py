@@ -9,9 +9,12 @@ Cross margin, two flows (see urls.py):
   socket on the spot host `/ws/<key>`, keepalive every 30 min. executionReport,
   outboundAccountPosition, balanceUpdate and USER_LIABILITY_CHANGE arrive on it.
 - "listen_token" (Binance today): `POST /sapi/v1/userListenToken` then
-  `userDataStream.subscribe.listenToken` on the spot WS-API, renewed before expiry; liability and
-  margin-level events on the risk stream (`/sapi/v1/margin/listen-key`). NOT exercised by any test
-  here (no server speaks it on loopback): treat as unverified.
+  `userDataStream.subscribe.listenToken` on the spot WS-API (the ack is awaited before the stream
+  counts as connected; an error, or `eventStreamTerminated`, reconnects with a new token), renewed
+  before expiry; liability and margin-level events on the risk stream
+  (`/sapi/v1/margin/listen-key`, USER_LIABILITY_CHANGE without a total: applied incrementally).
+  Exercised against the embedded exchange by tests/binance/test_margin_listen_token.py.
+A `listenKeyExpired` on a listenKey stream drops that socket: the reconnect creates a new key.
 Interest: USER_LIABILITY_CHANGE with t=INTEREST -> hub.interest_charge. When no such event has been
 seen, a slow poll of `/sapi/v1/margin/interestHistory` supplies the charges instead.
 """
@@ -25,6 +28,8 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 import orjson
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from connectors.backoff import Backoff
 from connectors.binance import schemas
@@ -36,6 +41,7 @@ from connectors.ws import WsStream
 from daemon.hub import Balance, FundingFee, Hub, InterestCharge, OrderUpdate, PerpPosition
 
 KEEPALIVE_S = 30 * 60
+WS_API_ACK_S = 10.0
 INTEREST_POLL_S = 600.0
 
 
@@ -137,7 +143,7 @@ class BinanceUserStreams:
             if urls.margin_risk_ws is not None:
                 self.margin_risk = _ListenKeyStream(
                     "margin-risk", rest, urls.rest, "/sapi/v1/margin/listen-key",
-                    urls.margin_risk_url, self._on_margin, hub=hub, venue=venue,
+                    urls.margin_risk_url, self._on_risk, hub=hub, venue=venue,
                     backoff=backoff)
             if urls.ws_api is not None:
                 self.margin_ws_api = WsStream("margin-user", urls.ws_api, self._on_ws_api,
@@ -171,8 +177,11 @@ class BinanceUserStreams:
 
     async def wait_connected(self, timeout_s: float = 10.0) -> None:
         waits: list[Awaitable[bool]] = [self.futures.ws.connected.wait()]
-        if self.margin is not None:
-            waits.append(self.margin.ws.connected.wait())
+        for s in (self.margin, self.margin_risk):
+            if s is not None:
+                waits.append(s.ws.connected.wait())
+        if self.margin_ws_api is not None:
+            waits.append(self.margin_ws_api.connected.wait())
         await asyncio.wait_for(asyncio.gather(*waits), timeout_s)
 
     # -- USD-M ---------------------------------------------------------------------------------
@@ -207,6 +216,8 @@ class BinanceUserStreams:
                 for b in acct.B:
                     hub.funding_fee(FundingFee(venue=venue, symbol=symbol, asset=b.a,
                                                amount=float(b.bc), ts_ms=ts))
+        elif isinstance(ev, schemas.ListenKeyExpired):
+            self.futures.ws.drop("listenKey expired")   # silent until reconnected otherwise
         if self._on_event is not None:
             self._on_event(ev)
 
@@ -220,11 +231,19 @@ class BinanceUserStreams:
 
     # -- cross margin --------------------------------------------------------------------------
     def _on_margin(self, data: bytes) -> None:
+        self._on_listen_key_frame(data, self.margin)
+
+    def _on_risk(self, data: bytes) -> None:
+        self._on_listen_key_frame(data, self.margin_risk)
+
+    def _on_listen_key_frame(self, data: bytes, stream: _ListenKeyStream | None) -> None:
         try:
             ev = self._margin_decode(data)
         except msgspec.ValidationError:
             self.unknown_events += 1
             return
+        if isinstance(ev, schemas.ListenKeyExpired) and stream is not None:
+            stream.ws.drop("listenKey expired")
         self._margin_event(ev)
 
     def _margin_event(self, ev: object) -> None:
@@ -240,6 +259,12 @@ class BinanceUserStreams:
                                         interest=prev.interest if prev else 0.0))
         elif isinstance(ev, schemas.UserLiabilityChange):
             self._liability(ev)
+        elif isinstance(ev, schemas.MarginLevelStatusChange):
+            acct = hub.margin_accounts.get(venue)
+            if acct is not None:
+                # ts_ms on the local clock, as the REST snapshot stamps it (E is venue time)
+                hub.set_margin_account(msgspec.structs.replace(
+                    acct, margin_level=float(ev.l), ts_ms=int(time.time() * 1000)))
         if self._on_event is not None:
             self._on_event(ev)
 
@@ -293,12 +318,30 @@ class BinanceUserStreams:
                                       signed=True, idempotent=True)
         return schemas.LISTEN_TOKEN.decode(raw)
 
-    async def _subscribe_token(self, ws: object) -> None:
+    def _subscribe_msg(self, req_id: int, token: str) -> str:
+        return orjson.dumps({"id": req_id, "method": "userDataStream.subscribe.listenToken",
+                             "params": {"listenToken": token}}).decode()
+
+    async def _subscribe_token(self, ws: ClientConnection) -> None:
+        """on_open: subscribe and wait for the ack, so that `connected` means subscribed and a
+        refused token (-1209) reconnects instead of leaving a silent socket."""
         token = await self._new_token()
-        self._token_expiry_ms = token.expirationTime
-        await ws.send(orjson.dumps({"id": next(self._ids),  # type: ignore[attr-defined]
-                                    "method": "userDataStream.subscribe.listenToken",
-                                    "params": {"listenToken": token.token}}).decode())
+        req_id = next(self._ids)
+        await ws.send(self._subscribe_msg(req_id, token.token))
+        async with asyncio.timeout(WS_API_ACK_S):
+            while True:
+                data = await ws.recv(decode=False)
+                resp = schemas.WS_API_RESPONSE.decode(data)
+                if resp.id != req_id:
+                    self._on_ws_api(data)      # an event (or another ack) before ours
+                    continue
+                if resp.error is not None or resp.status != 200:
+                    err = resp.error
+                    raise ConnectionError(f"listenToken subscribe refused: "
+                                          f"{err.code if err else resp.status} "
+                                          f"{err.msg if err else ''}")
+                self._token_expiry_ms = token.expirationTime
+                return
 
     async def _renew_token(self) -> None:
         while True:
@@ -306,17 +349,35 @@ class BinanceUserStreams:
             wait = max(60.0, (expiry / 1000 - time.time()) - 600) if expiry else 60.0
             await asyncio.sleep(wait)
             if self.margin_ws_api is not None and getattr(self, "_token_expiry_ms", 0):
-                with contextlib.suppress(BinanceError, ConnectionError):
+                # ConnectionClosed is not a ConnectionError: it used to end this task for good
+                with contextlib.suppress(BinanceError, ConnectionError, ConnectionClosed):
                     token = await self._new_token()
+                    await self.margin_ws_api.send(self._subscribe_msg(next(self._ids),
+                                                                      token.token))
                     self._token_expiry_ms = token.expirationTime
-                    await self.margin_ws_api.send(orjson.dumps({
-                        "id": next(self._ids), "method": "userDataStream.subscribe.listenToken",
-                        "params": {"listenToken": token.token}}).decode())
 
     def _on_ws_api(self, data: bytes) -> None:
         try:
             push = schemas.WS_API_EVENT.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            self._on_ws_api_response(data)
+            return
+        try:
             ev = self._margin_decode(push.event)
         except (msgspec.ValidationError, msgspec.DecodeError):
-            return   # request acks and unknown events
+            self.unknown_events += 1
+            return
+        if isinstance(ev, schemas.StreamTerminated) and self.margin_ws_api is not None:
+            # the subscription expired (renewal missed or refused): resubscribe on a new socket
+            self.margin_ws_api.drop("eventStreamTerminated")
         self._margin_event(ev)
+
+    def _on_ws_api_response(self, data: bytes) -> None:
+        """Acks of renewals: a refused one would let the subscription lapse silently."""
+        try:
+            resp = schemas.WS_API_RESPONSE.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            self.unknown_events += 1
+            return
+        if (resp.error is not None or resp.status >= 400) and self.margin_ws_api is not None:
+            self.margin_ws_api.drop("ws-api request refused")

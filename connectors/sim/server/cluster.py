@@ -26,6 +26,8 @@ class VenueInfo:
     api_key: str
     api_secret: str
     server: VenueServer  # the live venue (engine access for tests)
+    ws_api_url: str = ""          # spot WS-API (`<spot_ws>/ws-api/v3`): margin listenToken flow
+    margin_risk_ws_url: str = ""  # margin risk stream base (`<spot_ws>/margin-risk`), + /ws/<key>
 
     def json_line(self) -> str:
         return orjson.dumps({"venue": self.name, "rest": self.rest_url,
@@ -65,7 +67,9 @@ class SimCluster:
             await self.stop()
             raise
         self.venues = [VenueInfo(s.name, s.rest_url, s.spot_ws_url, s.futures_ws_url,
-                                 s.api_key, s.api_secret, s) for s in self._servers]
+                                 s.api_key, s.api_secret, s, ws_api_url=s.ws_api_url,
+                                 margin_risk_ws_url=s.margin_risk_ws_url)
+                       for s in self._servers]
         self._driver = asyncio.create_task(self._drive(), name="sim-clock")
 
     async def stop(self) -> None:

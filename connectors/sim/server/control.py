@@ -15,6 +15,7 @@ Unsigned, loopback peers only (403 otherwise). Body: a JSON object with "action"
     {"action": "create_account", "funding": {"USDT": "1000"}, "futures_funding": {"USDT": "10"}}
                                  margin and USD-M wallets -> {"api_key", "api_secret"}
     {"action": "expire_listen_keys", "in_seconds": 0}           force listenKey expiry
+    {"action": "expire_listen_tokens"}      end every listenToken and WS-API subscription now
 
 Answers `{"ok": true, ...}`, or HTTP 400 `{"ok": false, "error": "...", "field": "..."}`.
 """
@@ -153,6 +154,10 @@ async def apply(venue: VenueServer, body: dict[str, Any]) -> dict[str, Any]:
             lk.expires_at = now
         venue.expire_listen_keys()
         return {}
+    if action == "expire_listen_tokens":
+        from connectors.sim.server.ws_api import wall_ms
+
+        return {"terminated": venue.ws_api.expire_all(wall_ms(), venue.server_ms())}
     raise BadControl(f"unknown action {action!r}", "action")
 
 

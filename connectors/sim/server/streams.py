@@ -40,6 +40,8 @@ def route_allows(route: str, key: str) -> bool:
     if key.startswith("user:"):
         if key.endswith(":margin"):
             return route == "spot"
+        if key.endswith(":risk"):
+            return route == "risk"          # margin risk stream (margin_risk.py)
         return route in ("private", "legacy")
     if key.startswith("spot:"):
         return route == "spot"

@@ -1,7 +1,9 @@
 """One simulated venue on loopback: the engine plus its three listening sockets.
 
 - REST port: `/api`, `/sapi`, `/fapi`, and the sim's own `POST /sim/control`, `GET /sim/state`.
-- spot websocket port: `/ws/..`, `/stream?streams=`, margin user data `/ws/<listenKey>`.
+- spot websocket port: `/ws/..`, `/stream?streams=`, margin user data `/ws/<listenKey>` (classic
+  listenKey flow), the WS-API `/ws-api/v3` (listenToken flow, ws_api.py) and the margin risk
+  stream under `/margin-risk` (margin_risk.py).
 - futures websocket port: `/public/..`, `/market/..`, `/private/..`, legacy `/ws/..`, `/stream`.
 
 Clocks. API timestamps report the venue clock (`Exchange.now_ms()`, which runs `speedup` times
@@ -29,9 +31,12 @@ from connectors.sim.server.endpoints_futures import futures_endpoints
 from connectors.sim.server.endpoints_spot import spot_endpoints
 from connectors.sim.server.faults import TransportFaults
 from connectors.sim.server.listenkeys import ListenKeys
+from connectors.sim.server.margin_risk import RISK_PREFIX, RiskStream, risk_endpoints
 from connectors.sim.server.rest import routes_for
 from connectors.sim.server.streams import StreamHub, ws_routes
 from connectors.sim.server.weights import WeightLimiter
+from connectors.sim.server.ws_api import (WS_API_PATH, ListenTokens, WsApiHub, listen_token_endpoints,
+                                          wall_ms, ws_api_routes)
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +71,13 @@ class VenueServer:
         self.faults = TransportFaults()
         self.hub = StreamHub()
         self.listen_keys = ListenKeys(rng=random.Random(seed * 7919 + 17))
+        self.listen_tokens = ListenTokens(rng=random.Random(seed * 7919 + 29))
+        self.ws_api = WsApiHub(self.listen_tokens)
+        self.risk = RiskStream(self)
         self._runners: list[web.AppRunner] = []
         self._stopping = asyncio.Event()
         self.rest_url = self.spot_ws_url = self.futures_ws_url = ""
+        self.ws_api_url = self.margin_risk_ws_url = ""
 
     # -- clocks
     @staticmethod
@@ -102,6 +111,12 @@ class VenueServer:
         publish = self.hub.publish
         for key, payload in events:
             publish(key, payload)
+            if key.endswith(":margin") and key.startswith("user:"):
+                # the same margin events, in the listenToken flow's two streams
+                acct = key[5:-7]
+                self.ws_api.publish(acct, payload)
+                self.risk.on_margin_event(acct, payload)
+        self.risk.evaluate()
 
     def flush_events(self) -> None:
         """Publish what the engine queued during a REST call (order updates, account updates)."""
@@ -140,6 +155,7 @@ class VenueServer:
     def expire_listen_keys(self) -> None:
         for lk in self.listen_keys.expire(self.wall_s()):
             self.close_listen_key(lk.key)
+        self.ws_api.expire(wall_ms(), self.server_ms())
 
     # -- faults that need the loop
     async def hang(self, seconds: float) -> None:
@@ -151,7 +167,8 @@ class VenueServer:
     # -- lifecycle
     def _rest_app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 20)
-        app.add_routes(routes_for(self, spot_endpoints() + futures_endpoints()))
+        app.add_routes(routes_for(self, spot_endpoints() + futures_endpoints()
+                                  + listen_token_endpoints() + risk_endpoints()))
         app.add_routes(control_routes(self))
         return app
 
@@ -159,6 +176,8 @@ class VenueServer:
         app = web.Application()
         app.add_routes(ws_routes(self.hub, {"": "spot"},
                                  lambda n: self.resolve_stream("spot", "margin", n)))
+        app.add_routes(ws_api_routes(self))
+        app.add_routes(self.risk.routes())
         return app
 
     def _futures_ws_app(self) -> web.Application:
@@ -189,6 +208,8 @@ class VenueServer:
         self.rest_url = f"http://{host}:{rest}"
         self.spot_ws_url = f"ws://{host}:{spot}"
         self.futures_ws_url = f"ws://{host}:{fut}"
+        self.ws_api_url = f"{self.spot_ws_url}{WS_API_PATH}"
+        self.margin_risk_ws_url = f"{self.spot_ws_url}{RISK_PREFIX}"
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -199,5 +220,6 @@ class VenueServer:
 
     def info(self) -> dict[str, str]:
         return {"venue": self.name, "rest": self.rest_url, "spot_ws": self.spot_ws_url,
-                "futures_ws": self.futures_ws_url, "api_key": self.api_key,
+                "futures_ws": self.futures_ws_url, "ws_api": self.ws_api_url,
+                "margin_risk_ws": self.margin_risk_ws_url, "api_key": self.api_key,
                 "api_secret": self.api_secret}
