@@ -10,6 +10,9 @@ Protective actions (collateral transfers, trims, closes, unwinds) are never bloc
 A manual halt sets exactly the mode asked for; an automatic halt only ever escalates. `resume`
 lifts any halt; an automatic daily-loss halt is then acknowledged for the rest of that UTC day
 (otherwise it would fire again on the next tick and resume would be meaningless).
+
+Both the halt and the day's equity baseline are journaled and restored at start (`restored_halt`,
+`restored_loss`): a restart must neither lift a halt nor reset the daily loss.
 """
 from __future__ import annotations
 
@@ -104,3 +107,24 @@ def track_equity(state: DailyLoss, equity: float, now_ms: int) -> DailyLoss:
 def loss_halt_due(halt_state: HaltState, loss: DailyLoss, limit: float) -> bool:
     """True when the loss limit is breached today and the operator has not lifted it today."""
     return limit > 0 and loss.loss > limit and halt_state.loss_acknowledged_day != loss.day
+
+
+def restored_halt(current: HaltState, stored: HaltState) -> HaltState:
+    """The halt after a restart. Untouched since start: the stored one, exactly (a resume and its
+    acknowledgement included). Changed since start (an operator was quicker than recovery): the
+    stricter of the two modes; an acknowledgement is kept from either."""
+    if current == HaltState():
+        return stored
+    ack = max(current.loss_acknowledged_day, stored.loss_acknowledged_day)
+    base = stored if _RANK[stored.mode] > _RANK[current.mode] else current
+    return structs.replace(base, loss_acknowledged_day=ack)
+
+
+def restored_loss(current: DailyLoss, stored: DailyLoss, now_ms: int) -> DailyLoss:
+    """The daily-loss state after a restart: a stored baseline of today replaces one taken since
+    start (it is older, so it is the day's true start); one of another day is ignored. The loss
+    is left for the next `track_equity` to measure against the restored baseline."""
+    day = now_ms // DAY_MS
+    if stored.day != day:
+        return current
+    return DailyLoss(day=day, start_equity=stored.start_equity, loss=0.0)

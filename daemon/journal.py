@@ -1,8 +1,9 @@
 """Crash-safe journal: SQLite in WAL mode, written by one background thread (queue + group commit).
 
 Tables: pairs (the latest snapshot of each pair: model, books, order table, counters), ops, intents,
-orders, fills, funding, interest, transfers; `PRAGMA user_version` is the schema version and
-MIGRATIONS upgrades an older file in place.
+orders, fills, funding, interest, transfers, risk_steps, daily_loss and kv (the watchdog's state
+that must survive a restart: the day's equity baseline and the halt); `PRAGMA user_version` is the
+schema version and MIGRATIONS upgrades an older file in place.
 
 How recovery sees every client id that might have reached a venue
 -----------------------------------------------------------------
@@ -36,7 +37,7 @@ from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -77,6 +78,11 @@ CREATE TABLE risk_steps (id INTEGER PRIMARY KEY AUTOINCREMENT, pair_id TEXT NOT 
                          ts_ms INTEGER NOT NULL, step TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX risk_steps_by_pair ON risk_steps (pair_id, ts_ms);
 """,
+    4: """
+CREATE TABLE daily_loss (day INTEGER PRIMARY KEY, start_equity REAL NOT NULL,
+                         ts_ms INTEGER NOT NULL);
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts_ms INTEGER NOT NULL);
+""",
 }
 
 _SQL: dict[str, str] = {
@@ -106,6 +112,12 @@ _SQL: dict[str, str] = {
                 "VALUES (:pair_id, :venue, :asset, :coin, :mark, :ts_ms)",
     "risk_step": "INSERT INTO risk_steps (pair_id, ts_ms, step, detail) "
                  "VALUES (:pair_id, :ts_ms, :step, :detail)",
+    # The first baseline of a UTC day is the day's start: a later one (a restart before the
+    # stored one was restored) must not replace it.
+    "daily_loss": "INSERT OR IGNORE INTO daily_loss (day, start_equity, ts_ms) "
+                  "VALUES (:day, :start_equity, :ts_ms)",
+    "kv": "INSERT INTO kv (key, value, ts_ms) VALUES (:key, :value, :ts_ms) "
+          "ON CONFLICT(key) DO UPDATE SET value=excluded.value, ts_ms=excluded.ts_ms",
     "transfer": "INSERT INTO transfers (pair_id, venue, asset, amount, from_wallet, to_wallet, "
                 "ts_ms) VALUES (:pair_id, :venue, :asset, :amount, :from_wallet, :to_wallet, "
                 ":ts_ms)",
@@ -164,6 +176,9 @@ class Journal:
         self.rows_written = 0
         self.errors = 0
         self.last_error = ""
+        # What open() found of the watchdog's state: {"daily_loss": {"day", "start_equity",
+        # "ts_ms"} | None, "halt": {...HaltState fields} | None}; empty before open().
+        self.risk_state: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self) -> dict[str, Any]:
@@ -173,6 +188,7 @@ class Journal:
         replayed = self._replay_intent_log(conn)
         state = self._load(conn)
         state["replayed_intents"] = replayed
+        self.risk_state = state["risk_state"]
         self._conn = conn
         self._intent_fd = os.open(self.intent_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
@@ -210,6 +226,21 @@ class Journal:
             "step": str(row["step"]),
             "detail": orjson.dumps(detail, option=orjson.OPT_NON_STR_KEYS,
                                    default=_json_default).decode()}))
+
+    def record_daily_loss(self, day: int, start_equity: float, ts_ms: int) -> None:
+        """The equity baseline of UTC day `day` (non-blocking; the first one of a day is kept)."""
+        self._q.put(("daily_loss", {"day": int(day), "start_equity": float(start_equity),
+                                    "ts_ms": int(ts_ms)}))
+
+    def record_halt(self, doc: dict[str, Any], ts_ms: int) -> None:
+        """The watchdog's current halt state (non-blocking; the latest one is kept)."""
+        self.record_state("halt", doc, ts_ms)
+
+    def record_state(self, key: str, doc: dict[str, Any], ts_ms: int) -> None:
+        """Upsert one JSON document under `key` in kv (non-blocking: queued for the writer)."""
+        self._q.put(("kv", {"key": key, "ts_ms": int(ts_ms),
+                            "value": orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS,
+                                                  default=_json_default).decode()}))
 
     def intent(self, row: dict[str, Any]) -> None:
         """Write-ahead: one os.write before the order may be sent, then queued for SQLite."""
@@ -315,7 +346,8 @@ class Journal:
         for r in cur:
             row = dict(zip(cols, r))
             orders.setdefault(row["pair_id"], []).append(row)
-        return {"pairs": pairs, "intents": intents, "orders": orders}
+        return {"pairs": pairs, "intents": intents, "orders": orders,
+                "risk_state": _load_risk_state(conn)}
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Read-only query on a separate connection (WAL readers never block the writer)."""
@@ -324,3 +356,17 @@ class Journal:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
+
+
+def _load_risk_state(conn: sqlite3.Connection) -> dict[str, Any]:
+    row = conn.execute("SELECT day, start_equity, ts_ms FROM daily_loss ORDER BY day DESC LIMIT 1"
+                       ).fetchone()
+    loss = None if row is None else {"day": row[0], "start_equity": row[1], "ts_ms": row[2]}
+    halt = None
+    got = conn.execute("SELECT value FROM kv WHERE key = 'halt'").fetchone()
+    if got is not None:
+        try:
+            halt = orjson.loads(got[0])
+        except orjson.JSONDecodeError:
+            halt = None       # unreadable: the watchdog starts unhalted, as before this table
+    return {"daily_loss": loss, "halt": halt}

@@ -4,44 +4,37 @@ One asyncio task per running operation per pair. Fills arrive through the hub (O
 subscriber priority 20, after the watchdog) and through REST acknowledgements; both fold into the
 pair's order table idempotently (legging_runtime). Decisions are the pure `hedge.decide`; the
 engine only executes them, with bounded attempts and backoff, so no pair can loop or churn.
+
+This module holds the public operations, the halt gate and the views. The operation machinery
+is in legging_ops (Operations), the hub subscriber in legging_events (HubEvents), order sending
+in legging_exec (Executor), recovery in legging_recovery.
 """
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import structlog
-
-from connectors.backoff import Backoff
 from daemon import client_ids, hedge
-from daemon.accounting import apply_funding, apply_interest, pair_pnl
-from daemon.hub import (FUNDING_FEE, INTEREST, ORDER, Borrow, FundingFee, Hub, InterestCharge,
-                        OrderUpdate)
+from daemon.accounting import pair_pnl
+from daemon.hub import Borrow, Hub
 from daemon.journal import Journal
 from daemon.legging_config import LeggingConfig
-from daemon.legging_exec import Executor, OpAborted
+from daemon.legging_events import HubEvents
+from daemon.legging_ops import EngineError, Operations, log
 from daemon.legging_preflight import PreflightError, check, leg_key
-from daemon.legging_runtime import LegMeta, OrderTrack, PairRuntime
+from daemon.legging_runtime import LegMeta, PairRuntime
 from daemon.legging_venue import LegVenue
-from daemon.pairs import (EXECUTIONS, PAIR_TYPES, Event, IllegalTransition, Pair, State,
-                          make_legs, open_targets, venue_keys)
+from daemon.pairs import (EXECUTIONS, PAIR_TYPES, Event, IllegalTransition, Pair, make_legs,
+                          open_targets, venue_keys)
 
-log = logging.getLogger("basisd.legging")
-
-
-class EngineError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
+__all__ = ["EngineError", "LeggingEngine", "log"]
 
 
-class LeggingEngine(Executor):
+class LeggingEngine(HubEvents, Operations):
+
     def __init__(self, hub: Hub, venues: Mapping[str, LegVenue], cfg: LeggingConfig,
                  journal: Journal | None = None, *, clock: Callable[[], float] = time.time,
                  allow: Callable[[str, str | None], bool] | None = None,
@@ -70,12 +63,6 @@ class LeggingEngine(Executor):
             return
         state = await asyncio.to_thread(self.journal.open)
         await self._recover(state)
-
-    def _apply(self, pair: Any, event: Event, now_ms: int, reason: str = "") -> State:
-        """Every state change goes through here, so the hub's copy and its subscribers follow."""
-        new = pair.apply(event, now_ms, reason)
-        self.hub.set_pair(pair)
-        return new
 
     async def stop(self) -> None:
         tasks = [rt.task for rt in self.pairs.values() if rt.task and not rt.task.done()]
@@ -323,292 +310,10 @@ class LeggingEngine(Executor):
             self.hub.set_borrow(Borrow(venue=leg.venue, asset=asset, hourly_rate=hourly,
                                        max_borrowable=amount, ts_ms=self._now_ms()))
 
-    # ================================================================= op machinery
-    def _get(self, pid: str) -> PairRuntime:
-        rt = self.pairs.get(pid)
-        if rt is None:
-            raise EngineError(404, f"no position {pid!r}", "id")
-        return rt
-
-    async def _start_op(self, rt: PairRuntime, kind: str, event: Event,
-                        targets: tuple[float, float], execution: str | None,
-                        new_qty: float) -> None:
-        p = rt.pair
-        if rt.task and not rt.task.done():
-            raise EngineError(409, f"position {p.id} is busy ({p.op_kind} running)")
-        try:
-            self._apply(p, event, self._now_ms(), "")
-        except IllegalTransition as exc:
-            raise EngineError(409, str(exc)) from None
-        p.op_seq += 1
-        p.op_kind = kind
-        p.targets = targets
-        p.target_qty = new_qty
-        rt.blocked = [False, False]
-        rt.blocked_reason = ["", ""]
-        rt.op_orders = 0
-        self._persist(rt)
-        self._journal_op(rt, kind, None)
-        rt.task = asyncio.create_task(self._run_op(rt, kind, targets, execution or p.execution))
-
-    async def _run_op(self, rt: PairRuntime, kind: str, targets: tuple[float, float],
-                      execution: str, resume: bool = False) -> None:
-        p = rt.pair
-        # This task's own context: every log line of the operation names its pair and symbol.
-        structlog.contextvars.bind_contextvars(position_id=p.id, symbol=p.symbol, operation=kind)
-        result = "error"
-        try:
-            try:
-                async with asyncio.timeout(self.cfg.op_budget_s):
-                    if not resume:
-                        await self._execute(rt, targets, execution)
-                    decision = await self._reconcile(rt)
-            except (TimeoutError, OpAborted) as exc:
-                await self._cancel_live(rt)
-                decision = hedge.Decision(hedge.FAIL, reason=f"operation stopped: {exc!r}")
-            result = await self._finish(rt, kind, decision)
-        except asyncio.CancelledError:
-            result = "cancelled"
-            raise
-        except Exception as exc:  # an engine bug must not leave the pair silently unmanaged
-            log.exception("legging op crashed", extra={"pair": p.id})
-            self._alert(rt, f"{kind} crashed: {exc!r}")
-            try:
-                if p.state not in (State.FAILED, State.CLOSED, State.DETACHED):
-                    self._apply(p, Event.FAIL, self._now_ms(), f"{kind} crashed: {exc!r}")
-            except IllegalTransition:
-                pass
-        finally:
-            self._persist(rt)
-            self._journal_op(rt, kind, result)
-
-    async def _execute(self, rt: PairRuntime, targets: tuple[float, float], execution: str) -> None:
-        deltas = (targets[0] - rt.exposure(0), targets[1] - rt.exposure(1))
-        if execution == "market":
-            await self._fire(rt, deltas, "flatten", "market")
-        elif execution == "taker":
-            await self._fire(rt, deltas, "entry", "taker")
-        elif execution == "chase":
-            await self._chase(rt, deltas)
-        else:
-            clips = self.cfg.batch_clips
-            for k in range(clips):
-                left = clips - k
-                d = tuple(hedge.round_step((targets[i] - rt.exposure(i)) / left,
-                                           rt.meta[i].step, "nearest") for i in (0, 1))
-                if self.cfg.batch_mode == "chase":
-                    await self._chase(rt, d)  # type: ignore[arg-type]
-                else:
-                    await self._fire(rt, d, "entry", "taker")  # type: ignore[arg-type]
-                dec = await self._reconcile(rt, allow_topup=False)
-                if dec.action == hedge.FAIL or rt.blocked[0] or rt.blocked[1]:
-                    return
-                if k + 1 < clips:
-                    await asyncio.sleep(self.cfg.batch_pause_s)
-
-    async def _reconcile(self, rt: PairRuntime, allow_topup: bool = True) -> hedge.Decision:
-        cfg = self.cfg
-        counts = {hedge.COMPLETE: 0, hedge.TRIM: 0, hedge.TOPUP: 0}
-        out_since: float | None = None
-        backoff = Backoff(base_s=cfg.backoff_base_s, cap_s=cfg.backoff_cap_s, jitter=False)
-        backoff_until = 0.0
-        tol = self._tolerance(rt)
-        while True:
-            now = self.clock()
-            if abs(rt.residual()) > tol:
-                out_since = out_since if out_since is not None else now
-            else:
-                out_since = None
-            views = tuple(hedge.LegView(rt.exposure(i), rt.pair.targets[i], rt.inflight(i),
-                                        rt.blocked[i], rt.meta[i].step, rt.meta[i].min_qty)
-                          for i in (0, 1))
-            d = hedge.decide(hedge.HedgeInput(
-                legs=views, tolerance=tol, now=now, out_since=out_since,  # type: ignore[arg-type]
-                complete_attempts=counts[hedge.COMPLETE], trim_attempts=counts[hedge.TRIM],
-                topup_attempts=counts[hedge.TOPUP], backoff_until=backoff_until,
-                complete_budget_s=cfg.complete_budget_s,
-                max_complete_attempts=cfg.max_complete_attempts,
-                max_trim_attempts=cfg.max_trim_attempts,
-                max_topup_attempts=cfg.max_topup_attempts, allow_topup=allow_topup))
-            if d.action in (hedge.DONE, hedge.FAIL):
-                return d
-            if d.action == hedge.WAIT:
-                live = rt.live_orders()
-                if live:
-                    await self._await_final(rt, live)
-                else:
-                    await asyncio.sleep(max(0.0, d.wait_s))
-                continue
-            counts[d.action] += 1
-            before = abs(rt.residual()), rt.exposure(0), rt.exposure(1)
-            if d.action == hedge.TOPUP:
-                await self._fire(rt, d.deltas, "entry", "taker")
-            else:
-                kind = "complete" if d.action == hedge.COMPLETE else "trim"
-                await self._fire_leg(rt, d.leg, d.delta, kind, "taker")
-            if (abs(rt.residual()), rt.exposure(0), rt.exposure(1)) == before:
-                backoff_until = self.clock() + backoff.next_delay()   # nothing moved: back off
-            else:
-                backoff.reset()
-
-    async def _finish(self, rt: PairRuntime, kind: str, d: hedge.Decision) -> str:
-        p = rt.pair
-        tol = self._tolerance(rt)
-        now = self._now_ms()
-        hedged = abs(rt.residual()) <= tol
-        flat = abs(rt.exposure(0)) <= tol and abs(rt.exposure(1)) <= tol
-        reasons = "; ".join(r for r in rt.blocked_reason if r)
-        if d.action == hedge.FAIL or not hedged:
-            self._alert(rt, f"{kind} failed: {d.reason} {reasons}".strip())
-            self._apply(p, Event.FAIL if p.state is not State.OPENING or not flat else Event.FLAT, now,
-                    f"{kind}: {d.reason} {reasons}".strip())
-            return "failed"
-        if p.state is State.OPENING:
-            if flat:
-                self._apply(p, Event.FLAT, now, f"open abandoned, flat: {reasons or d.reason}")
-                return "flat"
-            short = abs(abs(rt.exposure(1)) - p.target_qty) > tol
-            self._apply(p, Event.HEDGED, now, "opened short of target" if short else "")
-            return "open"
-        if p.state is State.CLOSING or (p.state is State.ADJUSTING and p.target_qty <= tol):
-            if flat:
-                await self._repay_dust(rt)
-                self._apply(p, Event.FLAT, now, "")
-                return "closed"
-            self._apply(p, Event.FAIL, now, f"{kind} incomplete (hedged): {reasons}")
-            self._alert(rt, f"{kind} incomplete, pair hedged but not flat")
-            return "failed"
-        self._apply(p, Event.HEDGED, now, "")
-        return "open"
-
-    async def _repay_dust(self, rt: PairRuntime) -> None:
-        """Reverse basis close: AUTO_REPAY repaid what was bought. Interest the venue charged that
-        we never saw (or below the lot step) can remain: buy the smallest tradeable lot with
-        AUTO_REPAY (a coin dust remains, far inside tolerance) and repay what is left."""
-        leg = rt.pair.legs[0]
-        if not leg.borrows:
-            return
-        others = [o for o in self.pairs.values() if o is not rt and o.pair.managed
-                  and o.pair.legs[0].borrows and o.pair.legs[0].venue == leg.venue
-                  and o.meta[0].base == rt.meta[0].base]
-        if others:
-            return
-        venue = self.venues[leg.venue]
-        asset = rt.meta[0].base
-        refresh = getattr(venue, "refresh_balances", None)
-        try:
-            if refresh is not None:
-                await refresh()
-            bal = self.hub.balances.get((leg.venue, "margin", asset))
-            if bal is None or bal.liability <= 1e-12:
-                return
-            if bal.free + 1e-12 < bal.liability:
-                meta = rt.meta[0]
-                price = self._touch(rt, 0, "BUY", passive=False) or rt.books[0].avg_price
-                need = max(bal.liability - bal.free, meta.min_qty,
-                           (meta.min_notional * 1.05 / price) if price else 0.0)
-                qty = hedge.round_step(need, meta.step, "up")
-                await self._fire_leg(rt, 0, qty, "complete", "taker")
-                if refresh is not None:
-                    await refresh()
-                bal = self.hub.balances.get((leg.venue, "margin", asset))
-            if bal is not None and bal.liability > 1e-12 and bal.free > 0:
-                await venue.repay(asset, min(bal.free, bal.liability))
-                if refresh is not None:
-                    await refresh()
-        except OpAborted:
-            self._alert(rt, "order budget spent before the remaining liability was repaid")
-        except Exception as exc:
-            self._alert(rt, f"repay of remaining liability failed: {exc!r}")
-
-    # ================================================================= hub events
-    def _on_hub(self, kind: str, item: Any) -> None:
-        if kind is ORDER:
-            u: OrderUpdate = item
-            if not u.client_id.startswith(client_ids.PREFIX):
-                return
-            parsed = client_ids.parse(u.client_id)
-            if parsed is None:
-                return
-            rt = self.pairs.get(parsed.pair)
-            if rt is None or not rt.pair.managed:
-                return
-            track = rt.orders.get(u.client_id) or self._adopt(rt, u, parsed)
-            self._fold(rt, track, u)
-            self._persist(rt)
-        elif kind is FUNDING_FEE:
-            self._on_funding(item)
-        elif kind is INTEREST:
-            self._on_interest(item)
-
-    def _adopt(self, rt: PairRuntime, u: OrderUpdate, parsed: client_ids.ClientId) -> OrderTrack:
-        """One of our orders the runtime does not know (sent before a crash): take it in."""
-        leg = rt.pair.legs[parsed.leg]
-        track = OrderTrack(client_id=u.client_id, venue=leg.venue, market=leg.market,
-                           symbol=leg.symbol, leg=parsed.leg, op=parsed.op, kind=parsed.kind,
-                           side=u.side, qty=u.qty, price=u.price or None, status="UNKNOWN",
-                           ts_ms=u.ts_ms)
-        rt.orders[u.client_id] = track
-        rt.bump_attempt_floor(parsed.op, parsed.leg, parsed.attempt)
-        return track
-
-    def _share(self, legs: list[tuple[PairRuntime, int]], amount: float
-               ) -> list[tuple[PairRuntime, int, float]]:
-        """Split a venue-wide charge by leg size. A MARGIN_BUY order borrows (and is charged the
-        first hour's interest) before its fill is reported, so legs still at zero are weighed by
-        the target of their running operation rather than dropping the charge."""
-        total = sum(abs(rt.exposure(i)) for rt, i in legs)
-        if total > 0:
-            return [(rt, i, amount * abs(rt.exposure(i)) / total) for rt, i in legs]
-        total = sum(abs(rt.pair.targets[i]) for rt, i in legs)
-        if total <= 0:
-            return []
-        return [(rt, i, amount * abs(rt.pair.targets[i]) / total) for rt, i in legs]
-
-    def _on_funding(self, fee: FundingFee) -> None:
-        legs = [(rt, i) for rt in self.pairs.values() if rt.pair.managed
-                for i, leg in enumerate(rt.pair.legs)
-                if leg.market == "perp" and leg.venue == fee.venue and leg.symbol == fee.symbol]
-        for rt, i, amount in self._share(legs, fee.amount):
-            apply_funding(rt.books[i], amount)
-            if self.journal is not None:
-                self.journal.put("funding", {"pair_id": rt.pair.id, "venue": fee.venue,
-                                             "symbol": fee.symbol, "amount": amount,
-                                             "ts_ms": fee.ts_ms})
-            self._persist(rt)
-
-    def _on_interest(self, charge: InterestCharge) -> None:
-        legs = [(rt, 0) for rt in self.pairs.values() if rt.pair.managed
-                and rt.pair.legs[0].borrows and rt.pair.legs[0].venue == charge.venue
-                and rt.meta[0].base == charge.asset]
-        for rt, i, coin in self._share(legs, charge.amount):
-            mark = self._mark(rt, i) or rt.books[i].avg_price
-            apply_interest(rt.books[i], coin, mark)
-            if self.journal is not None:
-                self.journal.put("interest", {"pair_id": rt.pair.id, "venue": charge.venue,
-                                              "asset": charge.asset, "coin": coin, "mark": mark,
-                                              "ts_ms": charge.ts_ms})
-            self._persist(rt)
-            self._notify(rt)
-
     # ================================================================= helpers
     def _persist(self, rt: PairRuntime) -> None:
         if self.journal is not None:
             self.journal.put("pair", rt.journal_row())
-
-    def _journal_op(self, rt: PairRuntime, action: str, result: str | None) -> None:
-        if self.journal is not None:
-            now = self._now_ms()
-            self.journal.put("op", {"pair_id": rt.pair.id, "op": rt.pair.op_seq, "action": action,
-                                    "started_ms": now, "ended_ms": now if result else None,
-                                    "result": result, "doc": None})
-
-    def _alert(self, rt: PairRuntime, message: str) -> None:
-        text = f"pair {rt.pair.id}: {message}"
-        rt.alerts.append(text)
-        self.alerts.append(text)
-        del self.alerts[:-100]
-        log.warning("ALERT %s", text)
 
     def _meta(self, legs: tuple[Any, Any]) -> tuple[LegMeta, LegMeta]:
         out = []
@@ -628,14 +333,6 @@ class LeggingEngine(Executor):
             if book is not None and book.mid() is not None:
                 return book.mid()
         return None
-
-    def _mark(self, rt: PairRuntime, i: int) -> float | None:
-        leg = rt.pair.legs[i]
-        m = self.hub.marks.get((leg.venue, leg.symbol))
-        if m is not None:
-            return m.mark_price
-        book = self.hub.books.get(leg_key(leg))
-        return book.mid() if book is not None else None
 
     def _liq_distance(self, rt: PairRuntime, i: int) -> float | None:
         from daemon.legging_preflight import perp_liq_distance_pct, spot_short_liq_distance_pct

@@ -11,6 +11,10 @@ the connectors. Its methods are called synchronously; each may return an awaitab
 when the request is answered. While an action of a kind is in flight on a pair, that kind is not
 repeated; after it completes, the watchdog waits for the account update it causes (or `settle_s`)
 before acting on that pair again, so decisions rest on what the venue says, not on what was asked.
+
+The halt and the day's equity baseline go to a `RiskStateStore` (the journal) whenever they
+change, and `restore` puts them back at start: a restart neither lifts a halt nor resets the
+daily loss limit.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import inspect
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import msgspec
@@ -74,6 +78,17 @@ class RiskActions(Protocol):
         take off (< 0); under reduce_only, close the excess of the longer leg instead."""
 
 
+class RiskStateStore(Protocol):
+    """Where the halt and the daily-loss baseline survive a restart (daemon.journal.Journal).
+    Both are called from the hub callback: they must not block (queue the write)."""
+
+    def record_daily_loss(self, day: int, start_equity: float, ts_ms: int) -> None:
+        """The equity baseline of UTC day `day`; the first one recorded for a day is kept."""
+
+    def record_halt(self, doc: dict[str, Any], ts_ms: int) -> None:
+        """The current HaltState as plain data (msgspec.to_builtins); the latest is kept."""
+
+
 Journal = Callable[[dict[str, Any]], None]
 Wallets = frozenset[tuple[str, str]]
 BracketSource = Callable[[str, str], Sequence[Bracket] | None]
@@ -101,7 +116,10 @@ class Watchdog:
                  actions: RiskActions, *, brackets: BracketSource | None = None,
                  journal: Journal | None = None, clock: Callable[[], float] = time.monotonic,
                  wall_ms: Callable[[], int] = lambda: int(time.time() * 1000), log: Any = None,
-                 journal_size: int = 500) -> None:
+                 journal_size: int = 500, state_store: RiskStateStore | None = None,
+                 daily_loss: DailyLoss | None = None, halt_state: HaltState | None = None) -> None:
+        """`state_store`: persists the halt and the daily-loss baseline as they change.
+        `daily_loss` / `halt_state`: a restored state known at construction (else `restore`)."""
         self.hub = hub
         self.cfg = cfg
         self._pairs = pairs
@@ -114,8 +132,9 @@ class Watchdog:
         self.log = log
         self.steps: deque[dict[str, Any]] = deque(maxlen=journal_size)
         self.state: dict[str, _PairState] = {}
-        self.halt_state = HaltState()
-        self.loss = DailyLoss()
+        self._store = state_store
+        self.halt_state = halt_state if halt_state is not None else HaltState()
+        self.loss = daily_loss if daily_loss is not None else DailyLoss()
         self.reaction = Histogram("basisd_watchdog_reaction_seconds",
                                   "Crossing mark frame to first protective request written",
                                   REACTION_BUCKETS)
@@ -345,14 +364,14 @@ class Watchdog:
     # -- halts ---------------------------------------------------------------------------------------
     def halt(self, mode: HaltMode | str, reason: str = "operator") -> HaltState:
         m = mode if isinstance(mode, HaltMode) else halt_mod.parse_mode(mode)
-        self.halt_state = halt_mod.halt(self.halt_state, m, reason, self.wall_ms())
+        self._set_halt(halt_mod.halt(self.halt_state, m, reason, self.wall_ms()))
         self._journal_step("", "halt", {"mode": m.value, "reason": reason}, None)
         if m is HaltMode.FLATTEN:
             self.evaluate_all()
         return self.halt_state
 
     def resume(self) -> HaltState:
-        self.halt_state = halt_mod.resume(self.halt_state, self.wall_ms())
+        self._set_halt(halt_mod.resume(self.halt_state, self.wall_ms()))
         for st in self.state.values():
             st.unwound = False
         self._journal_step("", "resume", {}, None)
@@ -376,21 +395,72 @@ class Watchdog:
         if equity is None:
             return
         now_ms = self.wall_ms()
+        day = self.loss.day
         self.loss = halt_mod.track_equity(self.loss, equity, now_ms)
+        if self.loss.day != day:      # a new UTC day: its baseline must outlive a restart
+            self._store_call("record_daily_loss", self.loss.day, self.loss.start_equity, now_ms)
         if halt_mod.loss_halt_due(self.halt_state, self.loss, self.cfg.daily_loss_limit):
             mode = HaltMode(self.cfg.daily_loss_halt_mode)
             new = halt_mod.auto_halt(self.halt_state, mode, f"daily loss {self.loss.loss:.2f} USDT",
                                      now_ms)
             if new is not self.halt_state:
-                self.halt_state = new
+                self._set_halt(new)
                 self._journal_step("", "halt", {"mode": mode.value, "reason": new.reason, "auto": True},
                                    None)
                 if mode is HaltMode.FLATTEN:
                     self.evaluate_all()
 
+    def _set_halt(self, new: HaltState) -> None:
+        self.halt_state = new
+        self._store_call("record_halt", msgspec.to_builtins(new), self.wall_ms())
+
+    def _store_call(self, method: str, *args: Any) -> None:
+        if self._store is None:
+            return
+        try:
+            getattr(self._store, method)(*args)
+        except Exception as exc:  # a journal failure must not stop risk control
+            self.last_error = f"state store: {exc!r}"
+
+    # -- restart ---------------------------------------------------------------------------------
+    def restore(self, stored: Mapping[str, Any]) -> None:
+        """Put back what the journal kept (`Journal.risk_state`, filled by `Journal.open`):
+        {"halt": HaltState fields | None, "daily_loss": {"day", "start_equity"} | None}. Call it
+        once the journal is open and before opens are let through. A halt comes first, so a
+        loss halt the operator acknowledged today stays acknowledged."""
+        halt_doc = stored.get("halt")
+        if halt_doc:
+            try:
+                self.restore_halt(msgspec.convert(halt_doc, HaltState))
+            except msgspec.ValidationError as exc:
+                self.last_error = f"restore halt: {exc}"
+        loss_doc = stored.get("daily_loss")
+        if loss_doc:
+            self.restore_daily_loss(DailyLoss(day=int(loss_doc["day"]),
+                                              start_equity=float(loss_doc["start_equity"])))
+
+    def restore_halt(self, stored: HaltState) -> HaltState:
+        new = halt_mod.restored_halt(self.halt_state, stored)
+        if new != self.halt_state:
+            self._set_halt(new)
+            self._journal_step("", "halt_restored", {"mode": new.mode.value, "reason": new.reason,
+                                                     "auto": new.automatic}, None)
+            if new.mode is HaltMode.FLATTEN:
+                self.evaluate_all()
+        return self.halt_state
+
+    def restore_daily_loss(self, stored: DailyLoss) -> DailyLoss:
+        """Today's stored baseline replaces the one taken since start; the loss (and a loss halt
+        it calls for) is measured against it at once."""
+        self.loss = halt_mod.restored_loss(self.loss, stored, self.wall_ms())
+        self._track_loss()
+        return self.loss
+
     def equity(self, views: AccountViews | None = None) -> float | None:
         """USDT equity over every venue: margin net assets + futures wallets + unrealised PnL.
         `views`: this event's account figures (the margin books are then not summed again)."""
+        if not self.hub.balances:
+            return None     # no account seen yet (venues still connecting): not an equity of 0
         total = 0.0
         venues = {v for (v, _w, _a) in self.hub.balances}
         for venue in venues:

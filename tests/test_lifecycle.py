@@ -202,3 +202,20 @@ def test_sighup_applies_legging_limits_to_the_running_engine(daemon_factory) -> 
     assert wait_for(lambda: json.loads(d.ctl("--json", "status").stdout)["reloads"] == 1, 10)
     status, answer = request(str(d.socket), "POST", "/v1/positions", body)
     assert status == 400 and answer["field"] == "notional_usd" and "5" in answer["error"], answer
+
+
+def test_a_halt_survives_a_daemon_restart(daemon_factory) -> None:
+    from daemon.ctl import request
+
+    d = daemon_factory()
+    assert d.ready(), d.output()
+    assert wait_for(lambda: request(str(d.socket), "GET", "/v1/positions")[0] == 200, 10)
+    assert d.ctl("halt", "no_new").returncode == 0
+    assert d.stop() == 0
+    again = daemon_factory()             # same working directory, same journal
+    assert again.ready(), again.output()
+    assert wait_for(lambda: request(str(again.socket), "GET", "/v1/positions")[0] == 200, 10)
+    assert json.loads(again.ctl("--json", "status").stdout)["halt"] == "no_new"
+    status, answer = request(str(again.socket), "POST", "/v1/positions",
+                             {"type": "reverse_basis", "symbol": "BTCUSDT", "notional_usd": 10})
+    assert status == 409 and "halted" in answer["error"], answer

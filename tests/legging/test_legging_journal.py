@@ -47,7 +47,7 @@ def test_migrates_v1_file_keeping_rows(tmp_path: Path) -> None:
     j.close()
     assert state["pairs"] == {"p1": {"id": "p1"}}
     conn = sqlite3.connect(tmp_path / "journal.sqlite")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == jr.SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == jr.SCHEMA_VERSION == 4
     assert conn.execute("SELECT count(*) FROM transfers").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM risk_steps").fetchone()[0] == 0
 
