@@ -29,7 +29,8 @@ name = "sim-b"
 scenario = ""
 symbols = ["ETHUSDT"]
 """
-KEYS = {"venue", "rest", "spot_ws", "futures_ws", "api_key", "api_secret"}
+KEYS = {"venue", "rest", "spot_ws", "futures_ws", "ws_api", "margin_risk_ws", "api_key",
+        "api_secret"}
 
 
 def test_config_rejects_unknown_fields_and_duplicates(tmp_path: Path) -> None:

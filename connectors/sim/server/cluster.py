@@ -32,6 +32,7 @@ class VenueInfo:
     def json_line(self) -> str:
         return orjson.dumps({"venue": self.name, "rest": self.rest_url,
                              "spot_ws": self.spot_ws_url, "futures_ws": self.futures_ws_url,
+                             "ws_api": self.ws_api_url, "margin_risk_ws": self.margin_risk_ws_url,
                              "api_key": self.api_key, "api_secret": self.api_secret}).decode()
 
 
