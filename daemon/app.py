@@ -71,6 +71,28 @@ class Daemon:
         m.counter("basisd_reloads_total", "Successful configuration reloads.", lambda: [((), self.reloads)])
         m.gauge("basisd_open_orders", "Orders not yet final, per venue.",
                 lambda: [((("venue", v),), n) for v, n in _count_open(hub).items()])
+        m.gauge("basisd_pairs", "Pairs per state.", lambda: [
+            ((("state", st),), n) for st, n in _count_by(p.state.value for p in hub.pairs.values()).items()])
+        m.gauge("basisd_pair_residual_base", "Hedge residual of each managed pair, base units.",
+                lambda: self._pair_metric("residual_base"))
+        m.gauge("basisd_pair_net_pnl_usd", "Net PnL of each managed pair (funding, interest, fees, basis).",
+                lambda: self._pair_metric("pnl", "net"))
+        m.gauge("basisd_funding_rate", "Predicted funding rate per venue and symbol.",
+                lambda: [((("venue", k[0]), ("symbol", k[1])), mk.funding_rate) for k, mk in hub.marks.items()])
+
+    def _pair_metric(self, *path: str) -> list[tuple[tuple[tuple[str, str], ...], float]]:
+        if self.legging is None:
+            return []
+        out = []
+        for view in self.legging.views():
+            if view.get("state") in ("closed", "detached"):
+                continue
+            value: Any = view
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if isinstance(value, (int, float)):
+                out.append(((("pair", view["id"]), ("symbol", view["symbol"])), float(value)))
+        return out
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         return web.Response(text=self.metrics.render(), content_type="text/plain",
@@ -193,6 +215,13 @@ class Daemon:
         self.reloads += 1
         self.log.info("reloaded", config=self.config_path or "<embedded default>", kept_old=kept)
         self.notifier.status(f"reloaded ({self.reloads})")
+
+
+def _count_by(items: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return counts
 
 
 def _count_open(hub: Hub) -> dict[str, int]:

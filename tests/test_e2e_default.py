@@ -16,6 +16,17 @@ def _ctl(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
+def _metrics(sock: Path) -> str:
+    import http.client
+    import socket
+
+    conn = http.client.HTTPConnection("basisd", timeout=10)
+    conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.sock.connect(str(sock))
+    conn.request("GET", "/metrics")
+    return conn.getresponse().read().decode()
+
+
 def _status(sock: Path) -> dict:
     r = _ctl(sock, "--json", "status")
     return json.loads(r.stdout) if r.returncode == 0 else {}
@@ -73,6 +84,10 @@ def test_default_config_trades_on_the_embedded_exchange(short_dir: Path) -> None
         assert refused.returncode == 1 and "confirm" in refused.stderr
         assert _ctl(sock, "close", pid, "--yes").returncode == 0
         assert wait_for(lambda: state_of() == "closed", 30), _ctl(sock, "show", pid).stdout
+        metrics = _metrics(sock)
+        assert 'basisd_pairs{state="closed"}' in metrics
+        assert 'basisd_funding_rate{venue="sim-a",symbol="ETHUSDT"}' in metrics
+        assert "basisd_watchdog_reaction_seconds_bucket" in metrics
         listing = _ctl(sock, "positions").stdout
         assert pid in listing and "FUNDING" in listing and "INTEREST" in listing
     finally:
