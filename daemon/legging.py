@@ -38,15 +38,20 @@ class LeggingEngine(HubEvents, Operations):
     def __init__(self, hub: Hub, venues: Mapping[str, LegVenue], cfg: LeggingConfig,
                  journal: Journal | None = None, *, clock: Callable[[], float] = time.time,
                  allow: Callable[[str, str | None], bool] | None = None,
-                 halt_mode: Callable[[], Any] | None = None) -> None:
+                 halt_mode: Callable[[], Any] | None = None,
+                 before_resume: Callable[[dict[str, Any]], None] | None = None) -> None:
         """`allow(intent, pair_id)`: the watchdog's halt gate (`Watchdog.allows`); intents are
         open, increase, decrease, close, liquidate, detach, rehedge_up, rehedge_down. A refusal
-        answers 409 "halted: <mode>" (`halt_mode()` or the gate's owner's `halt_state.mode`)."""
+        answers 409 "halted: <mode>" (`halt_mode()` or the gate's owner's `halt_state.mode`).
+        `before_resume(state)`: called by `start` with what `Journal.open` returned (its
+        "risk_state" is the stored halt and daily-loss baseline) before any pair is loaded or
+        any operation resumes, so a restored halt gates the resumed operations too."""
         self.hub = hub
         self.allow = allow
         # (pair id, market, venue) -> liquidation distance in % (set by the daemon: the watchdog)
         self.liq_distance_source: Callable[[str, str, str], float | None] | None = None
         self.halt_mode = halt_mode
+        self.before_resume = before_resume
         self.venues = venues
         self.cfg = cfg
         self.journal = journal
@@ -62,6 +67,13 @@ class LeggingEngine(HubEvents, Operations):
         if self.journal is None:
             return
         state = await asyncio.to_thread(self.journal.open)
+        if self.before_resume is not None:
+            try:
+                self.before_resume(state)
+            except BaseException:
+                # no resume without the halt in force; a retried start opens the journal again
+                await asyncio.to_thread(self.journal.close)
+                raise
         await self._recover(state)
 
     async def stop(self) -> None:
@@ -80,14 +92,14 @@ class LeggingEngine(HubEvents, Operations):
         return self.allow is None or bool(self.allow(intent, pid))
 
     def _mode_name(self) -> str:
-        mode: Any = None
-        if self.halt_mode is not None:
-            mode = self.halt_mode()
-        else:
-            owner = getattr(self.allow, "__self__", None)
-            mode = getattr(getattr(owner, "halt_state", None), "mode", None)
+        return self.halt_mode_name() or "no new risk on this pair"
+
+    def halt_mode_name(self) -> str:
+        """The halt mode's name ("" when the gate's owner reports none)."""
+        mode: Any = self.halt_mode() if self.halt_mode is not None else getattr(
+            getattr(getattr(self.allow, "__self__", None), "halt_state", None), "mode", None)
         mode = getattr(mode, "value", mode)
-        return str(mode) if mode not in (None, "", "none") else "no new risk on this pair"
+        return "" if mode in (None, "", "none") else str(mode)
 
     def _gate(self, intent: str, pid: str | None = None) -> None:
         if not self.allowed(intent, pid):

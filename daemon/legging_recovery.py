@@ -10,14 +10,22 @@
    counted and reported, never touched.
 4. Tracks still without an answer are queried by client id (None: the venue never accepted it).
    Our orders still resting are cancelled (the resumed operation decides afresh).
-5. Pairs that were mid-operation resume with the reconcile phase toward the journaled targets.
+5. Pairs that were mid-operation resume toward the journaled targets, unless the halt gate (in
+   force already: `LeggingEngine.before_resume` restores it first) refuses what the operation was
+   doing; then `halted_targets` shrinks them: under no_new an open/increase stops growing the
+   pair (the lagging leg may still catch up: re-hedges are allowed), under reduce_only it becomes
+   a trim of the longer leg back to the shorter (hedged; flat if one leg is empty), and so does a
+   repair that was adding; under flatten they all go to flat.
 """
 from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from collections.abc import Callable
+
 from daemon import client_ids
+from daemon.hedge import round_step
 from daemon.legging_runtime import OrderTrack, PairRuntime
 from daemon.pairs import State
 
@@ -26,10 +34,32 @@ if TYPE_CHECKING:
 
 _RESUME = {State.OPENING, State.ADJUSTING, State.CLOSING}
 _LOOKBACK_MS = 60_000
+# the intent under which an operation kind adds exposure
+_GROWS = {"open": "open", "increase": "increase", "repair": "rehedge_up"}
+
+
+def halted_targets(kind: str, exposures: tuple[float, float], target_qty: float,
+                   signs: tuple[int, int], step: float, may: Callable[[str], bool],
+                   flatten: bool) -> tuple[tuple[float, float], float] | None:
+    """The targets a resumed operation may still go to under the halt gate `may(intent)`, and
+    the pair size they mean; None: the gate lets it resume as journaled. Pure."""
+    intent = _GROWS.get(kind)
+    if intent is None or may(intent):
+        return None
+    held = (abs(exposures[0]), abs(exposures[1]))
+    if flatten:
+        size = 0.0
+    elif kind != "repair" and may("rehedge_up"):
+        size = min(target_qty, max(held))          # no_new: no further growth of the pair
+    else:
+        size = min(target_qty, min(held))          # reduce_only: trim back to hedged
+    size = max(0.0, round_step(size, step, "down"))
+    return (signs[0] * size, signs[1] * size), size
 
 
 async def recover(engine: LeggingEngine, state: dict[str, Any]) -> dict[str, Any]:
-    report: dict[str, Any] = {"pairs": 0, "resumed": [], "adopted": [], "not_sent": [],
+    report: dict[str, Any] = {"pairs": 0, "resumed": [], "halted": [], "adopted": [],
+                              "not_sent": [],
                               "cancelled": [], "foreign_orders": 0, "errors": [],
                               "replayed_intents": state.get("replayed_intents", 0)}
     for pid, doc in state["pairs"].items():
@@ -65,12 +95,30 @@ async def recover(engine: LeggingEngine, state: dict[str, Any]) -> dict[str, Any
         if rt.pair.state in _RESUME:
             rt.op_orders = 0
             report["resumed"].append(rt.pair.id)
+            _apply_halt(engine, rt, report)
             rt.task = asyncio.create_task(engine._run_op(
                 rt, rt.pair.op_kind, rt.pair.targets,
                 "market" if rt.pair.op_kind == "liquidate" else "taker"))
     if engine.journal is not None:
         await engine.journal.barrier()
     return report
+
+
+def _apply_halt(engine: LeggingEngine, rt: PairRuntime, report: dict[str, Any]) -> None:
+    p = rt.pair
+    mode = engine.halt_mode_name()
+    got = halted_targets(p.op_kind, (rt.exposure(0), rt.exposure(1)), p.target_qty,
+                         (p.legs[0].sign, p.legs[1].sign), max(rt.meta[0].step, rt.meta[1].step),
+                         lambda intent: engine.allowed(intent, p.id), mode == "flatten")
+    if got is None:
+        return
+    was = p.target_qty
+    p.targets, p.target_qty = got
+    report["halted"].append({"id": p.id, "op": p.op_kind, "mode": mode or "gate",
+                             "target_qty": p.target_qty, "was": was})
+    engine._alert(rt, f"{p.op_kind} resumed under halt {mode or '(gate)'}: size {was:g} -> "
+                      f"{p.target_qty:g}")
+    engine._persist(rt)
 
 
 async def _reconcile_with_venues(engine: LeggingEngine, rt: PairRuntime,

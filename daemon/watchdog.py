@@ -15,6 +15,12 @@ before acting on that pair again, so decisions rest on what the venue says, not 
 The halt and the day's equity baseline go to a `RiskStateStore` (the journal) whenever they
 change, and `restore` puts them back at start: a restart neither lifts a halt nor resets the
 daily loss limit.
+
+Given the configured venue names (`venues=`), the daily-loss baseline is taken, and the loss
+measured, only once every one of them has reported balances in both wallets (margin and
+futures): an equity over part of the account would be persisted as the day's baseline (too low:
+the limit goes inert for the day) or read as a loss against a restored one. Until then status
+says what is missing (`daily_loss_baseline`).
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ from daemon.risk_ladder import (
 from daemon.watchdog_config import LegThresholds, WatchdogConfig
 
 PRIORITY = 10
+LOSS_WALLETS = ("margin", "futures")
 # Reaction time (seconds): crossing mark frame -> first protective request written.
 REACTION_BUCKETS = (25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
                     100e-3, 250e-3, 1.0)
@@ -117,9 +124,12 @@ class Watchdog:
                  journal: Journal | None = None, clock: Callable[[], float] = time.monotonic,
                  wall_ms: Callable[[], int] = lambda: int(time.time() * 1000), log: Any = None,
                  journal_size: int = 500, state_store: RiskStateStore | None = None,
-                 daily_loss: DailyLoss | None = None, halt_state: HaltState | None = None) -> None:
+                 daily_loss: DailyLoss | None = None, halt_state: HaltState | None = None,
+                 venues: Iterable[str] | None = None) -> None:
         """`state_store`: persists the halt and the daily-loss baseline as they change.
-        `daily_loss` / `halt_state`: a restored state known at construction (else `restore`)."""
+        `daily_loss` / `halt_state`: a restored state known at construction (else `restore`).
+        `venues`: every configured venue name; the daily loss waits for all of them to report
+        both wallets (None: whatever venues have reported, the old behaviour)."""
         self.hub = hub
         self.cfg = cfg
         self._pairs = pairs
@@ -150,6 +160,9 @@ class Watchdog:
         self.views = AccountViews(hub, self._bracket_source, cfg.fallback_mmr)
         self._thr_cfg: WatchdogConfig | None = None
         self._thresholds: dict[str, LegThresholds] = {}
+        self._loss_wallets: frozenset[tuple[str, str]] | None = (
+            None if venues is None else frozenset((v, w) for v in venues for w in LOSS_WALLETS))
+        self._loss_ready = venues is None      # latched: balances never leave the hub
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -388,8 +401,20 @@ class Watchdog:
                 return False
         return True
 
+    def loss_waiting_for(self) -> list[str]:
+        """"venue:wallet" entries that have not reported balances yet (the daily loss waits)."""
+        if self._loss_ready or self._loss_wallets is None:
+            return []
+        seen = {(v, w) for (v, w, _a) in self.hub.balances}
+        missing = sorted(f"{v}:{w}" for v, w in self._loss_wallets - seen)
+        if not missing:
+            self._loss_ready = True
+        return missing
+
     def _track_loss(self) -> None:
         if self.cfg.daily_loss_limit <= 0:
+            return
+        if not self._loss_ready and self.loss_waiting_for():
             return
         equity = self.equity(self.views)
         if equity is None:
@@ -515,6 +540,7 @@ class Watchdog:
             "enabled": self.cfg.enabled,
             "halt": msgspec.to_builtins(self.halt_state),
             "daily_loss": msgspec.to_builtins(self.loss),
+            "daily_loss_baseline": self._baseline_status(),
             "pairs": pairs,
             "steps": list(self.steps)[-50:],
             "evaluations": self.evaluations,
@@ -525,6 +551,15 @@ class Watchdog:
                            "buckets": dict(zip([str(b) for b in self.reaction.bounds] + ["+Inf"],
                                                self.reaction.counts, strict=True))},
         }
+
+    def _baseline_status(self) -> dict[str, Any]:
+        if self.cfg.daily_loss_limit <= 0:
+            return {"state": "disabled", "waiting_for": []}
+        waiting = self.loss_waiting_for()
+        if waiting:
+            return {"state": "waiting for venues", "waiting_for": waiting}
+        return {"state": "taken" if self.loss.day >= 0 else "waiting for equity",
+                "waiting_for": []}
 
 
 def _num(x: float) -> float | str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -206,8 +205,7 @@ class Reconfigurable:
 
 
 async def _start_in_order(daemon: Daemon, starters: list[asyncio.Task[None]], engine: Any,
-                          gate: Gate, later: list[Any],
-                          restore: Callable[[], None] = lambda: None) -> None:
+                          gate: Gate, later: list[Any]) -> None:
     """Venues first, then the legging engine (recovery needs the venues), then the rest."""
     await asyncio.gather(*starters)
     backoff = Backoff()
@@ -221,7 +219,6 @@ async def _start_in_order(daemon: Daemon, starters: list[asyncio.Task[None]], en
             delay = backoff.next_delay()
             daemon.log.error("legging_start_failed", error=repr(exc), retry_in_s=round(delay, 2))
             await asyncio.sleep(delay)
-    restore()     # the journal is open now: halt state and today's loss baseline, before any open
     gate.open = True
     daemon.log.info("legging_started", pairs=len(engine.pairs))
     for component in later:
@@ -274,7 +271,10 @@ async def start_components(daemon: Daemon) -> None:
 
     watchdog = Watchdog(daemon.hub, cfg.watchdog, lambda: [rt.pair for rt in engine.pairs.values()],
                         EngineRiskActions(engine, daemon.venues), brackets=brackets, log=daemon.log,
-                        journal=journal.record_risk_step, state_store=journal)
+                        journal=journal.record_risk_step, state_store=journal,
+                        venues=[v.name for v in cfg.venues])
+    # Halt state and the loss baseline come back before recovery resumes any operation.
+    engine.before_resume = lambda state: watchdog.restore(state["risk_state"])
     engine.allow = watchdog.allows     # the halt gate: no_new / reduce_only refuse in the engine
     engine.liq_distance_source = lambda pid, market, venue: watched_distance(watchdog, pid, market, venue)
     daemon.watchdog = watchdog
@@ -305,6 +305,4 @@ async def start_components(daemon: Daemon) -> None:
     daemon.admin.add_routes(risk_routes(watchdog))
     daemon.admin.add_routes(scanner_routes(scanner))
     daemon.background(starters + [asyncio.create_task(
-        _start_in_order(daemon, starters, engine, gate, later,
-                        restore=lambda: watchdog.restore(journal.risk_state)),
-        name="start-engines")])
+        _start_in_order(daemon, starters, engine, gate, later), name="start-engines")])

@@ -14,6 +14,9 @@ Cross margin, two flows (see urls.py):
   before expiry; liability and margin-level events on the risk stream
   (`/sapi/v1/margin/listen-key`, USER_LIABILITY_CHANGE without a total: applied incrementally).
   Exercised against the embedded exchange by tests/binance/test_margin_listen_token.py.
+Liability events and the venue's REST account snapshots are reconciled by event time
+(liability_sync.LiabilityGate, driven by BinanceVenue.refresh_account): an event the latest
+snapshot already contains is not added again; an ambiguous one asks for a re-read (`on_reread`).
 A `listenKeyExpired` on a listenKey stream drops that socket: the reconnect creates a new key.
 Interest: USER_LIABILITY_CHANGE with t=INTEREST -> hub.interest_charge. When no such event has been
 seen, a slow poll of `/sapi/v1/margin/interestHistory` supplies the charges instead.
@@ -34,6 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from connectors.backoff import Backoff
 from connectors.binance import schemas
 from connectors.binance.errors import BinanceError
+from connectors.binance.liability_sync import LiabilityGate, Verdict
 from connectors.binance.trading import BinanceTrading
 from connectors.binance.urls import BinanceUrls
 from connectors.http import RestSession
@@ -126,6 +130,9 @@ class BinanceUserStreams:
         self.interest_events_seen = 0
         self.unknown_events = 0
         self._seen_interest_tx: set[int] = set()
+        self.liabilities: LiabilityGate[schemas.UserLiabilityChange] = LiabilityGate()
+        # set by the venue: an ambiguous liability event needs a fresh account snapshot
+        self.on_reread: Callable[[], None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._fut_decode = msgspec.json.Decoder(schemas.FutUserEvent).decode
         self._margin_decode = msgspec.json.Decoder(schemas.MarginUserEvent).decode
@@ -269,6 +276,21 @@ class BinanceUserStreams:
             self._on_event(ev)
 
     def _liability(self, ev: schemas.UserLiabilityChange) -> None:
+        verdict = self.liabilities.on_event(ev.E, ev)
+        if verdict is Verdict.APPLY:
+            self._apply_liability(ev)
+        # A borrow is charged its first hour at once (Binance's ON_BORROW): that event is t=BORROW
+        # with i > 0, and it is an interest charge like any t=INTEREST accrual. The charge is an
+        # event of its own: it counts once whatever a snapshot did to the balance.
+        i = float(ev.i)
+        if ev.t != "REPAY" and i > 0:
+            self.interest_events_seen += 1
+            self.hub.interest_charge(InterestCharge(venue=self.venue, asset=ev.a, amount=i,
+                                                    ts_ms=ev.E))
+        if verdict is Verdict.AMBIGUOUS and self.on_reread is not None:
+            self.on_reread()
+
+    def _apply_liability(self, ev: schemas.UserLiabilityChange) -> None:
         hub, venue = self.hub, self.venue
         prev = hub.balances.get((venue, "margin", ev.a))
         borrowed = prev.borrowed if prev else 0.0
@@ -287,11 +309,24 @@ class BinanceUserStreams:
                                 free=prev.free if prev else 0.0,
                                 locked=prev.locked if prev else 0.0,
                                 borrowed=borrowed, interest=interest))
-        # A borrow is charged its first hour at once (Binance's ON_BORROW): that event is t=BORROW
-        # with i > 0, and it is an interest charge like any t=INTEREST accrual.
-        if ev.t != "REPAY" and i > 0:
-            self.interest_events_seen += 1
-            hub.interest_charge(InterestCharge(venue=venue, asset=ev.a, amount=i, ts_ms=ev.E))
+
+    # -- snapshots (BinanceVenue.refresh_account drives these around GET margin/account) -------
+    def snapshot_begin(self) -> None:
+        self.liabilities.begin()
+
+    def snapshot_end(self, t0_ms: int, t1_ms: int | None) -> None:
+        """The account snapshot is in the hub; [t0, t1] brackets it on the venue's clock."""
+        for ev in self.liabilities.end(t0_ms, t1_ms):
+            self._apply_liability(ev)
+        if self.liabilities.reread_wanted and self.on_reread is not None:
+            self.on_reread()
+
+    def snapshot_abort(self) -> None:
+        """The snapshot failed before the account was read."""
+        for ev in self.liabilities.abort():
+            self._apply_liability(ev)
+        if self.liabilities.reread_wanted and self.on_reread is not None:
+            self.on_reread()
 
     async def _poll_interest(self) -> None:
         """Fallback when no interest events arrive on the streams (see module docstring)."""

@@ -2,6 +2,10 @@
 
 start(): REST session (keep-alive, warmed) -> server time -> reference data into the hub ->
 market data websockets (books, marks) -> (with keys) account snapshot + user streams.
+
+Account snapshots and the user streams' incremental liability events are reconciled by the venue's
+clock (see liability_sync.py): the margin account read is bracketed by two `GET /api/v3/time`
+reads, and an ambiguous event triggers a margin re-read (`_reread_loop`).
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from daemon.hub import Hub, OrderUpdate
 from daemon.secrets import Secret
 
 ACCOUNT_REFRESH_S = 60.0
+REREAD_RETRY_S = 1.0
 
 
 class BinanceVenue:
@@ -55,6 +60,13 @@ class BinanceVenue:
         self.account_refresh_s = account_refresh_s
         self._tasks: list[asyncio.Task[None]] = []
         self.last_error = ""
+        # one snapshot at a time: the liability gate brackets exactly one margin account read
+        self._refresh_lock = asyncio.Lock()
+        self._coeff: schemas.TradeCoeff | None = None
+        self._reread_task: asyncio.Task[None] | None = None
+        self.rereads = 0
+        if self.user is not None:
+            self.user.on_reread = self._want_reread
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -81,6 +93,9 @@ class BinanceVenue:
             self._tasks.append(asyncio.create_task(self._refresh_loop(), name="account-refresh"))
 
     async def stop(self) -> None:
+        if self._reread_task is not None:
+            self._tasks.append(self._reread_task)
+            self._reread_task = None
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -94,12 +109,56 @@ class BinanceVenue:
 
     async def refresh_account(self) -> None:
         """REST truth for margin/futures balances, liabilities, positions (streams keep it live)."""
-        coeff = None
         with contextlib.suppress(BinanceError):
-            coeff = await self.trading.trade_coeff()
-        await self.trading.margin_account(coeff)
+            self._coeff = await self.trading.trade_coeff()
+        await self.refresh_margin()
         await self.trading.futures_account()
         await self.trading.position_risk()
+
+    async def refresh_margin(self) -> None:
+        """The cross-margin account snapshot, bracketed on the venue's clock so that liability
+        events it already contains are not added again (liability_sync.py)."""
+        user = self.user
+        async with self._refresh_lock:
+            if user is None:
+                await self.trading.margin_account(self._coeff)
+                return
+            user.snapshot_begin()
+            try:
+                t0 = await self._server_ms()
+                await self.trading.margin_account(self._coeff)
+            except BaseException:
+                user.snapshot_abort()
+                raise
+            t1: int | None = None
+            try:
+                t1 = await self._server_ms()
+            except BinanceError:
+                pass        # open-ended bracket: later events are settled by a re-read
+            finally:
+                user.snapshot_end(t0, t1)
+
+    async def _server_ms(self) -> int:
+        raw = await self.rest.request("GET", self.urls.rest, "/api/v3/time")
+        return schemas.SERVER_TIME.decode(raw).serverTime
+
+    def _want_reread(self) -> None:
+        if self._reread_task is None or self._reread_task.done():
+            self._reread_task = asyncio.create_task(self._reread_loop(), name="margin-reread")
+
+    async def _reread_loop(self) -> None:
+        """Re-read the margin account until no ambiguous liability event is outstanding."""
+        assert self.user is not None
+        gate = self.user.liabilities
+        while gate.reread_wanted:
+            gate.reread_wanted = False
+            try:
+                await self.refresh_margin()
+                self.rereads += 1
+            except Exception as exc:    # retried: the hub must not keep a dropped change
+                gate.reread_wanted = True
+                self.last_error = f"margin re-read: {exc}"
+                await asyncio.sleep(REREAD_RETRY_S)
 
     async def _refresh_loop(self) -> None:
         while True:
