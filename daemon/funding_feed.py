@@ -57,6 +57,58 @@ def evenly_spaced_tail(series: FundingSeries) -> list[float]:
     return rates[start:]
 
 
+class SpreadFit(Struct, frozen=True, kw_only=True):
+    """OU fit of the funding spread of a long/short pair: short venue's rate minus the long
+    venue's, each summed over a common window (the coarser of the two intervals)."""
+
+    window_h: float
+    samples: int
+    fit: OUFit | None
+    fit_error: str = ""
+
+
+def _window_sums(series: FundingSeries, window_ms: int) -> dict[int, float]:
+    """Funding paid per complete window (every slot of the window present), keyed by window start."""
+    per = window_ms // series.interval_ms
+    sums: dict[int, float] = {}
+    counts: dict[int, int] = {}
+    for slot, rate in zip(series.slot_ms, series.rate):
+        w = slot - slot % window_ms
+        sums[w] = sums.get(w, 0.0) + rate
+        counts[w] = counts.get(w, 0) + 1
+    return {w: v for w, v in sums.items() if counts[w] == per}
+
+
+def spread_samples(long: FundingSeries, short: FundingSeries) -> tuple[float, list[float]] | None:
+    """(window hours, short - long funding per window) over the longest run of consecutive common
+    windows ending at the latest one; None when the intervals do not nest (e.g. 3 h and 8 h)."""
+    window_ms = max(long.interval_ms, short.interval_ms)
+    if window_ms % long.interval_ms or window_ms % short.interval_ms:
+        return None
+    a, b = _window_sums(long, window_ms), _window_sums(short, window_ms)
+    common = sorted(set(a) & set(b))
+    if not common:
+        return window_ms / HOUR_MS, []
+    start = len(common) - 1
+    while start > 0 and common[start] - common[start - 1] == window_ms:
+        start -= 1
+    return window_ms / HOUR_MS, [b[w] - a[w] for w in common[start:]]
+
+
+def fit_spread(long: FundingSeries, short: FundingSeries, min_history: int) -> SpreadFit | None:
+    spread = spread_samples(long, short)
+    if spread is None:
+        return None
+    window_h, values = spread
+    if len(values) < min_history:
+        return SpreadFit(window_h=window_h, samples=len(values), fit=None,
+                         fit_error=f"{len(values)} common windows < {min_history}")
+    try:
+        return SpreadFit(window_h=window_h, samples=len(values), fit=fit_ou(values, window_h))
+    except (NoMeanReversion, ValueError) as exc:
+        return SpreadFit(window_h=window_h, samples=len(values), fit=None, fit_error=str(exc))
+
+
 class FundingStore:
     """Settled funding per (venue, symbol), with the current interval and an OU fit cache."""
 
@@ -68,6 +120,7 @@ class FundingStore:
         self._points: dict[Key, dict[int, float]] = {}     # raw ts -> rate (last write wins)
         self._interval_h: dict[Key, float] = {}
         self._stats: dict[Key, FundingStats] = {}
+        self._spreads: dict[tuple[Key, Key], SpreadFit] = {}
         self._pending: dict[Key, tuple[int, float]] = {}   # (next_funding_ms, predicted rate)
         self.settlements_seen = 0
 
@@ -75,7 +128,7 @@ class FundingStore:
     def set_interval(self, key: Key, interval_h: float) -> None:
         if interval_h > 0 and self._interval_h.get(key) != interval_h:
             self._interval_h[key] = interval_h
-            self._stats.pop(key, None)
+            self._forget(key)
 
     def add_points(self, key: Key, points: Iterable[tuple[int, float]], *,
                    inferred: bool = False) -> int:
@@ -102,8 +155,14 @@ class FundingStore:
             for ts in sorted(store)[: len(store) - self.max_points]:
                 del store[ts]
         if added:
-            self._stats.pop(key, None)
+            self._forget(key)
         return added
+
+    def _forget(self, key: Key) -> None:
+        """Drop cached fits that used `key`'s history."""
+        self._stats.pop(key, None)
+        for pair in [p for p in self._spreads if key in p]:
+            del self._spreads[pair]
 
     def on_mark(self, mark: Mark) -> tuple[int, float] | None:
         """Detect a settlement from the mark stream: returns the (slot_ms, rate) it recorded.
@@ -162,6 +221,26 @@ class FundingStore:
         )
         self._stats[key] = stats
         return stats
+
+    def spread_fits(self) -> dict[tuple[Key, Key], SpreadFit]:
+        """Spread fits for every ordered pair of venues holding the same symbol (long, short)."""
+        out: dict[tuple[Key, Key], SpreadFit] = {}
+        keys = sorted(self._points)
+        for long_key in keys:
+            for short_key in keys:
+                if long_key[1] != short_key[1] or long_key[0] == short_key[0]:
+                    continue
+                cached = self._spreads.get((long_key, short_key))
+                if cached is None:
+                    a, b = self.series(long_key), self.series(short_key)
+                    if a is None or b is None:
+                        continue
+                    cached = fit_spread(a, b, self.min_history)
+                    if cached is None:
+                        continue
+                    self._spreads[(long_key, short_key)] = cached
+                out[(long_key, short_key)] = cached
+        return out
 
     def all_stats(self) -> dict[Key, FundingStats]:
         out = {}
@@ -256,6 +335,9 @@ class FundingFeed:
 
     def stats(self) -> dict[Key, FundingStats]:
         return self.store.all_stats()
+
+    def spread_fits(self) -> dict[tuple[Key, Key], SpreadFit]:
+        return self.store.spread_fits()
 
     def status_fields(self) -> dict[str, Any]:
         return {"funding_history": {f"{v}:{s}": st.samples for (v, s), st in self.stats().items()}}

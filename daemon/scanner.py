@@ -22,7 +22,7 @@ from msgspec import Struct
 
 from daemon import economics as ec
 from daemon.economics import TradeType
-from daemon.funding_feed import FundingStats
+from daemon.funding_feed import FundingStats, SpreadFit
 from daemon.hub import Hub, Instrument, InstrumentKey, Mark
 from daemon.strategy_config import ScannerConfig
 from daemon.tasks import cancel_and_wait
@@ -169,6 +169,7 @@ def _fee_fraction(cfg: ScannerConfig, legs: tuple[tuple[str, str], tuple[str, st
 def price_candidate(
     hub: Hub, cfg: ScannerConfig, trade: TradeType, symbol: str,
     leg0: InstrumentKey, leg1: InstrumentKey, stats: Mapping[Key, FundingStats], now_ms: int,
+    spreads: Mapping[tuple[Key, Key], SpreadFit] | None = None,
 ) -> Opportunity | None:
     """Price one candidate. leg0 = spot (or long perp), leg1 = perp (or short perp)."""
     perp_key = leg1
@@ -221,11 +222,25 @@ def price_candidate(
     depth = min(q0.depth_usd, q1.depth_usd)
     fee = _fee_fraction(cfg, ((leg0.venue, leg0.market), (leg1.venue, leg1.market)))
 
-    # Mean reversion. long_short works on the APR spread: the two fits are combined assuming
-    # independent venues (mu and sigma of a difference), each annualised with its own interval.
+    # Mean reversion. long_short works on the APR spread: fitted on the spread itself when both
+    # venues have a common history (the venues' funding co-moves), else the two fits combined as
+    # if independent (mu and sigma of a difference), each annualised with its own interval.
     z = mu = sigma_f = half_life = duration = None
     fit1 = _fit_for(st, interval)
-    if trade is TradeType.LONG_SHORT:
+    spread_fit = (spreads or {}).get(((leg0.venue, leg0.symbol), (leg1.venue, leg1.symbol)))
+    if trade is TradeType.LONG_SHORT and spread_fit is not None and spread_fit.fit is not None \
+            and spread_fit.fit.sigma_f > 0:
+        assert long_mark is not None and long_interval is not None
+        w = spread_fit.window_h
+        ann = 24.0 * 365.0 / w
+        now_spread = mark.funding_rate * w / interval - long_mark.funding_rate * w / long_interval
+        fit = spread_fit.fit
+        mu, sigma_f = fit.mu * ann, fit.sigma_f * ann
+        z = ec.zscore(now_spread, fit.mu, fit.sigma_f)
+        half_life = fit.half_life_hours
+        duration = ec.expected_duration_hours(now_spread * ann, mu, fit.theta,
+                                              cfg.duration_target_z * sigma_f)
+    elif trade is TradeType.LONG_SHORT:
         assert long_mark is not None and long_interval is not None
         fit0 = _fit_for(stats.get((leg0.venue, leg0.symbol)), long_interval)
         if fit0 is not None and fit1 is not None:
@@ -302,8 +317,8 @@ def rank(opps: list[Opportunity]) -> list[Opportunity]:
                                        tuple(o.venues.values())))
 
 
-def scan(hub: Hub, cfg: ScannerConfig, stats: Mapping[Key, FundingStats], now_ms: int
-         ) -> list[Opportunity]:
+def scan(hub: Hub, cfg: ScannerConfig, stats: Mapping[Key, FundingStats], now_ms: int,
+         spreads: Mapping[tuple[Key, Key], SpreadFit] | None = None) -> list[Opportunity]:
     """All candidates, priced and ranked.
 
     long_short candidates are priced in both directions and only the one whose funding runs
@@ -311,7 +326,7 @@ def scan(hub: Hub, cfg: ScannerConfig, stats: Mapping[Key, FundingStats], now_ms
     """
     priced: dict[tuple[Any, ...], Opportunity] = {}
     for trade, symbol, leg0, leg1 in candidates(hub, cfg):
-        opp = price_candidate(hub, cfg, trade, symbol, leg0, leg1, stats, now_ms)
+        opp = price_candidate(hub, cfg, trade, symbol, leg0, leg1, stats, now_ms, spreads)
         if opp is None:
             continue
         if trade is TradeType.LONG_SHORT:
@@ -335,10 +350,12 @@ class Scanner:
 
     def __init__(self, hub: Hub, cfg: ScannerConfig,
                  stats: Callable[[], Mapping[Key, FundingStats]] | None = None,
-                 clock_ms: Callable[[], int] | None = None) -> None:
+                 clock_ms: Callable[[], int] | None = None,
+                 spreads: Callable[[], Mapping[tuple[Key, Key], SpreadFit]] | None = None) -> None:
         self.hub = hub
         self.cfg = cfg
         self._stats = stats or dict
+        self._spreads = spreads or dict
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.latest: list[Opportunity] = []
         self.latest_ms = 0
@@ -347,7 +364,7 @@ class Scanner:
 
     def refresh(self, now_ms: int | None = None) -> list[Opportunity]:
         now = self._clock_ms() if now_ms is None else now_ms
-        self.latest = scan(self.hub, self.cfg, self._stats(), now)
+        self.latest = scan(self.hub, self.cfg, self._stats(), now, self._spreads())
         self.latest_ms = now
         return self.latest
 

@@ -293,7 +293,7 @@ async def start_components(daemon: Daemon) -> None:
     borrow = BorrowFeed(daemon.venues,
                         {vc.name: [s.removesuffix("USDT") for s in vc.symbols] for vc in cfg.venues},
                         log=daemon.log)
-    scanner = Scanner(daemon.hub, cfg.scanner, feed.stats)
+    scanner = Scanner(daemon.hub, cfg.scanner, feed.stats, spreads=feed.spread_fits)
     strategy = Strategy(cfg.strategy, opportunities=lambda: scanner.latest,
                         engine=LeggingAdapter(engine), halt_mode=lambda: watchdog.halt_state.mode,
                         collateral=lambda: collateral_from_hub(daemon.hub), log=daemon.log)
