@@ -5,6 +5,10 @@ subscriber priority 20, after the watchdog) and through REST acknowledgements; b
 pair's order table idempotently (legging_runtime). Decisions are the pure `hedge.decide`; the
 engine only executes them, with bounded attempts and backoff, so no pair can loop or churn.
 
+`decrease_now` / `liquidate_now` are the watchdog's entry points: called from a hub callback, they
+move the pair and write both legs' first orders (journaled write-ahead first) before returning,
+then the operation goes on in its task like any other.
+
 This module holds the public operations, the halt gate and the views. The operation machinery
 is in legging_ops (Operations), the hub subscriber in legging_events (HubEvents), order sending
 in legging_exec (Executor), recovery in legging_recovery.
@@ -23,7 +27,7 @@ from daemon.hub import Borrow, Hub
 from daemon.journal import Journal
 from daemon.legging_config import LeggingConfig
 from daemon.legging_events import HubEvents
-from daemon.legging_ops import EngineError, Operations, log
+from daemon.legging_ops import EngineError, OpTask, Operations, log
 from daemon.legging_preflight import PreflightError, check, leg_key
 from daemon.legging_runtime import LegMeta, PairRuntime
 from daemon.legging_venue import LegVenue
@@ -190,6 +194,38 @@ class LeggingEngine(HubEvents, Operations):
         new_qty = hedge.round_step(rt.pair.target_qty * (1 - fraction), step, "nearest")
         await self._start_op(rt, "decrease", Event.ADJUST, open_targets(rt.pair, new_qty),
                              execution, new_qty)
+
+    def decrease_now(self, pid: str, fraction: float) -> OpTask:
+        """`decrease(pid, fraction, "taker")` with both legs' first orders (reducing: reduceOnly
+        perp, AUTO_REPAY buy / plain sell on spot) journaled and written before this returns,
+        for the watchdog's hub callback. Raises EngineError as `decrease` does; returns the
+        operation's task (done when the operation is; `written_ns`: the first write)."""
+        rt = self._get(pid)
+        self._gate("decrease", pid)
+        if not 0 < fraction <= 1:
+            raise EngineError(400, "fraction must be in (0, 1]", "fraction")
+        step = max(rt.meta[0].step, rt.meta[1].step)
+        new_qty = hedge.round_step(rt.pair.target_qty * (1 - fraction), step, "nearest")
+        return self._start_op_now(rt, "decrease", Event.ADJUST, open_targets(rt.pair, new_qty),
+                                  new_qty, "entry", "taker")
+
+    def liquidate_now(self, pid: str) -> OpTask:
+        """`liquidate(pid)` with both legs' market orders written before this returns. A running
+        operation, or orders of ours still live, must be cancelled (awaited) before the flatten
+        orders are sized, or both could fill: then it is `liquidate` from a task (a pass later,
+        `written_ns` 0). The task is done when the liquidation is."""
+        rt = self._get(pid)
+        if (rt.task is not None and not rt.task.done()) or rt.live_orders():
+            return OpTask(self._liquidate_and_wait(pid), loop=asyncio.get_running_loop(),
+                          name=f"op-{pid}-liquidate")
+        return self._start_op_now(rt, "liquidate", Event.CLOSE, (0.0, 0.0), rt.pair.target_qty,
+                                  "flatten", "market")
+
+    async def _liquidate_and_wait(self, pid: str) -> None:
+        await self.liquidate(pid)
+        task = self._get(pid).task
+        if task is not None:
+            await asyncio.shield(task)
 
     async def close(self, pid: str, execution: str | None = None) -> None:
         rt = self._get(pid)

@@ -3,7 +3,8 @@
 Every order: deterministic client id -> write-ahead intent (journal.intent: one os.write) ->
 track registered (so a user-stream report that beats the REST answer is matched) -> send. An
 unknown outcome (timeout, 5xx) is resolved by querying the client id; the same id is never sent
-again, a retry is a new attempt with a new id.
+again, a retry is a new attempt with a new id. `_fire_now` + `_complete_fire` split `_fire` at its
+first await, for the synchronous entry points (the same steps, in the same order).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import asyncio
 import math
 import time
 from decimal import Decimal
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from daemon import client_ids
@@ -91,8 +92,10 @@ class Executor:
         return on_grid(ticks, tick)
 
     # -- one order -------------------------------------------------------------------------------
-    def _build(self, rt: PairRuntime, leg: int, delta: float, kind: str, style: str
-               ) -> tuple[OrderTrack, OrderRequest] | None:
+    def _build(self, rt: PairRuntime, leg: int, delta: float, kind: str, style: str,
+               reduce: bool = False) -> tuple[OrderTrack, OrderRequest] | None:
+        """`reduce`: an order that takes the leg toward zero says so to the venue (reduceOnly on
+        a perp, no borrowing on a spot sell), so a protective trim can never add exposure."""
         p = rt.pair
         L = p.legs[leg]
         meta = rt.meta[leg]
@@ -119,14 +122,25 @@ class Executor:
                 return None
             otype, tif = "LIMIT", "IOC"
         side_effect = None
+        e = rt.exposure(leg)
+        reducing = reduce and e * delta < 0 and qty <= abs(e) + meta.step * 0.5
+        reduce_only = False
         if L.market == "spot_margin":
-            side_effect = "MARGIN_BUY" if side == "SELL" else "AUTO_REPAY"
+            # a reducing sell is a spot long's: a plain sell, never a borrow
+            side_effect = "AUTO_REPAY" if side == "BUY" else (
+                "NO_SIDE_EFFECT" if reducing else "MARGIN_BUY")
+        elif reducing:
+            # the venue's position is the account's, shared by every pair on the symbol: ask for
+            # reduceOnly only where the venue will honour it for the whole qty (else -2022 or a
+            # clamp, and the reconcile phase sends the rest a pass later than it could have)
+            pos = self.hub.positions.get((L.venue, L.symbol))
+            reduce_only = pos is not None and pos.qty * delta < 0 and qty <= abs(pos.qty) + 1e-12
         attempt = rt.next_attempt(p.op_seq, leg)
         cid = client_ids.make(p.id, p.op_seq, ACTION_OF_OP.get(p.op_kind, "repair"), leg, kind,
                               attempt)
         req = OrderRequest(venue=L.venue, market=L.market, symbol=L.symbol, side=side,
                            order_type=otype, qty=qty, client_id=cid, price=price,
-                           time_in_force=tif, side_effect=side_effect)
+                           time_in_force=tif, side_effect=side_effect, reduce_only=reduce_only)
         track = OrderTrack(client_id=cid, venue=L.venue, market=L.market, symbol=L.symbol, leg=leg,
                            op=p.op_seq, kind=kind, side=side, qty=qty, price=price,
                            order_type=otype, ts_ms=self._now_ms())
@@ -145,9 +159,13 @@ class Executor:
         return self.venues[track.venue].prepare(req)
 
     async def _send(self, rt: PairRuntime, track: OrderTrack, prepared: Any) -> None:
-        venue = self.venues[track.venue]
+        await self._settle(rt, track, self.venues[track.venue].send(prepared))
+
+    async def _settle(self, rt: PairRuntime, track: OrderTrack,
+                      answer: Awaitable[OrderUpdate]) -> None:
+        """Fold the venue's answer to a sent order (or classify its error)."""
         try:
-            ack = await venue.send(prepared)
+            ack = await answer
         except Exception as exc:  # classified below; nothing may escape into the op task
             kind = error_kind(exc)
             track.error = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}"
@@ -231,6 +249,50 @@ class Executor:
         tracks = [t for t, _ in prepared]
         await self._await_final(rt, tracks)
         return tracks
+
+    def _fire_now(self, rt: PairRuntime, deltas: tuple[float, float], kind: str, style: str
+                  ) -> tuple[list[tuple[OrderTrack, Awaitable[OrderUpdate]]], int]:
+        """`_fire`'s first half without an await: both legs built (reducing), signed, journaled
+        write-ahead and written (`send_now` where the venue has it) before returning. Returns
+        the sent tracks with their pending answers (for `_complete_fire`) and the perf_counter_ns
+        of the first write (0: none left in this pass)."""
+        built = []
+        for leg in (0, 1):
+            if deltas[leg]:
+                b = self._build(rt, leg, deltas[leg], kind, style, reduce=True)
+                if b is not None:
+                    built.append(b)
+        prepared = [(t, self._register(rt, t, r)) for t, r in built]
+        self._persist(rt)
+        sent: list[tuple[OrderTrack, Awaitable[OrderUpdate]]] = []
+        first = 0
+        for track, pr in prepared:
+            answer = self._write_now(track, pr)
+            written = getattr(answer, "written_ns", 0)
+            if written and (not first or written < first):
+                first = written
+            sent.append((track, answer))
+        return sent, first
+
+    def _write_now(self, track: OrderTrack, prepared: Any) -> Awaitable[OrderUpdate]:
+        venue = self.venues[track.venue]
+        now = getattr(venue, "send_now", None)
+        try:
+            if now is not None:
+                return now(prepared)  # type: ignore[no-any-return]
+            return asyncio.ensure_future(venue.send(prepared))
+        except Exception as exc:   # classified by `_settle` like a failed send
+            fut: asyncio.Future[OrderUpdate] = asyncio.get_running_loop().create_future()
+            fut.set_exception(exc)
+            return fut
+
+    async def _complete_fire(self, rt: PairRuntime,
+                             sent: list[tuple[OrderTrack, Awaitable[OrderUpdate]]]) -> None:
+        """`_fire`'s second half for orders `_fire_now` wrote."""
+        if not sent:
+            return
+        await asyncio.gather(*(self._settle(rt, t, answer) for t, answer in sent))
+        await self._await_final(rt, [t for t, _ in sent])
 
     # -- chase -----------------------------------------------------------------------------------
     async def _chase(self, rt: PairRuntime, deltas: tuple[float, float]) -> None:

@@ -32,6 +32,13 @@ class EngineError(Exception):
         self.field = field
 
 
+class OpTask(asyncio.Task):  # type: ignore[type-arg]
+    """An operation's task that knows when its first request was written (perf_counter_ns;
+    0 = none was written before the task was handed over)."""
+
+    written_ns: int = 0
+
+
 class Operations(Executor):
     """Mixin of LeggingEngine (which sets `pairs` and `alerts`)."""
 
@@ -54,6 +61,33 @@ class Operations(Executor):
     async def _start_op(self, rt: PairRuntime, kind: str, event: Event,
                         targets: tuple[float, float], execution: str | None,
                         new_qty: float) -> None:
+        self._begin_op(rt, kind, event, targets, new_qty)
+        rt.task = asyncio.create_task(self._run_op(rt, kind, targets,
+                                                   execution or rt.pair.execution))
+
+    def _start_op_now(self, rt: PairRuntime, kind: str, event: Event,
+                      targets: tuple[float, float], new_qty: float, fire_kind: str,
+                      style: str) -> OpTask:
+        """`_start_op` + the operation's first `_fire`, without an await: the pair moves, both
+        legs' orders are journaled write-ahead and written before this returns; the task goes on
+        from there exactly as `_run_op` would after that `_fire` (fills, reconcile, finish)."""
+        loop = asyncio.get_running_loop()
+        self._begin_op(rt, kind, event, targets, new_qty)
+        first: list[Any] | BaseException
+        written = 0
+        try:
+            deltas = (targets[0] - rt.exposure(0), targets[1] - rt.exposure(1))
+            first, written = self._fire_now(rt, deltas, fire_kind, style)
+        except Exception as exc:   # raised in the task, where `_run_op` handles it (the pair moved)
+            first = exc
+        task = OpTask(self._run_op(rt, kind, targets, style, first=first),
+                      loop=loop, name=f"op-{rt.pair.id}-{kind}")
+        task.written_ns = written
+        rt.task = task
+        return task
+
+    def _begin_op(self, rt: PairRuntime, kind: str, event: Event,
+                  targets: tuple[float, float], new_qty: float) -> None:
         p = rt.pair
         if rt.task and not rt.task.done():
             raise EngineError(409, f"position {p.id} is busy ({p.op_kind} running)")
@@ -70,10 +104,12 @@ class Operations(Executor):
         rt.op_orders = 0
         self._persist(rt)
         self._journal_op(rt, kind, None)
-        rt.task = asyncio.create_task(self._run_op(rt, kind, targets, execution or p.execution))
 
     async def _run_op(self, rt: PairRuntime, kind: str, targets: tuple[float, float],
-                      execution: str, resume: bool = False) -> None:
+                      execution: str, resume: bool = False,
+                      first: list[Any] | BaseException | None = None) -> None:
+        """`first`: what `_fire_now` already sent (or the error it raised) in place of
+        `_execute`."""
         p = rt.pair
         # This task's own context: every log line of the operation names its pair and symbol.
         structlog.contextvars.bind_contextvars(position_id=p.id, symbol=p.symbol, operation=kind)
@@ -81,7 +117,11 @@ class Operations(Executor):
         try:
             try:
                 async with asyncio.timeout(self.cfg.op_budget_s):
-                    if not resume:
+                    if isinstance(first, BaseException):
+                        raise first
+                    if first is not None:
+                        await self._complete_fire(rt, first)
+                    elif not resume:
                         await self._execute(rt, targets, execution)
                     decision = await self._reconcile(rt)
             except (TimeoutError, OpAborted) as exc:

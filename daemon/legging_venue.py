@@ -6,6 +6,7 @@ thin adapter in `daemon.legging_adapter` (so the engine never depends on a conne
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, Literal, Protocol
 
 from msgspec import Struct
@@ -52,6 +53,15 @@ class LegVenue(Protocol):
 
     async def repay(self, asset: str, amount: float) -> None:
         """Repay `amount` of a cross-margin liability from the free balance."""
+
+
+class SendsNow(Protocol):
+    """Optional on a `LegVenue`: the engine's synchronous entry points (`decrease_now`,
+    `liquidate_now`) write through it when the venue has it, else through a `send` task."""
+
+    def send_now(self, prepared: Any) -> Awaitable[OrderUpdate]:
+        """Write the request before returning where possible; the awaitable's `written_ns`
+        (perf_counter_ns; 0 = it left from a task instead) says when. Resolves like `send`."""
 
 
 # Errors are read by class name and `code` so this module needs no connector import; the names are

@@ -2,8 +2,11 @@
 
 A transfer is prepared, signed and written on a pre-opened connection before `transfer` returns
 (BinanceVenue.transfer_now): the protective request leaves in the event-loop pass of the frame
-that crossed the threshold. Engine operations start a task (the engine sends from its own task)
-and complete when the operation has finished. Errors surface through the returned awaitable.
+that crossed the threshold. So do a trim's and an unwind's first orders, both legs
+(LeggingEngine.decrease_now / liquidate_now: journaled write-ahead, then written); the returned
+task completes when the operation has finished and its `written_ns` says when the first request
+was written. Other engine operations start a task (the engine sends from its own task). Errors
+surface through the returned awaitable, or at once when the engine refuses synchronously.
 """
 from __future__ import annotations
 
@@ -34,9 +37,15 @@ class EngineRiskActions:
         return self._spawn(v.transfer(asset, transfer_amount(amount), to_futures=to_futures))
 
     def deleverage(self, pair_id: str, fraction: float) -> Awaitable[Any] | None:
+        now = getattr(self.engine, "decrease_now", None)
+        if now is not None:
+            return now(pair_id, min(1.0, fraction))  # type: ignore[no-any-return]
         return self._spawn(self._op(pair_id, self.engine.decrease(pair_id, min(1.0, fraction), "taker")))
 
     def unwind(self, pair_id: str) -> Awaitable[Any] | None:
+        now = getattr(self.engine, "liquidate_now", None)
+        if now is not None:
+            return now(pair_id)  # type: ignore[no-any-return]
         return self._spawn(self._op(pair_id, self.engine.liquidate(pair_id)))
 
     def close(self, pair_id: str) -> Awaitable[Any] | None:

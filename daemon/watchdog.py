@@ -64,8 +64,9 @@ class RiskActions(Protocol):
     """What the watchdog asks of the legging engine and the connectors. Called synchronously from
     the hub callback: build and write the request before returning; return an awaitable of the
     answer (or None). An awaitable with a `written_ns` attribute (perf_counter_ns, > 0) says when
-    its request bytes were written: the reaction histogram is frame -> that write; without it
-    (engine operations, which send from their own task) the hand-over time is used."""
+    its (first) request's bytes were written: the reaction histogram is frame -> that write
+    (transfers, and trims and unwinds through LeggingEngine.decrease_now / liquidate_now);
+    without it (an operation that sends from its own task) the hand-over time is used."""
 
     def transfer(self, venue: str, direction: str, asset: str, amount: float) -> Awaitable[Any] | None:
         """direction: "futures_to_margin" (Binance UMFUTURE_MARGIN) or "margin_to_futures"

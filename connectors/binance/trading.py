@@ -15,6 +15,7 @@ from decimal import Decimal
 import asyncio
 import os
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from connectors.backoff import Backoff
@@ -117,9 +118,14 @@ class BinanceTrading:
     # -- sending -------------------------------------------------------------------------------
     async def send(self, prep: Prepared) -> OrderUpdate:
         """Write a prepared order; on an unknown outcome resolve it by client id (never resend)."""
+        return await self.complete(prep, self.rest.send(prep))
+
+    async def complete(self, prep: Prepared, written: Awaitable[bytes]) -> OrderUpdate:
+        """`send`'s handling of the answer to `prep`, whose request `written` is already under
+        way (RestSession.send_now wrote it in the caller's pass, or `rest.send(prep)`)."""
         market = "perp" if prep.path.startswith("/fapi") else "spot"
         try:
-            raw = await self.rest.send(prep)
+            raw = await written
         except E.UnknownOutcome:
             return await self.resolve_unknown(prep)
         except E.ClockSkew:
