@@ -83,8 +83,12 @@ class BinanceVenue:
             self.hub.set_instrument(inst)
         self.market.start()
         if self.has_keys:
-            # keep-alive connections for protective requests written in the caller's pass
-            for base in {self.urls.rest, self.urls.futures_rest}:
+            # keep-alive connections for protective requests written in the caller's pass: a
+            # transfer and both legs of a trim may leave together, so one shared host needs more
+            bases = {self.urls.rest, self.urls.futures_rest}
+            if len(bases) == 1:
+                self.rest.fast.size = max(self.rest.fast.size, 4)
+            for base in bases:
                 with contextlib.suppress(OSError):
                     await self.rest.open_fast(base)
         if self.user is not None:
