@@ -10,8 +10,10 @@ recall (re-hedge), stale market data (no new risk; reduce after a timeout).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Literal
 
+import msgspec
 from msgspec import Struct
 
 from daemon.watchdog_config import LegThresholds, WatchdogConfig
@@ -177,3 +179,65 @@ def decide(risk: PairRisk, cfg: WatchdogConfig, *, reduce_only: bool = False,
 def is_protective(action: Action) -> bool:
     """Actions that send a request to a venue to protect a pair (what the reaction time measures)."""
     return isinstance(action, (Transfer, Deleverage, Unwind))
+
+
+class MarginHold(Struct, kw_only=True):
+    """A pair's cross-margin account between a buy-back with AUTO_REPAY (a trim or a close of a
+    pair that borrows) and the liability that buy-back repays. The venue reports the quote spent
+    and the liability repaid in separate events, possibly on separate sockets: in between, the
+    account can read as if the quote were spent and nothing repaid."""
+
+    kind: str                        # the watchdog action that started it ("deleverage", "close")
+    venue: str
+    asset: str                       # the borrowed coin
+    liab0: float                     # its liability when the action was sent
+    legs: dict[str, LegRisk] = {}    # "margin:<venue>" -> that leg's risk the action was sent on
+    free: float | None = None        # the margin wallet's transferable USDT then
+    until: float | None = None       # deadline (clock seconds); None while the action is in flight
+
+
+def held_risk(h: MarginHold, r: PairRisk, liability: float, now: float) -> PairRisk | None:
+    """`r` seen through the hold: a margin leg reads no worse than the action was sent on, the
+    margin wallet no freer. None once settled: the borrowed coin's liability (`liability`, now)
+    fell after the action completed, or the deadline passed."""
+    if h.until is not None and (now >= h.until or liability < h.liab0 * (1 - 1e-9)):
+        return None
+    legs = r.legs
+    worse = False
+    for g in legs:
+        was = h.legs.get("margin:" + g.venue) if g.leg == "margin" else None
+        if was is not None and g.distance < was.distance:
+            worse = True
+    if worse:
+        legs = tuple(h.legs["margin:" + g.venue]
+                     if g.leg == "margin" and "margin:" + g.venue in h.legs
+                     and g.distance < h.legs["margin:" + g.venue].distance else g for g in legs)
+    free = r.free
+    key = h.venue + ":margin"
+    if h.free is not None and free.get(key, 0.0) > h.free:
+        free = {**free, key: h.free}
+    if legs is r.legs and free is r.free:
+        return r
+    return msgspec.structs.replace(r, legs=legs, free=free)
+
+
+def settling_filter(acts: list[Action], r: PairRisk, h: MarginHold,
+                    thresholds: Mapping[str, LegThresholds]) -> list[Action]:
+    """While the margin account settles, what the margin leg alone calls for waits: only a perp
+    leg at that step may trim or unwind, collateral does not move into the margin wallet, and the
+    hedge is not judged on a liability not yet updated (a re-hedge would re-buy the perp just
+    sold)."""
+    perp_worst = max((level(g.distance, thresholds["perp"]) for g in r.legs if g.leg == "perp"),
+                     default=OK)
+    out: list[Action] = []
+    for a in acts:
+        if isinstance(a, Unwind) and perp_worst < UNWIND:
+            continue
+        if isinstance(a, Deleverage) and perp_worst < DELEVERAGE:
+            continue
+        if isinstance(a, Transfer) and a.venue == h.venue and a.direction == "futures_to_margin":
+            continue
+        if isinstance(a, Rehedge):
+            continue
+        out.append(a)
+    return out

@@ -12,6 +12,15 @@ when the request is answered. While an action of a kind is in flight on a pair, 
 repeated; after it completes, the watchdog waits for the account update it causes (or `settle_s`)
 before acting on that pair again, so decisions rest on what the venue says, not on what was asked.
 
+A trim (or close) of a pair that borrows on cross margin buys back with AUTO_REPAY: the venue
+reports the quote spent and the liability repaid in separate events (another socket on Binance
+today), so for a while the account can read as if the quote were spent and nothing repaid. From
+such a trim until the borrowed coin's liability is seen to fall (and at most `settle_s` after the
+trim completed), the margin account is held as mid-settlement (risk_ladder.MarginHold): its leg cannot read
+worse than it did when the trim was sent, the margin wallet cannot look freer than then, and the
+margin leg alone starts nothing (no unwind, no second trim, no transfer into it, no re-hedge on a
+liability not yet updated). Perp-driven actions still go.
+
 The halt and the day's equity baseline go to a `RiskStateStore` (the journal) whenever they
 change, and `restore` puts them back at start: a restart neither lifts a halt nor resets the
 daily loss limit.
@@ -42,10 +51,10 @@ from daemon.metrics import Histogram
 from daemon.pairs import Pair, State
 from daemon.risk import Bracket
 from daemon.risk_assess import assess
-from daemon.risk_inputs import AccountViews, margin_assets, pair_inputs
+from daemon.risk_inputs import AccountViews, base_asset, margin_assets, pair_inputs
 from daemon.risk_ladder import (
-    LEVEL_NAMES, Action, Close, Deleverage, PairRisk, Rehedge, Transfer, Unwind, Warn, decide,
-    is_protective, level,
+    LEVEL_NAMES, Action, Close, Deleverage, MarginHold, PairRisk, Rehedge, Transfer, Unwind, Warn,
+    decide, held_risk, is_protective, level, settling_filter,
 )
 from daemon.watchdog_config import LegThresholds, WatchdogConfig
 
@@ -104,7 +113,7 @@ BracketSource = Callable[[str, str], Sequence[Bracket] | None]
 
 class _PairState:
     __slots__ = ("levels", "busy", "settling", "crossed_ns", "apr_below_since", "stale_since",
-                 "risk", "ok", "unwound")
+                 "risk", "ok", "unwound", "hold")
 
     def __init__(self) -> None:
         self.levels: dict[str, int] = {}
@@ -117,6 +126,7 @@ class _PairState:
         self.risk: PairRisk | None = None
         self.ok = True
         self.unwound = False
+        self.hold: MarginHold | None = None
 
 
 class Watchdog:
@@ -264,6 +274,13 @@ class Watchdog:
         r = assess(inp, self.cfg,
                    stale_s=0.0 if st.stale_since is None else now - st.stale_since,
                    apr_below_floor_s=0.0 if st.apr_below_since is None else now - st.apr_below_since)
+        if st.hold is not None:
+            bal = self.hub.balances.get((st.hold.venue, "margin", st.hold.asset))
+            held = held_risk(st.hold, r, bal.liability if bal is not None else 0.0, now)
+            if held is None:
+                st.hold = None         # settled: the liability fell after the trim, or timed out
+            else:
+                r = held
         st.risk = r
         thresholds = self._thresholds
         if self._thr_cfg is not self.cfg:
@@ -294,6 +311,8 @@ class Watchdog:
         if pair.state is not State.OPEN:
             # during an operation the legging engine owns the residual (one leg fills first)
             acts = [a for a in acts if not isinstance(a, Rehedge)]
+        if st.hold is not None and acts:
+            acts = settling_filter(acts, r, st.hold, thresholds)
         if self.halt_state.mode is HaltMode.FLATTEN and not any(isinstance(a, Unwind) for a in acts):
             acts.append(Unwind(pair_id=pair.id, reason="halt: flatten"))
         if st.settling:
@@ -301,10 +320,10 @@ class Watchdog:
                 if until <= now:
                     del st.settling[kind]
         if acts:
-            self._execute(pair.id, st, acts, now, _pair_wallets(pair))
+            self._execute(pair.id, st, acts, now, _pair_wallets(pair), _borrowed(self.hub, pair))
 
     def _execute(self, pair_id: str, st: _PairState, acts: list[Action], now: float,
-                 wallets: Wallets) -> None:
+                 wallets: Wallets, borrowed: tuple[str, str] | None = None) -> None:
         for act in acts:
             if isinstance(act, Warn):
                 continue
@@ -332,6 +351,8 @@ class Watchdog:
                 st.crossed_ns = 0
             if isinstance(act, Unwind):
                 st.unwound = True
+            elif borrowed is not None and isinstance(act, (Deleverage, Close)):
+                self._hold(st, kind, borrowed, waiter, now)
             # The venue's liquidation price comes from REST and lags our own changes to the
             # position and wallet: until it is refreshed it describes the account before them.
             for (v, sym), pos in self.hub.positions.items():
@@ -354,6 +375,19 @@ class Watchdog:
             return a.rehedge(act.pair_id, act.qty, act.reduce_only)
         raise TypeError(f"unknown action {act!r}")
 
+    def _hold(self, st: _PairState, kind: str, borrowed: tuple[str, str], waiter: Any,
+              now: float) -> None:
+        venue, asset = borrowed
+        bal = self.hub.balances.get((venue, "margin", asset))
+        r = st.risk
+        legs = {} if r is None else {"margin:" + g.venue: g for g in r.legs
+                                     if g.leg == "margin" and g.venue == venue}
+        free = None if r is None else r.free.get(venue + ":margin")
+        in_flight = waiter is not None and inspect.isawaitable(waiter)
+        st.hold = MarginHold(kind=kind, venue=venue, asset=asset,
+                             liab0=bal.liability if bal is not None else 0.0, legs=legs, free=free,
+                             until=None if in_flight else now + self.cfg.settle_s)
+
     def _track(self, pair_id: str, st: _PairState, kind: str, wallets: Wallets, waiter: Any,
                now: float) -> None:
         if waiter is None or not inspect.isawaitable(waiter):
@@ -367,6 +401,8 @@ class Watchdog:
             self._tasks.discard(f)
             st.busy.pop(kind, None)
             st.settling[kind] = (set(wallets), self.clock() + self.cfg.settle_s)
+            if st.hold is not None and st.hold.kind == kind and st.hold.until is None:
+                st.hold.until = self.clock() + self.cfg.settle_s
             if not f.cancelled() and f.exception() is not None:
                 self.action_errors += 1
                 self.last_error = f"{kind}: {f.exception()!r}"
@@ -530,6 +566,7 @@ class Watchdog:
                 "no_new_risk": not st.ok,
                 "unwound": st.unwound,
                 "in_flight": sorted(st.busy),
+                "margin_settling": st.hold is not None,
                 "legs": [] if r is None else [
                     {"leg": g.leg, "venue": g.venue, "distance": _num(g.distance),
                      "liq_price": g.liq_price, "collateral_needed": g.collateral_needed,
@@ -571,6 +608,14 @@ def _wallet_of(kind: str, item: Any) -> str:
     if kind == hubmod.BALANCE:
         return str(item.wallet)
     return "margin" if kind == hubmod.MARGIN else "futures"
+
+
+def _borrowed(hub: Hub, pair: Pair) -> tuple[str, str] | None:
+    """(venue, coin) of the pair's borrowed cross-margin leg, if it has one."""
+    for leg in pair.legs:
+        if leg.borrows:
+            return leg.venue, base_asset(hub, leg.venue, leg.symbol)
+    return None
 
 
 def _pair_wallets(pair: Pair) -> Wallets:

@@ -93,3 +93,52 @@ class LiabilityGate(Generic[E]):
             self.ambiguous += 1
             self.reread_wanted = True
         return v
+
+
+class ProvisionalRepays:
+    """Repays an AUTO_REPAY (or AUTO_BORROW_REPAY) fill makes, counted from the fill itself.
+
+    The venue repays the liability of the coin a fill receives out of what it received (interest
+    first, then principal) as part of the fill, but says so in a USER_LIABILITY_CHANGE that can
+    reach us after the balance it paid with (on Binance today it comes on another socket, the
+    risk stream), or not be applicable at all (an ambiguous one waits for a re-read). In between
+    the account would read as if the quote were spent and nothing repaid. So the connector
+    lowers the liability at the executionReport by what the fill certainly repays (its net
+    proceeds, capped by the liability) and records it here; the REPAY event that follows is
+    first matched against what is pending, and only the rest of it is applied. An absolute
+    snapshot replaces everything: `clear` (the snapshot holds the repays, or its events follow).
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[str, float] = {}
+        self.generation = 0        # bumped by clear(): a timer started before it is moot
+
+    def on_fill(self, asset: str, received: float, liability: float) -> float:
+        """A fill of an AUTO_REPAY order received `received` of `asset` (net of a fee in it),
+        whose liability (as the hub holds it) is `liability`: the amount to take off now."""
+        amount = min(received, liability)
+        if amount <= 0:
+            return 0.0
+        self.pending[asset] = self.pending.get(asset, 0.0) + amount
+        return amount
+
+    def on_repay(self, asset: str, amount: float) -> float:
+        """A REPAY of `amount` (principal + interest) from the venue: how much of it the hub
+        already holds from fills (not to be taken off again)."""
+        held = self.pending.get(asset, 0.0)
+        if held <= 0:
+            return 0.0
+        covered = min(held, amount)
+        left = held - covered
+        if left <= 1e-12:
+            del self.pending[asset]
+        else:
+            self.pending[asset] = left
+        return covered
+
+    def outstanding(self) -> bool:
+        return bool(self.pending)
+
+    def clear(self) -> None:
+        self.pending.clear()
+        self.generation += 1

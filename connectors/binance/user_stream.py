@@ -18,6 +18,13 @@ Liability events and the venue's REST account snapshots are reconciled by event 
 (liability_sync.LiabilityGate, driven by BinanceVenue.refresh_account): an event the latest
 snapshot already contains is not added again; an ambiguous one asks for a re-read (`on_reread`).
 A `listenKeyExpired` on a listenKey stream drops that socket: the reconnect creates a new key.
+AUTO_REPAY fills (orders announced by `expect_auto_repay`, which BinanceVenue.prepare_spot_order
+calls): the venue repays out of the fill, but its REPAY event may come after the balance it paid
+with (another socket on Binance today; or dropped as ambiguous until a re-read). The liability is
+lowered at the executionReport by what the fill certainly repays, and the REPAY event is matched
+against it (liability_sync.ProvisionalRepays): nothing is counted twice, and the account never
+reads as "quote spent, nothing repaid". A provisional repay no event confirms within
+PROVISIONAL_CHECK_S asks for a re-read.
 Interest: USER_LIABILITY_CHANGE with t=INTEREST -> hub.interest_charge. When no such event has been
 seen, a slow poll of `/sapi/v1/margin/interestHistory` supplies the charges instead.
 """
@@ -37,16 +44,22 @@ from websockets.exceptions import ConnectionClosed
 from connectors.backoff import Backoff
 from connectors.binance import schemas
 from connectors.binance.errors import BinanceError
-from connectors.binance.liability_sync import LiabilityGate, Verdict
+from connectors.binance.liability_sync import LiabilityGate, ProvisionalRepays, Verdict
 from connectors.binance.trading import BinanceTrading
 from connectors.binance.urls import BinanceUrls
 from connectors.http import RestSession
 from connectors.ws import WsStream
-from daemon.hub import Balance, FundingFee, Hub, InterestCharge, OrderUpdate, PerpPosition
+from daemon.hub import (
+    Balance, FundingFee, Hub, InstrumentKey, InterestCharge, OrderUpdate, PerpPosition,
+)
 
 KEEPALIVE_S = 30 * 60
 WS_API_ACK_S = 10.0
 INTEREST_POLL_S = 600.0
+PROVISIONAL_CHECK_S = 5.0
+AUTO_REPAY_EFFECTS = frozenset({"AUTO_REPAY", "AUTO_BORROW_REPAY"})
+_TERMINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"})
+_AUTO_REPAY_MAX = 1024       # announced orders remembered (one that is never sent is forgotten)
 
 
 def fut_order_update(ev: schemas.OrderTradeUpdate, venue: str) -> OrderUpdate:
@@ -131,6 +144,10 @@ class BinanceUserStreams:
         self.unknown_events = 0
         self._seen_interest_tx: set[int] = set()
         self.liabilities: LiabilityGate[schemas.UserLiabilityChange] = LiabilityGate()
+        self.repays = ProvisionalRepays()
+        # client id of an AUTO_REPAY order -> last trade id counted (a replayed fill is not)
+        self._auto_repay: dict[str, int] = {}
+        self._repay_check: asyncio.TimerHandle | None = None
         # set by the venue: an ambiguous liability event needs a fresh account snapshot
         self.on_reread: Callable[[], None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -169,6 +186,9 @@ class BinanceUserStreams:
         self._tasks.append(asyncio.create_task(self._poll_interest()))
 
     async def stop(self) -> None:
+        if self._repay_check is not None:
+            self._repay_check.cancel()
+            self._repay_check = None
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -257,6 +277,8 @@ class BinanceUserStreams:
         hub, venue = self.hub, self.venue
         if isinstance(ev, schemas.ExecutionReport):
             hub.order_update(margin_order_update(ev, venue))
+            if self._auto_repay:
+                self._auto_repay_fill(ev)
         elif isinstance(ev, schemas.OutboundAccountPosition):
             for b in ev.B:
                 prev = hub.balances.get((venue, "margin", b.a))
@@ -275,10 +297,82 @@ class BinanceUserStreams:
         if self._on_event is not None:
             self._on_event(ev)
 
+    # -- AUTO_REPAY fills (see module docstring) ------------------------------------------------
+    def expect_auto_repay(self, client_id: str) -> None:
+        """The order `client_id` repays from its fills (sideEffectType AUTO_REPAY or
+        AUTO_BORROW_REPAY): count its repays from the executionReports."""
+        if len(self._auto_repay) >= _AUTO_REPAY_MAX:
+            del self._auto_repay[next(iter(self._auto_repay))]
+        self._auto_repay.setdefault(client_id, -1)
+
+    def _auto_repay_fill(self, ev: schemas.ExecutionReport) -> None:
+        cid = ev.C if ev.x == "CANCELED" and ev.C else ev.c
+        last = self._auto_repay.get(cid)
+        if last is None:
+            return
+        if ev.X in _TERMINAL:
+            del self._auto_repay[cid]
+        elif ev.t > last:
+            self._auto_repay[cid] = ev.t
+        if ev.x != "TRADE" or ev.t <= last:
+            return
+        base, quote = self._assets_of(ev.s)
+        qty, fee = float(ev.l), float(ev.n)
+        # what the fill put in the account, net of a commission charged in that coin
+        if ev.S == "BUY":
+            asset, received = base, qty - (fee if ev.N == base else 0.0)
+        else:
+            asset, received = quote, qty * float(ev.L) - (fee if ev.N == quote else 0.0)
+        prev = self.hub.balances.get((self.venue, "margin", asset))
+        if prev is None:
+            return
+        amount = self.repays.on_fill(asset, received, prev.liability)
+        if amount > 0:
+            self._take_off(prev, amount)
+            self._schedule_repay_check()
+
+    def _assets_of(self, symbol: str) -> tuple[str, str]:
+        inst = self.hub.instruments.get(InstrumentKey(self.venue, "spot", symbol))
+        if inst is not None:
+            return inst.base, inst.quote
+        for quote in ("USDT", "USDC", "FDUSD", "BTC", "BNB", "ETH"):
+            if symbol.endswith(quote) and len(symbol) > len(quote):
+                return symbol[: -len(quote)], quote
+        return symbol, ""
+
+    def _take_off(self, prev: Balance, amount: float) -> None:
+        """Repay `amount` off the hub's liability as Binance does: interest first."""
+        pi = min(amount, prev.interest)
+        self.hub.set_balance(Balance(venue=prev.venue, wallet="margin", asset=prev.asset,
+                                     free=prev.free, locked=prev.locked,
+                                     borrowed=max(0.0, prev.borrowed - (amount - pi)),
+                                     interest=prev.interest - pi))
+
+    def _schedule_repay_check(self) -> None:
+        if self._repay_check is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:      # fed outside a loop (unit tests): nothing to check later
+            return
+        self._repay_check = loop.call_later(PROVISIONAL_CHECK_S, self._repay_check_due,
+                                            self.repays.generation)
+
+    def _repay_check_due(self, generation: int) -> None:
+        self._repay_check = None
+        # the venue never confirmed what a fill was counted as repaying: ask the account
+        if generation == self.repays.generation and self.repays.outstanding() \
+                and self.on_reread is not None:
+            self.on_reread()
+
     def _liability(self, ev: schemas.UserLiabilityChange) -> None:
         verdict = self.liabilities.on_event(ev.E, ev)
         if verdict is Verdict.APPLY:
             self._apply_liability(ev)
+        elif ev.t == "REPAY" and verdict is not Verdict.HELD:
+            # not applied (the snapshot has it, or a re-read will), but it is the venue's word
+            # on a repay a fill may have been counted for: that one is no longer pending
+            self.repays.on_repay(ev.a, float(ev.p) + float(ev.i))
         # A borrow is charged its first hour at once (Binance's ON_BORROW): that event is t=BORROW
         # with i > 0, and it is an interest charge like any t=INTEREST accrual. The charge is an
         # event of its own: it counts once whatever a snapshot did to the balance.
@@ -297,7 +391,11 @@ class BinanceUserStreams:
         interest = prev.interest if prev else 0.0
         p, i = float(ev.p), float(ev.i)
         if ev.t == "REPAY":
-            borrowed, interest = max(0.0, borrowed - p), max(0.0, interest - i)
+            # A fill may already have taken part of it off (interest first, as the venue does):
+            # take off the rest alike. By the total: our split of it may differ from the venue's.
+            rest = p + i - self.repays.on_repay(ev.a, p + i)
+            ri = min(rest, interest)
+            borrowed, interest = max(0.0, borrowed - (rest - ri)), interest - ri
         else:   # BORROW, INTEREST (and any other accrual kind) add to the liability
             borrowed, interest = borrowed + p, interest + i
         if ev.l is not None:
@@ -316,6 +414,8 @@ class BinanceUserStreams:
 
     def snapshot_end(self, t0_ms: int, t1_ms: int | None) -> None:
         """The account snapshot is in the hub; [t0, t1] brackets it on the venue's clock."""
+        # absolute figures: repays counted from fills are in them, or their events follow
+        self.repays.clear()
         for ev in self.liabilities.end(t0_ms, t1_ms):
             self._apply_liability(ev)
         if self.liabilities.reread_wanted and self.on_reread is not None:

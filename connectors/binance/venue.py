@@ -21,7 +21,7 @@ from connectors.binance.market_data import BinanceMarketData
 from connectors.binance.reference import ReferenceData, load_reference
 from connectors.binance.trading import BinanceTrading
 from connectors.binance.urls import BinanceUrls
-from connectors.binance.user_stream import BinanceUserStreams
+from connectors.binance.user_stream import AUTO_REPAY_EFFECTS, BinanceUserStreams
 from connectors.binance import schemas
 from connectors.http import Prepared, RestSession
 from connectors.http_fast import WriteFuture
@@ -174,7 +174,12 @@ class BinanceVenue:
 
     # -- trading (thin delegation; see trading.py for semantics) -------------------------------
     def prepare_spot_order(self, symbol: str, side: str, quantity: float, **kw: Any) -> Prepared:
-        return self.trading.prepare_margin_order(symbol, side, quantity, **kw)
+        prepared = self.trading.prepare_margin_order(symbol, side, quantity, **kw)
+        if self.user is not None and prepared.client_id \
+                and kw.get("side_effect") in AUTO_REPAY_EFFECTS:
+            # its fills repay: the user stream counts that from the fill (user_stream.py)
+            self.user.expect_auto_repay(prepared.client_id)
+        return prepared
 
     def prepare_perp_order(self, symbol: str, side: str, quantity: float, **kw: Any) -> Prepared:
         return self.trading.prepare_futures_order(symbol, side, quantity, **kw)

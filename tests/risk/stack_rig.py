@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.binance import BinanceVenue
+from connectors.binance.urls import BinanceUrls
 from connectors.sim import SimCluster, SimConfig, SimVenueConfig
 from daemon.config import VenueConfig
 from daemon.hub import Hub, InstrumentKey
@@ -130,7 +131,9 @@ def sim_config(seed: int, scenario: str, notional: float = NOTIONAL,
 async def stack(tmp: Path, seed: int, scenario: str, *, watchdog: bool = True,
                 wd_cfg: WatchdogConfig = WD_CFG, notional: float = NOTIONAL,
                 margin_usdt: float | None = None, futures_usdt: float | None = None,
-                open_pair: bool = True) -> AsyncIterator[StackRig]:
+                open_pair: bool = True, listen_token: bool = False) -> AsyncIterator[StackRig]:
+    """`listen_token`: the connector's production cross-margin flow (WS-API subscription for
+    orders and balances, the margin risk stream for liabilities) instead of the classic one."""
     cluster = SimCluster(sim_config(seed, scenario, notional, margin_usdt, futures_usdt))
     await cluster.start()
     info = cluster.venues[0]
@@ -138,8 +141,11 @@ async def stack(tmp: Path, seed: int, scenario: str, *, watchdog: bool = True,
     vcfg = VenueConfig(name=V, sim=True, symbols=[SYM], rest_url=info.rest_url,
                        futures_rest_url=info.rest_url, spot_ws_url=info.spot_ws_url,
                        futures_ws_url=info.futures_ws_url, stale_after_s=60.0)
+    urls = BinanceUrls.for_sim(info.rest_url, info.spot_ws_url, info.futures_ws_url,
+                               margin_flow="listen_token", ws_api=info.ws_api_url,
+                               margin_risk_ws=info.margin_risk_ws_url) if listen_token else None
     venue = BinanceVenue(vcfg, hub, api_key=Secret(info.api_key), api_secret=Secret(info.api_secret),
-                         account_refresh_s=3600.0, interest_poll_s=3600.0)
+                         urls=urls, account_refresh_s=3600.0, interest_poll_s=3600.0)
     engine: LeggingEngine | None = None
     wd: Watchdog | None = None
     try:

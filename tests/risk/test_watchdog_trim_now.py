@@ -65,11 +65,8 @@ async def test_trim_orders_written_before_set_mark_returns(tmp_path: Path) -> No
         t1 = time.perf_counter_ns()
         writes_inside = pool.writes - writes0
         bytes_inside = list(written)
-        # The rest of the trim is the engine's. The watchdog is stopped here because a trim that
-        # buys back with AUTO_REPAY is reported by the venue in two steps (the USDT spent first,
-        # the liability repaid after): between them the margin level reads as if the repay had
-        # not happened and the ladder unwinds the pair (the same with the task-spawned trim).
-        wd.stop()
+        # The rest of the trim is the engine's, with the watchdog still listening: the venue's
+        # reports of the buy-back (USDT spent, liability repaid) must not read as a collapse.
         steps = [s["step"] for s in wd.steps]
         assert "deleverage" in steps and "transfer" not in steps, steps
         assert writes_inside == 2 and pool.fallbacks == fallbacks0, (writes_inside, steps)
@@ -99,5 +96,8 @@ async def test_trim_orders_written_before_set_mark_returns(tmp_path: Path) -> No
                        10, "the venue's legs at the reduced size")
         r = rig.residual()
         assert r is not None and abs(r) <= tol, r
+        steps = [s["step"] for s in wd.steps]
+        assert "unwind" not in steps and steps.count("deleverage") == 1, list(wd.steps)
+        assert eng.view(rig.pid)["state"] == "open"
         assert received[:2] == ["margin:BUY:AUTO_REPAY", "perp:SELL:true"] or \
             received[:2] == ["perp:SELL:true", "margin:BUY:AUTO_REPAY"], received
