@@ -35,11 +35,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
@@ -51,12 +50,16 @@ from daemon.metrics import Histogram
 from daemon.pairs import Pair, State
 from daemon.risk import Bracket
 from daemon.risk_assess import assess
-from daemon.risk_inputs import AccountViews, base_asset, margin_assets, pair_inputs
+from daemon.risk_inputs import AccountViews, margin_assets, pair_inputs
 from daemon.risk_ladder import (
     LEVEL_NAMES, Action, Close, Deleverage, MarginHold, PairRisk, Rehedge, Transfer, Unwind, Warn,
     decide, held_risk, is_protective, level, settling_filter,
 )
 from daemon.watchdog_config import LegThresholds, WatchdogConfig
+from daemon.watchdog_protocols import (
+    RiskActions, RiskStateStore, Wallets, borrowed_coin, num_or_text, pair_wallets, venue_of,
+    wallet_of,
+)
 
 PRIORITY = 10
 LOSS_WALLETS = ("margin", "futures")
@@ -69,45 +72,7 @@ _ACCOUNT_KINDS = frozenset({hubmod.BALANCE, hubmod.MARGIN, hubmod.POSITION})
 _WATCHED_STATES = frozenset({State.OPENING, State.OPEN, State.ADJUSTING, State.CLOSING, State.FAILED})
 
 
-class RiskActions(Protocol):
-    """What the watchdog asks of the legging engine and the connectors. Called synchronously from
-    the hub callback: build and write the request before returning; return an awaitable of the
-    answer (or None). An awaitable with a `written_ns` attribute (perf_counter_ns, > 0) says when
-    its (first) request's bytes were written: the reaction histogram is frame -> that write
-    (transfers, and trims and unwinds through LeggingEngine.decrease_now / liquidate_now);
-    without it (an operation that sends from its own task) the hand-over time is used."""
-
-    def transfer(self, venue: str, direction: str, asset: str, amount: float) -> Awaitable[Any] | None:
-        """direction: "futures_to_margin" (Binance UMFUTURE_MARGIN) or "margin_to_futures"
-        (MARGIN_UMFUTURE); asset e.g. "USDT"; amount in asset units."""
-
-    def deleverage(self, pair_id: str, fraction: float) -> Awaitable[Any] | None:
-        """Decrease both legs of the pair by `fraction` of their size, in proportion (taker)."""
-
-    def unwind(self, pair_id: str) -> Awaitable[Any] | None:
-        """Emergency close of both legs at market (the legging engine's liquidate)."""
-
-    def close(self, pair_id: str) -> Awaitable[Any] | None:
-        """Orderly exit of the pair (the legging engine's close): the net-APR floor."""
-
-    def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> Awaitable[Any] | None:
-        """Bring the perp to the margin liability: `qty` coins to add (> 0) to the perp long or
-        take off (< 0); under reduce_only, close the excess of the longer leg instead."""
-
-
-class RiskStateStore(Protocol):
-    """Where the halt and the daily-loss baseline survive a restart (daemon.journal.Journal).
-    Both are called from the hub callback: they must not block (queue the write)."""
-
-    def record_daily_loss(self, day: int, start_equity: float, ts_ms: int) -> None:
-        """The equity baseline of UTC day `day`; the first one recorded for a day is kept."""
-
-    def record_halt(self, doc: dict[str, Any], ts_ms: int) -> None:
-        """The current HaltState as plain data (msgspec.to_builtins); the latest is kept."""
-
-
 Journal = Callable[[dict[str, Any]], None]
-Wallets = frozenset[tuple[str, str]]
 BracketSource = Callable[[str, str], Sequence[Bracket] | None]
 
 
@@ -213,11 +178,11 @@ class Watchdog:
         if kind not in _EVENT_KINDS:
             return
         self._event_ns = time.perf_counter_ns()
-        venue = _venue_of(kind, item)
+        venue = venue_of(kind, item)
         if venue is None:
             return
         if kind in _ACCOUNT_KINDS:
-            self._account_update(venue, _wallet_of(kind, item))
+            self._account_update(venue, wallet_of(kind, item))
         for pair in self._pairs():
             if pair.state in _WATCHED_STATES and (pair.legs[0].venue == venue or pair.legs[1].venue == venue):
                 self._evaluate(pair)
@@ -320,7 +285,7 @@ class Watchdog:
                 if until <= now:
                     del st.settling[kind]
         if acts:
-            self._execute(pair.id, st, acts, now, _pair_wallets(pair), _borrowed(self.hub, pair))
+            self._execute(pair.id, st, acts, now, pair_wallets(pair), borrowed_coin(self.hub, pair))
 
     def _execute(self, pair_id: str, st: _PairState, acts: list[Action], now: float,
                  wallets: Wallets, borrowed: tuple[str, str] | None = None) -> None:
@@ -549,7 +514,7 @@ class Watchdog:
     def _journal_step(self, pair_id: str, step: str, detail: dict[str, Any], r: PairRisk | None) -> None:
         row: dict[str, Any] = {"ts_ms": self.wall_ms(), "pair_id": pair_id, "step": step, "detail": detail}
         if r is not None:
-            row["distances"] = {g.leg + ":" + g.venue: _num(g.distance) for g in r.legs}
+            row["distances"] = {g.leg + ":" + g.venue: num_or_text(g.distance) for g in r.legs}
         self.steps.append(row)
         if self._journal is not None:
             try:
@@ -568,7 +533,7 @@ class Watchdog:
                 "in_flight": sorted(st.busy),
                 "margin_settling": st.hold is not None,
                 "legs": [] if r is None else [
-                    {"leg": g.leg, "venue": g.venue, "distance": _num(g.distance),
+                    {"leg": g.leg, "venue": g.venue, "distance": num_or_text(g.distance),
                      "liq_price": g.liq_price, "collateral_needed": g.collateral_needed,
                      "level": LEVEL_NAMES[st.levels.get(g.leg + ":" + g.venue, 0)]} for g in r.legs],
                 "net_apr": None if r is None else r.net_apr,
@@ -598,37 +563,3 @@ class Watchdog:
             return {"state": "waiting for venues", "waiting_for": waiting}
         return {"state": "taken" if self.loss.day >= 0 else "waiting for equity",
                 "waiting_for": []}
-
-
-def _num(x: float) -> float | str:
-    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "nan")
-
-
-def _wallet_of(kind: str, item: Any) -> str:
-    if kind == hubmod.BALANCE:
-        return str(item.wallet)
-    return "margin" if kind == hubmod.MARGIN else "futures"
-
-
-def _borrowed(hub: Hub, pair: Pair) -> tuple[str, str] | None:
-    """(venue, coin) of the pair's borrowed cross-margin leg, if it has one."""
-    for leg in pair.legs:
-        if leg.borrows:
-            return leg.venue, base_asset(hub, leg.venue, leg.symbol)
-    return None
-
-
-def _pair_wallets(pair: Pair) -> Wallets:
-    return frozenset((leg.venue, "margin" if leg.market == "spot_margin" else "futures")
-                     for leg in pair.legs)
-
-
-def _venue_of(kind: str, item: Any) -> str | None:
-    if kind == hubmod.BOOK:
-        return item.venue
-    if kind == hubmod.MARGIN or kind == hubmod.MARK or kind == hubmod.BALANCE or kind == hubmod.POSITION \
-            or kind == hubmod.BORROW:
-        return item.venue
-    if kind == hubmod.HEALTH:
-        return item[0]
-    return None

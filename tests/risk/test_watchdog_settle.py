@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from daemon.hub import Balance, PerpPosition
-from daemon.watchdog import _borrowed
+from daemon.watchdog_protocols import borrowed_coin as _borrowed
 from test_watchdog import SYM, V, mark, setup
 
 PUMP = 60_000.0          # +20 %: ML 1.5 -> 1.25, the deleverage step, nothing free to move
