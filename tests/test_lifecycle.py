@@ -153,35 +153,12 @@ def test_metrics_and_reload_over_the_admin_api(daemon_factory) -> None:
 
 def test_malformed_requests_against_the_daemon_process(daemon_factory) -> None:
     import asyncio
-    import random
 
-    from tests.test_admin import _malformed
+    from tests.test_admin import flood
 
     d = daemon_factory()
     assert d.ready(), d.output()
-    rng = random.Random(11)
-
-    async def one(i: int) -> None:
-        try:
-            reader, writer = await asyncio.open_unix_connection(str(d.socket))
-        except OSError:
-            return
-        try:
-            writer.write(_malformed(rng))
-            await writer.drain()
-            if i % 2:
-                writer.write_eof()
-                await asyncio.wait_for(reader.read(4096), 5)
-        except (OSError, asyncio.TimeoutError):
-            pass
-        finally:
-            writer.close()
-
-    async def flood() -> None:
-        for batch in range(0, 1000, 50):
-            await asyncio.gather(*(one(i) for i in range(batch, batch + 50)))
-
-    asyncio.run(flood())
+    asyncio.run(flood(str(d.socket), seed=11))
     assert d.proc.poll() is None
     r = d.ctl("health")
     assert r.returncode == 0, (r.stderr, r.stdout)

@@ -52,6 +52,7 @@ from connectors.ws import WsStream
 from daemon.hub import (
     Balance, FundingFee, Hub, InstrumentKey, InterestCharge, OrderUpdate, PerpPosition,
 )
+from daemon.tasks import cancel_and_wait
 
 KEEPALIVE_S = 30 * 60
 WS_API_ACK_S = 10.0
@@ -189,11 +190,7 @@ class BinanceUserStreams:
         if self._repay_check is not None:
             self._repay_check.cancel()
             self._repay_check = None
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         await self.futures.stop()
         for s in (self.margin, self.margin_risk):

@@ -28,6 +28,7 @@ from connectors.http_fast import WriteFuture
 from daemon.config import VenueConfig
 from daemon.hub import Hub, OrderUpdate
 from daemon.secrets import Secret
+from daemon.tasks import cancel_and_wait
 
 ACCOUNT_REFRESH_S = 60.0
 REREAD_RETRY_S = 1.0
@@ -100,11 +101,7 @@ class BinanceVenue:
         if self._reread_task is not None:
             self._tasks.append(self._reread_task)
             self._reread_task = None
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         await self.market.stop()
         if self.user is not None:
