@@ -332,20 +332,10 @@ class Journal:
     @staticmethod
     def _load(conn: sqlite3.Connection) -> dict[str, Any]:
         pairs = {r[0]: orjson.loads(r[1]) for r in conn.execute("SELECT id, doc FROM pairs")}
-        intents: dict[str, list[dict[str, Any]]] = {}
-        cur = conn.execute("SELECT client_id, pair_id, venue, market, symbol, side, qty, price, "
-                           "order_type, ts_ms, doc FROM intents")
-        cols = [d[0] for d in cur.description]
-        for r in cur:
-            row = dict(zip(cols, r))
-            intents.setdefault(row["pair_id"], []).append(row)
-        orders: dict[str, list[dict[str, Any]]] = {}
-        cur = conn.execute("SELECT client_id, pair_id, venue, order_id, status, filled_qty, "
-                           "avg_price, ts_ms FROM orders")
-        cols = [d[0] for d in cur.description]
-        for r in cur:
-            row = dict(zip(cols, r))
-            orders.setdefault(row["pair_id"], []).append(row)
+        intents = _rows_by_pair(conn, "SELECT client_id, pair_id, venue, market, symbol, side, qty, "
+                                      "price, order_type, ts_ms, doc FROM intents")
+        orders = _rows_by_pair(conn, "SELECT client_id, pair_id, venue, order_id, status, "
+                                     "filled_qty, avg_price, ts_ms FROM orders")
         return {"pairs": pairs, "intents": intents, "orders": orders,
                 "risk_state": _load_risk_state(conn)}
 
@@ -370,3 +360,14 @@ def _load_risk_state(conn: sqlite3.Connection) -> dict[str, Any]:
         except orjson.JSONDecodeError:
             halt = None       # unreadable: the watchdog starts unhalted, as before this table
     return {"daily_loss": loss, "halt": halt}
+
+
+def _rows_by_pair(conn: sqlite3.Connection, query: str) -> dict[str, list[dict[str, Any]]]:
+    """Rows of `query` as dicts, grouped by their pair_id."""
+    cur = conn.execute(query)
+    cols = [d[0] for d in cur.description]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in cur:
+        row = dict(zip(cols, r))
+        out.setdefault(row["pair_id"], []).append(row)
+    return out

@@ -338,18 +338,14 @@ class FuturesMixin:
 
     def futures_open_orders(self: Exchange, acct: str,
                             params: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        sym = (params or {}).get("symbol")
-        if sym:
-            sym = self._spec(sym).symbol
-        return [self._fut_order_json(o) for o in self._acct(acct).orders.values()
-                if o.market == "futures" and o.is_open and (not sym or o.symbol == sym)]
+        return [self._fut_order_json(o) for o in
+                self._orders_of(acct, "futures", (params or {}).get("symbol"), open_only=True)]
 
     def futures_all_orders(self: Exchange, acct: str,
                            params: dict[str, str]) -> list[dict[str, Any]]:
         """GET /fapi/v1/allOrders: every order of the symbol, open and final."""
-        sym = self._spec(params.get("symbol")).symbol
-        return [self._fut_order_json(o) for o in self._acct(acct).orders.values()
-                if o.market == "futures" and o.symbol == sym]
+        return [self._fut_order_json(o) for o in
+                self._orders_of(acct, "futures", params.get("symbol"), open_only=False)]
 
     def futures_user_trades(self: Exchange, acct: str,
                             params: dict[str, str]) -> list[dict[str, Any]]:

@@ -139,13 +139,17 @@ class MarginMixin:
                   for a in dict.fromkeys(assets)]})
 
     # ------------------------------------------------------------ REST: borrow/repay & views
-    def margin_borrow_repay(self: Exchange, acct: str, params: dict[str, str]) -> dict[str, Any]:
-        self._acct(acct)
+    def _margin_asset(self: Exchange, params: dict[str, str]) -> str:
         asset = (params.get("asset") or "").upper()
         if not asset:
             raise err(-1102, "asset")
         if asset not in self.assets:
             raise BinanceError(400, -3027, "Not a valid margin asset.")
+        return asset
+
+    def margin_borrow_repay(self: Exchange, acct: str, params: dict[str, str]) -> dict[str, Any]:
+        self._acct(acct)
+        asset = self._margin_asset(params)
         kind = (params.get("type") or "").upper()
         amount = dec_param(params, "amount")
         assert amount is not None
@@ -199,11 +203,7 @@ class MarginMixin:
 
     def margin_max_borrowable(self: Exchange, acct: str, params: dict[str, str]) -> dict[str, str]:
         self._acct(acct)
-        asset = (params.get("asset") or "").upper()
-        if not asset:
-            raise err(-1102, "asset")
-        if asset not in self.assets:
-            raise BinanceError(400, -3027, "Not a valid margin asset.")
+        asset = self._margin_asset(params)
         return {"amount": f8(self._max_borrowable(acct, asset)),
                 "borrowLimit": f8(self.assets[asset].borrow_limit)}
 

@@ -280,19 +280,24 @@ class MarginOrdersMixin:
         else:
             self._fut_order_event(o, "CANCELED")
 
+    def _orders_of(self: Exchange, acct: str, market: str, symbol: str | None, *,
+                   open_only: bool) -> list[Order]:
+        """The account's orders of one market, as openOrders (symbol optional, open only) and
+        allOrders (symbol required: -1102 without it) list them."""
+        sym = self._spec(symbol).symbol if symbol or not open_only else None
+        return [o for o in self._acct(acct).orders.values()
+                if o.market == market and (not open_only or o.is_open)
+                and (sym is None or o.symbol == sym)]
+
     def margin_open_orders(self: Exchange, acct: str,
                            params: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        sym = (params or {}).get("symbol")
-        if sym:
-            sym = self._spec(sym).symbol
-        return [self._margin_order_view(o) for o in self._acct(acct).orders.values()
-                if o.market == "spot" and o.is_open and (not sym or o.symbol == sym)]
+        return [self._margin_order_view(o) for o in
+                self._orders_of(acct, "spot", (params or {}).get("symbol"), open_only=True)]
 
     def margin_all_orders(self: Exchange, acct: str,
                           params: dict[str, str]) -> list[dict[str, Any]]:
-        sym = self._spec(params.get("symbol")).symbol
-        return [self._margin_order_view(o) for o in self._acct(acct).orders.values()
-                if o.market == "spot" and o.symbol == sym]
+        return [self._margin_order_view(o) for o in
+                self._orders_of(acct, "spot", params.get("symbol"), open_only=False)]
 
     def margin_my_trades(self: Exchange, acct: str, params: dict[str, str]) -> list[dict[str, Any]]:
         sym = self._spec(params.get("symbol")).symbol

@@ -82,14 +82,19 @@ def _margin_listen_key_post(ctx: Ctx) -> dict[str, str]:
     return {"listenKey": v.listen_keys.create(str(ctx.account), "margin", v.wall_s())}
 
 
+def _listen_key_of(ctx: Ctx, kind: str) -> str:
+    """Margin names its key in the request; USD-M keys are per account (the active one)."""
+    v = ctx.venue
+    if kind == "margin":
+        return auth.mandatory(ctx.params, "listenKey")
+    return ctx.params.get("listenKey") or \
+        v.listen_keys.active_for(str(ctx.account), kind, v.wall_s()) or ""
+
+
 def _listen_key_keepalive(kind: str) -> Callable[[Ctx], dict[str, Any]]:
     def call(ctx: Ctx) -> dict[str, Any]:
         v = ctx.venue
-        if kind == "margin":
-            key = auth.mandatory(ctx.params, "listenKey")
-        else:
-            key = ctx.params.get("listenKey") or \
-                v.listen_keys.active_for(str(ctx.account), kind, v.wall_s()) or ""
+        key = _listen_key_of(ctx, kind)
         if not v.listen_keys.keepalive(key, str(ctx.account), kind, v.wall_s()):
             raise ApiError(400, -1125, "This listenKey does not exist.")
         return {} if kind == "margin" else {"listenKey": key}
@@ -99,11 +104,7 @@ def _listen_key_keepalive(kind: str) -> Callable[[Ctx], dict[str, Any]]:
 def _listen_key_delete(kind: str) -> Callable[[Ctx], dict[str, Any]]:
     def call(ctx: Ctx) -> dict[str, Any]:
         v = ctx.venue
-        if kind == "margin":
-            key = auth.mandatory(ctx.params, "listenKey")
-        else:
-            key = ctx.params.get("listenKey") or \
-                v.listen_keys.active_for(str(ctx.account), kind, v.wall_s()) or ""
+        key = _listen_key_of(ctx, kind)
         if not v.listen_keys.delete(key, str(ctx.account), kind):
             raise ApiError(400, -1125, "This listenKey does not exist.")
         v.close_listen_key(key)

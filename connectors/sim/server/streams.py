@@ -151,7 +151,8 @@ def _parse_names(raw: str) -> list[str]:
     return [s for s in raw.split("/") if s]
 
 
-async def _writer(conn: WsConn) -> None:
+async def ws_writer(conn: WsConn) -> None:
+    """Drain a connection's queue onto its socket (one writer per connection)."""
     ws = conn.ws
     while True:
         text = await conn.queue.get()
@@ -207,7 +208,7 @@ async def serve_ws(request: web.Request, hub: StreamHub, route: str, combined: b
     hub.conns.add(conn)
     for name in names:
         hub.subscribe(conn, name, resolve(name))
-    writer = asyncio.create_task(_writer(conn))
+    writer = asyncio.create_task(ws_writer(conn))
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:

@@ -49,7 +49,7 @@ from aiohttp import WSMsgType, web
 from connectors.sim.server import auth
 from connectors.sim.server.errors import ApiError
 from connectors.sim.server.rest import Ctx, Endpoint
-from connectors.sim.server.streams import PING_INTERVAL_S, StreamHub, WsConn
+from connectors.sim.server.streams import PING_INTERVAL_S, StreamHub, WsConn, ws_writer
 
 if TYPE_CHECKING:
     from connectors.sim.server.venue import VenueServer
@@ -244,15 +244,6 @@ def answer(venue: VenueServer, session: WsApiSession, text: str) -> dict[str, An
     return _err(req_id, ApiError(400, -1020, "This operation is not supported."))
 
 
-async def _writer(conn: WsConn) -> None:
-    ws = conn.ws
-    while True:
-        text = await conn.queue.get()
-        if ws.closed:
-            return
-        await ws.send_str(text)
-
-
 async def serve_ws_api(request: web.Request, venue: VenueServer) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=PING_INTERVAL_S, autoping=True)
     await ws.prepare(request)
@@ -260,7 +251,7 @@ async def serve_ws_api(request: web.Request, venue: VenueServer) -> web.WebSocke
     stream_hub: StreamHub = venue.hub
     stream_hub.conns.add(conn)          # so the drop_ws fault reaches WS-API sessions too
     session = venue.ws_api.open(conn)
-    writer = asyncio.create_task(_writer(conn))
+    writer = asyncio.create_task(ws_writer(conn))
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
