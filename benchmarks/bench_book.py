@@ -1,4 +1,4 @@
-"""daemon.book throughput.
+"""daemon.core.book throughput.
 
 1. Real workload: the four USD-M depth@100ms streams recorded in
    realdata/cryptofeed_master/BINANCE_FUTURES.ws.1.0 (snapshot + diffs), replayed many times.
@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from daemon.book import ASK, BID, OrderBook
+from daemon.core.book import ASK, BID, OrderBook
 
 ROOT = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("BASISD_REALDATA", ROOT.parent / "shared" / "realdata"))

@@ -27,8 +27,8 @@ from benchmarks._common import CRYPTOFEED, Row, print_table, summarize, time_eac
 from connectors.binance import schemas
 from connectors.binance.market_data import BinanceMarketData, _BookFeed
 from connectors.binance.sync import Sync
-from connectors.binance.urls import BinanceUrls
-from connectors.http import RestSession
+from connectors.binance.config import BinanceUrls
+from connectors.transport.rest import RestSession
 from daemon.hub import Health, Hub, Instrument, InstrumentKey, book_stream
 
 VENUE = "bench"

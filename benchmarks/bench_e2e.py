@@ -64,18 +64,18 @@ async def _wait(pred: Any, timeout: float, what: str) -> None:
 
 async def measure(reps: int, budget_s: float = 20.0) -> dict[str, Any]:
     from connectors.binance import BinanceVenue
-    from connectors.http import WeightLimiter
+    from connectors.transport.rest import WeightLimiter
     from connectors.sim import SimCluster, SimConfig, SimVenueConfig
     from daemon.config import VenueConfig
     from daemon.hub import MARK, Hub, InstrumentKey
     from daemon.journal import Journal
-    from daemon.legging import LeggingEngine
-    from daemon.legging_adapter import BinanceLegVenue
-    from daemon.legging_config import LeggingConfig
-    from daemon.risk_actions import EngineRiskActions, brackets_from_tiers
-    from daemon.secrets import Secret
-    from daemon.watchdog import Watchdog
-    from daemon.watchdog_config import WatchdogConfig
+    from daemon.legging.engine import LeggingEngine
+    from connectors.binance.legs import BinanceLegVenue
+    from daemon.legging.config import LeggingConfig
+    from daemon.risk.actions import EngineRiskActions, brackets_from_tiers
+    from connectors.secrets import Secret
+    from daemon.risk.watchdog import Watchdog
+    from daemon.risk.config import WatchdogConfig
 
     perf = time.perf_counter_ns
     probe = Probe()

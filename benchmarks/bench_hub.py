@@ -17,9 +17,9 @@ from typing import Any
 
 from benchmarks._common import Row, print_table, summarize, time_each
 from daemon.hub import Balance, Hub, Instrument, MarginAccount, Mark, PerpPosition
-from daemon.pairs import Pair, State, make_legs
-from daemon.watchdog import Watchdog
-from daemon.watchdog_config import WatchdogConfig
+from daemon.core.pairs import Pair, State, make_legs
+from daemon.risk.watchdog import Watchdog
+from daemon.risk.config import WatchdogConfig
 
 V = "v"
 BRACKETS = [{"bracket": 1, "initialLeverage": 125, "notionalCap": 50_000, "notionalFloor": 0,

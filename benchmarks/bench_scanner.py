@@ -1,4 +1,4 @@
-"""daemon.scanner.scan over a hub of 2 venues x 50 symbols (spot + perp each): ms per scan.
+"""daemon.opportunity.scanner.scan over a hub of 2 venues x 50 symbols (spot + perp each): ms per scan.
 
 The hub is filled by hand like tests/strategy do: per (venue, symbol) a spot and a perp book of 50
 levels a side (the depth a slippage/VWAP walk actually has to cross for a 10 000 USD quote on the
@@ -15,11 +15,11 @@ import math
 import random
 
 from benchmarks._common import Row, print_table, summarize, time_each
-from daemon import economics as ec
-from daemon.funding_feed import FundingStats
+from daemon.core import economics as ec
+from daemon.opportunity.funding_feed import FundingStats
 from daemon.hub import Borrow, Health, Hub, Instrument, InstrumentKey, Mark, book_stream
-from daemon.scanner import candidates, scan
-from daemon.strategy_config import ScannerConfig, VenueFees
+from daemon.opportunity.scanner import candidates, scan
+from daemon.opportunity.config import ScannerConfig, VenueFees
 
 NOW_MS = 1_700_000_000_000 // 28_800_000 * 28_800_000 + 3_600_000
 VENUES = ("a", "b")

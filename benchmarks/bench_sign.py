@@ -20,7 +20,7 @@ from connectors.binance.trading import fmt_num, new_client_id
 from connectors.binance.venue import BinanceVenue
 from daemon.config import VenueConfig
 from daemon.hub import Hub
-from daemon.secrets import Secret
+from connectors.secrets import Secret
 
 # A 64-char secret like Binance issues (this one is the documented example key's shape).
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"

@@ -17,12 +17,12 @@ from typing import Any
 from daemon import __version__
 from aiohttp import web
 
-from daemon.admin import AdminServer, SocketInUse, error_response, json_response
+from daemon.ops.admin import AdminServer, SocketInUse, error_response, json_response
 from daemon.config import Config, ConfigError, load_config
 from daemon.hub import Hub
-from daemon.logs import configure_logging, get_logger
-from daemon.metrics import Registry
-from daemon.sdnotify import Notifier
+from daemon.ops.logs import configure_logging, get_logger
+from daemon.ops.metrics import Registry
+from daemon.ops.sdnotify import Notifier
 
 
 def resolve_socket(cli: str | None, cfg: Config, environ: dict[str, str] | None = None) -> str:

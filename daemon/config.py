@@ -1,7 +1,7 @@
 """Configuration: TOML decoded into frozen msgspec Structs that reject unknown keys.
 
 Every bound is a msgspec constraint, so a bad value is reported with the path of its key. Secrets are
-never config values: a venue names a credential, resolved by `daemon.secrets.load_secret`.
+never config values: a venue names a credential, resolved by `connectors.secrets.load_secret`.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from daemon.legging_config import LeggingConfig
-from daemon.strategy_config import ScannerConfig, StrategyConfig
-from daemon.watchdog_config import WatchdogConfig
+from daemon.legging.config import LeggingConfig
+from daemon.opportunity.config import ScannerConfig, StrategyConfig
+from daemon.risk.config import WatchdogConfig
 
 Seconds = Annotated[float, Meta(gt=0, le=86_400)]
 Name = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]

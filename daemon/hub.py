@@ -19,7 +19,7 @@ from typing import Any, Literal, NamedTuple
 
 from msgspec import Struct, structs
 
-from daemon.book import OrderBook
+from daemon.core.book import OrderBook
 
 Market = Literal["spot", "perp"]
 
@@ -196,7 +196,7 @@ class Hub:
         self.funding_fees: deque[FundingFee] = deque(maxlen=event_log_size)
         self.interest_charges: deque[InterestCharge] = deque(maxlen=event_log_size)
         self.streams: dict[tuple[str, str], StreamState] = {}
-        self.pairs: dict[str, Any] = {}       # pair id -> daemon.pairs.Pair (the engine's object)
+        self.pairs: dict[str, Any] = {}       # pair id -> daemon.core.pairs.Pair (the engine's object)
         self._subscribers: list[tuple[int, Subscriber]] = []
         self._callbacks: tuple[Subscriber, ...] = ()
         self.subscriber_errors = 0

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 
-from connectors.backoff import Backoff
-from daemon.admin import error_response
+from connectors.transport.backoff import Backoff
+from daemon.ops.admin import error_response
 from daemon.config import Config, VenueConfig
-from daemon.risk_actions import EngineRiskActions, brackets_from_tiers
-from daemon.secrets import Secret, load_secret
-from daemon.tasks import cancel_and_wait
+from daemon.risk.actions import EngineRiskActions, brackets_from_tiers
+from connectors.secrets import Secret, load_secret
+from connectors.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from daemon.app import Daemon
@@ -53,7 +53,7 @@ async def start_sim(daemon: Daemon) -> None:
 
 def make_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
     from connectors.binance import BinanceVenue
-    from connectors.binance.urls import BinanceUrls
+    from connectors.binance.config import BinanceUrls
 
     if vcfg.sim:
         info = daemon.sim.venue(vcfg.name)
@@ -231,17 +231,17 @@ async def _start_in_order(daemon: Daemon, starters: list[asyncio.Task[None]], en
 
 
 async def start_components(daemon: Daemon) -> None:
-    from daemon.borrow_feed import BorrowFeed
-    from daemon.funding_feed import FundingFeed, binance_fetcher
+    from daemon.opportunity.borrow_feed import BorrowFeed
+    from daemon.opportunity.funding_feed import FundingFeed, binance_fetcher
     from daemon.journal import Journal
-    from daemon.legging import LeggingEngine
-    from daemon.legging_adapter import BinanceLegVenue
-    from daemon.positions_api import position_routes
-    from daemon.risk_api import risk_routes
-    from daemon.scanner import Scanner
-    from daemon.scanner_api import scanner_routes
-    from daemon.strategy import LeggingAdapter, Strategy, collateral_from_hub
-    from daemon.watchdog import Watchdog
+    from daemon.legging.engine import LeggingEngine
+    from connectors.binance.legs import BinanceLegVenue
+    from daemon.legging.api import position_routes
+    from daemon.risk.api import risk_routes
+    from daemon.opportunity.scanner import Scanner
+    from daemon.opportunity.api import scanner_routes
+    from daemon.opportunity.strategy import LeggingAdapter, Strategy, collateral_from_hub
+    from daemon.risk.watchdog import Watchdog
 
     cfg = daemon.cfg
     if cfg.sim.enabled and any(v.sim for v in cfg.venues):
@@ -257,7 +257,7 @@ async def start_components(daemon: Daemon) -> None:
     journal = Journal(cfg.daemon.state_dir, leg_cfg.journal_file, leg_cfg.journal_sync)
     engine = LeggingEngine(daemon.hub, {n: BinanceLegVenue(v) for n, v in daemon.venues.items()},
                            leg_cfg, journal)
-    daemon.legging = engine
+    daemon.legging.engine = engine
     daemon.components.append(engine)
 
     def follow_legging(new: Config) -> None:
@@ -277,8 +277,8 @@ async def start_components(daemon: Daemon) -> None:
     engine.before_resume = lambda state: watchdog.restore(state["risk_state"])
     engine.allow = watchdog.allows     # the halt gate: no_new / reduce_only refuse in the engine
     engine.liq_distance_source = lambda pid, market, venue: watched_distance(watchdog, pid, market, venue)
-    daemon.watchdog = watchdog
-    daemon.metrics.histogram(watchdog.reaction)
+    daemon.risk.watchdog = watchdog
+    daemon.ops.metrics.histogram(watchdog.reaction)
     watchdog_component = WatchdogComponent(watchdog)
     await watchdog_component.start()
     daemon.components.append(watchdog_component)
@@ -301,8 +301,8 @@ async def start_components(daemon: Daemon) -> None:
     daemon.components.extend(later)
 
     gate = Gate("the legging engine")
-    daemon.admin.add_routes(gate.wrap(position_routes(engine)))
-    daemon.admin.add_routes(risk_routes(watchdog))
-    daemon.admin.add_routes(scanner_routes(scanner))
+    daemon.ops.admin.add_routes(gate.wrap(position_routes(engine)))
+    daemon.ops.admin.add_routes(risk_routes(watchdog))
+    daemon.ops.admin.add_routes(scanner_routes(scanner))
     daemon.background(starters + [asyncio.create_task(
         _start_in_order(daemon, starters, engine, gate, later), name="start-engines")])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from connectors.binance.urls import BinanceUrls
+    from connectors.binance.config import BinanceUrls
     from connectors.binance.venue import BinanceVenue
 
 __all__ = ["BinanceUrls", "BinanceVenue"]
@@ -18,6 +18,6 @@ def __getattr__(name: str) -> Any:
         from connectors.binance.venue import BinanceVenue
         return BinanceVenue
     if name == "BinanceUrls":
-        from connectors.binance.urls import BinanceUrls
+        from connectors.binance.config import BinanceUrls
         return BinanceUrls
     raise AttributeError(name)

@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 import msgspec
 
-from connectors.backoff import Backoff
+from connectors.transport.backoff import Backoff
 from connectors.binance import schemas
 from connectors.binance.errors import BinanceError
 from connectors.binance.sync import BookSync, Rule, Sync
-from connectors.binance.urls import BinanceUrls
-from connectors.http import RestSession
-from connectors.ws import WsStream
+from connectors.binance.config import BinanceUrls
+from connectors.transport.rest import RestSession
+from connectors.transport.ws import WsStream
 from daemon.hub import Health, Hub, InstrumentKey, Mark, book_stream
 
 SNAPSHOT_LIMIT = 1000

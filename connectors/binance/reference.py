@@ -11,7 +11,7 @@ from connectors.binance import schemas
 from daemon.hub import Instrument
 
 if TYPE_CHECKING:
-    from connectors.http import RestSession
+    from connectors.transport.rest import RestSession
 
 DEFAULT_FUNDING_INTERVAL_H = 8.0
 

@@ -18,11 +18,11 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
-from connectors.backoff import Backoff
+from connectors.transport.backoff import Backoff
 from connectors.binance import errors as E
 from connectors.binance import schemas
-from connectors.binance.urls import BinanceUrls
-from connectors.http import Prepared, RestSession
+from connectors.binance.config import BinanceUrls
+from connectors.transport.rest import Prepared, RestSession
 from daemon.hub import Balance, Borrow, Hub, MarginAccount, OrderUpdate, PerpPosition
 
 _ORDER_PATHS = ("/sapi/v1/margin/order", "/fapi/v1/order")

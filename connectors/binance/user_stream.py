@@ -41,18 +41,18 @@ import orjson
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from connectors.backoff import Backoff
+from connectors.transport.backoff import Backoff
 from connectors.binance import schemas
 from connectors.binance.errors import BinanceError
 from connectors.binance.liability_sync import LiabilityGate, ProvisionalRepays, Verdict
 from connectors.binance.trading import BinanceTrading
-from connectors.binance.urls import BinanceUrls
-from connectors.http import RestSession
-from connectors.ws import WsStream
+from connectors.binance.config import BinanceUrls
+from connectors.transport.rest import RestSession
+from connectors.transport.ws import WsStream
 from daemon.hub import (
     Balance, FundingFee, Hub, InstrumentKey, InterestCharge, OrderUpdate, PerpPosition,
 )
-from daemon.tasks import cancel_and_wait
+from connectors.tasks import cancel_and_wait
 
 KEEPALIVE_S = 30 * 60
 WS_API_ACK_S = 10.0

@@ -15,20 +15,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from connectors.backoff import Backoff
+from connectors.transport.backoff import Backoff
 from connectors.binance.errors import BinanceError
 from connectors.binance.market_data import BinanceMarketData
 from connectors.binance.reference import ReferenceData, load_reference
 from connectors.binance.trading import BinanceTrading
-from connectors.binance.urls import BinanceUrls
+from connectors.binance.config import BinanceUrls
 from connectors.binance.user_stream import AUTO_REPAY_EFFECTS, BinanceUserStreams
 from connectors.binance import schemas
-from connectors.http import Prepared, RestSession
-from connectors.http_fast import WriteFuture
+from connectors.transport.rest import Prepared, RestSession
+from connectors.transport.http_fast import WriteFuture
 from daemon.config import VenueConfig
 from daemon.hub import Hub, OrderUpdate
-from daemon.secrets import Secret
-from daemon.tasks import cancel_and_wait
+from connectors.secrets import Secret
+from connectors.tasks import cancel_and_wait
 
 ACCOUNT_REFRESH_S = 60.0
 REREAD_RETRY_S = 1.0

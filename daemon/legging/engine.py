@@ -1,0 +1,418 @@
+"""The legging engine: pre-flight, both legs at once, hedge reconciliation, operations, recovery.
+
+One asyncio task per running operation per pair. Fills arrive through the hub (ORDER updates,
+subscriber priority 20, after the watchdog) and through REST acknowledgements; both fold into the
+pair's order table idempotently (legging_runtime). Decisions are the pure `hedge.decide`; the
+engine only executes them, with bounded attempts and backoff, so no pair can loop or churn.
+
+`decrease_now` / `liquidate_now` are the watchdog's entry points: called from a hub callback, they
+move the pair and write both legs' first orders (journaled write-ahead first) before returning,
+then the operation goes on in its task like any other.
+
+This module holds the public operations, the halt gate and the views. The operation machinery
+is in legging_ops (Operations), the hub subscriber in legging_events (HubEvents), order sending
+in legging_exec (Executor), recovery in legging_recovery.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from daemon.core import client_ids
+from daemon.legging import hedge
+from daemon.core.accounting import pair_pnl
+from daemon.hub import Borrow, Hub
+from daemon.journal import Journal
+from daemon.legging.config import LeggingConfig
+from daemon.legging.events import HubEvents
+from daemon.legging.operations import EngineError, OpTask, Operations, log
+from daemon.legging.preflight import PreflightError, check, leg_key
+from daemon.legging.runtime import LegMeta, PairRuntime
+from daemon.legging.venue import LegVenue
+from daemon.core.pairs import (EXECUTIONS, PAIR_TYPES, Event, IllegalTransition, Pair, make_legs,
+                          open_targets, venue_keys)
+
+__all__ = ["EngineError", "LeggingEngine", "log"]
+
+
+class LeggingEngine(HubEvents, Operations):
+
+    def __init__(self, hub: Hub, venues: Mapping[str, LegVenue], cfg: LeggingConfig,
+                 journal: Journal | None = None, *, clock: Callable[[], float] = time.time,
+                 allow: Callable[[str, str | None], bool] | None = None,
+                 halt_mode: Callable[[], Any] | None = None,
+                 before_resume: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """`allow(intent, pair_id)`: the watchdog's halt gate (`Watchdog.allows`); intents are
+        open, increase, decrease, close, liquidate, detach, rehedge_up, rehedge_down. A refusal
+        answers 409 "halted: <mode>" (`halt_mode()` or the gate's owner's `halt_state.mode`).
+        `before_resume(state)`: called by `start` with what `Journal.open` returned (its
+        "risk_state" is the stored halt and daily-loss baseline) before any pair is loaded or
+        any operation resumes, so a restored halt gates the resumed operations too."""
+        self.hub = hub
+        self.allow = allow
+        # (pair id, market, venue) -> liquidation distance in % (set by the daemon: the watchdog)
+        self.liq_distance_source: Callable[[str, str, str], float | None] | None = None
+        self.halt_mode = halt_mode
+        self.before_resume = before_resume
+        self.venues = venues
+        self.cfg = cfg
+        self.journal = journal
+        self.clock = clock
+        self.pairs: dict[str, PairRuntime] = {}
+        self.recovery_report: dict[str, Any] = {}
+        self.alerts: list[str] = []
+        self._unsubscribe = hub.subscribe(self._on_hub, priority=20)
+
+    # ================================================================= lifecycle
+    async def start(self) -> None:
+        """Open the journal, load pairs, reconcile them with the venues, resume operations."""
+        if self.journal is None:
+            return
+        state = await asyncio.to_thread(self.journal.open)
+        if self.before_resume is not None:
+            try:
+                self.before_resume(state)
+            except BaseException:
+                # no resume without the halt in force; a retried start opens the journal again
+                await asyncio.to_thread(self.journal.close)
+                raise
+        await self._recover(state)
+
+    async def stop(self) -> None:
+        tasks = [rt.task for rt in self.pairs.values() if rt.task and not rt.task.done()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._unsubscribe()
+        if self.journal is not None:
+            for rt in self.pairs.values():
+                self._persist(rt)
+            await asyncio.to_thread(self.journal.close)
+
+    # ================================================================= halt gate
+    def allowed(self, intent: str, pid: str | None = None) -> bool:
+        return self.allow is None or bool(self.allow(intent, pid))
+
+    def _mode_name(self) -> str:
+        return self.halt_mode_name() or "no new risk on this pair"
+
+    def halt_mode_name(self) -> str:
+        """The halt mode's name ("" when the gate's owner reports none)."""
+        mode: Any = self.halt_mode() if self.halt_mode is not None else getattr(
+            getattr(getattr(self.allow, "__self__", None), "halt_state", None), "mode", None)
+        mode = getattr(mode, "value", mode)
+        return "" if mode in (None, "", "none") else str(mode)
+
+    def _gate(self, intent: str, pid: str | None = None) -> None:
+        if not self.allowed(intent, pid):
+            raise EngineError(409, f"halted: {self._mode_name()}")
+
+    # ================================================================= operations
+    async def open_pair(self, pair_type: str, symbol: str, notional_usd: float,
+                        execution: str | None = None, venues: dict[str, str] | None = None,
+                        *, origin: str = "operator") -> str:
+        if origin not in ("operator", "strategy"):
+            raise EngineError(400, "origin must be operator or strategy", "origin")
+        self._gate("open")
+        if pair_type not in PAIR_TYPES:
+            raise EngineError(400, f"type must be one of {', '.join(PAIR_TYPES)}", "type")
+        execution = execution or self.cfg.default_execution
+        if execution not in EXECUTIONS:
+            raise EngineError(400, f"execution must be one of {', '.join(EXECUTIONS)}", "execution")
+        if not 0 < notional_usd <= self.cfg.max_notional_usd:
+            raise EngineError(400, f"notional_usd must be in (0, {self.cfg.max_notional_usd:g}]",
+                              "notional_usd")
+        keys = venue_keys(pair_type)
+        defaults = {"spot": self.cfg.default_spot_venue, "perp": self.cfg.default_perp_venue,
+                    "long": self.cfg.default_long_venue, "short": self.cfg.default_short_venue}
+        chosen = {k: (venues or {}).get(k) or defaults[k] for k in keys}
+        for k in venues or {}:
+            if k not in keys:
+                raise EngineError(400, f"venues.{k} is not a leg of {pair_type} "
+                                       f"(expected {keys[0]!r}, {keys[1]!r})", f"venues.{k}")
+        for k, v in chosen.items():
+            if v not in self.venues:
+                raise EngineError(400, f"unknown venue {v!r}", f"venues.{k}")
+        legs = make_legs(pair_type, symbol, chosen)
+        meta = self._meta(legs)
+        price = self._ref_price(legs)
+        if price is None:
+            raise EngineError(422, f"no price for {symbol}: books not ready", "symbol")
+        step = max(meta[0].step, meta[1].step)
+        qty = hedge.round_step(notional_usd / price, step, "down")
+        now_ms = self._now_ms()
+        await self._refresh_borrow(legs, meta)
+        try:
+            check(self.hub, self.cfg, legs, qty, now_ms)
+        except PreflightError as exc:
+            raise EngineError(422, f"pre-flight refused: {exc.reason}", exc.field) from None
+        pid = client_ids.new_pair_id(now_ms)
+        while pid in self.pairs:
+            pid = client_ids.new_pair_id(now_ms)
+        pair = Pair(id=pid, type=pair_type, symbol=symbol, legs=legs, target_qty=qty,  # type: ignore[arg-type]
+                    notional_usd=notional_usd, execution=execution, created_ms=now_ms,  # type: ignore[arg-type]
+                    updated_ms=now_ms, op_seq=0, op_kind="open", origin=origin)  # type: ignore[arg-type]
+        pair.targets = open_targets(pair, qty)
+        rt = PairRuntime(pair, meta)
+        rt.entry_notional = qty * price
+        rt.opened_ms = now_ms
+        self.pairs[pid] = rt
+        self.hub.set_pair(rt.pair)
+        self._persist(rt)
+        self._journal_op(rt, "open", None)
+        if self.journal is not None:
+            await self.journal.barrier()   # durable before the first order (journal.py, layer 1)
+        rt.task = asyncio.create_task(self._run_op(rt, "open", pair.targets, execution))
+        return pid
+
+    async def increase(self, pid: str, notional_usd: float, execution: str | None = None) -> None:
+        rt = self._get(pid)
+        self._gate("increase", pid)
+        price = self._ref_price(rt.pair.legs)
+        if price is None:
+            raise EngineError(422, "books not ready")
+        add = hedge.round_step(notional_usd / price, max(rt.meta[0].step, rt.meta[1].step), "down")
+        await self._refresh_borrow(rt.pair.legs, rt.meta)
+        try:
+            check(self.hub, self.cfg, rt.pair.legs, add, self._now_ms(),
+                  (abs(rt.exposure(0)), abs(rt.exposure(1))))
+        except PreflightError as exc:
+            raise EngineError(422, f"pre-flight refused: {exc.reason}", exc.field) from None
+        new_qty = rt.pair.target_qty + add
+        await self._start_op(rt, "increase", Event.ADJUST, open_targets(rt.pair, new_qty),
+                             execution, new_qty)
+        rt.entry_notional += add * price
+
+    async def decrease(self, pid: str, fraction: float, execution: str | None = None) -> None:
+        rt = self._get(pid)
+        self._gate("decrease", pid)
+        if not 0 < fraction <= 1:
+            raise EngineError(400, "fraction must be in (0, 1]", "fraction")
+        step = max(rt.meta[0].step, rt.meta[1].step)
+        new_qty = hedge.round_step(rt.pair.target_qty * (1 - fraction), step, "nearest")
+        await self._start_op(rt, "decrease", Event.ADJUST, open_targets(rt.pair, new_qty),
+                             execution, new_qty)
+
+    def decrease_now(self, pid: str, fraction: float) -> OpTask:
+        """`decrease(pid, fraction, "taker")` with both legs' first orders (reducing: reduceOnly
+        perp, AUTO_REPAY buy / plain sell on spot) journaled and written before this returns,
+        for the watchdog's hub callback. Raises EngineError as `decrease` does; returns the
+        operation's task (done when the operation is; `written_ns`: the first write)."""
+        rt = self._get(pid)
+        self._gate("decrease", pid)
+        if not 0 < fraction <= 1:
+            raise EngineError(400, "fraction must be in (0, 1]", "fraction")
+        step = max(rt.meta[0].step, rt.meta[1].step)
+        new_qty = hedge.round_step(rt.pair.target_qty * (1 - fraction), step, "nearest")
+        return self._start_op_now(rt, "decrease", Event.ADJUST, open_targets(rt.pair, new_qty),
+                                  new_qty, "entry", "taker")
+
+    def liquidate_now(self, pid: str) -> OpTask:
+        """`liquidate(pid)` with both legs' market orders written before this returns. A running
+        operation, or orders of ours still live, must be cancelled (awaited) before the flatten
+        orders are sized, or both could fill: then it is `liquidate` from a task (a pass later,
+        `written_ns` 0). The task is done when the liquidation is."""
+        rt = self._get(pid)
+        if (rt.task is not None and not rt.task.done()) or rt.live_orders():
+            return OpTask(self._liquidate_and_wait(pid), loop=asyncio.get_running_loop(),
+                          name=f"op-{pid}-liquidate")
+        return self._start_op_now(rt, "liquidate", Event.CLOSE, (0.0, 0.0), rt.pair.target_qty,
+                                  "flatten", "market")
+
+    async def _liquidate_and_wait(self, pid: str) -> None:
+        await self.liquidate(pid)
+        task = self._get(pid).task
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def close(self, pid: str, execution: str | None = None) -> None:
+        rt = self._get(pid)
+        self._gate("close", pid)
+        await self._start_op(rt, "close", Event.CLOSE, (0.0, 0.0), execution, rt.pair.target_qty)
+
+    async def liquidate(self, pid: str) -> None:
+        rt = self._get(pid)
+        if rt.task and not rt.task.done():
+            rt.task.cancel()
+            await asyncio.gather(rt.task, return_exceptions=True)
+        await self._cancel_live(rt)
+        await self._start_op(rt, "liquidate", Event.CLOSE, (0.0, 0.0), "market",
+                             rt.pair.target_qty)
+
+    async def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> None:
+        """Bring the perp to the margin liability: `qty` coins to add (> 0) to the perp's position
+        or take off it (< 0). Under reduce_only (or when the halt gate refuses `rehedge_up`) an
+        addition becomes a trim of the longer leg (the spot short is bought back by `qty`, with
+        AUTO_REPAY). Runs as a `repair` operation (bounded like any other); returns when done."""
+        rt = self._get(pair_id)
+        p = rt.pair
+        if not qty or not (qty == qty) or abs(qty) == float("inf"):
+            raise EngineError(400, "qty must be a finite non-zero number", "qty")
+        if rt.task is not None and not rt.task.done():
+            raise EngineError(409, f"position {p.id} is busy ({p.op_kind} running)")
+        e0, e1 = rt.exposure(0), rt.exposure(1)
+        # The caller sees account-wide venue figures (all pairs on the symbol, updates that may
+        # lag each other); the pair's own books are its fills and charges. Never move further
+        # than the pair's own residual asks, nor against it: no churn on a stale reading.
+        need = -(e0 + e1) * p.legs[1].sign          # qty the pair's own residual asks for
+        if need * qty <= 0:
+            return
+        qty = math.copysign(min(abs(qty), abs(need)), qty)
+        step = max(rt.meta[0].step, rt.meta[1].step)
+        if abs(hedge.round_step(qty, step, "nearest")) < step * 0.999999:
+            return
+        if qty < 0:
+            self._gate("rehedge_down", pair_id)
+            targets = (e0, e1 + qty * p.legs[1].sign)
+        elif reduce_only or not self.allowed("rehedge_up", pair_id):
+            self._gate("rehedge_down", pair_id)
+            # the longer leg is leg 0 (the perp is short of it): move it toward zero by qty
+            reduce = min(qty, abs(e0))
+            targets = (e0 - reduce * (1 if e0 > 0 else -1), e1)
+        else:
+            targets = (e0, e1 + qty * p.legs[1].sign)
+        size = hedge.round_step(max(abs(targets[0]), abs(targets[1])), step, "nearest")
+        await self._start_op(rt, "repair", Event.ADJUST, targets, "taker", size)
+        if rt.task is not None:
+            await asyncio.shield(rt.task)
+
+    async def detach(self, pid: str) -> None:
+        rt = self._get(pid)
+        if rt.task and not rt.task.done():
+            rt.task.cancel()
+            await asyncio.gather(rt.task, return_exceptions=True)
+        try:
+            self._apply(rt.pair, Event.DETACH, self._now_ms(), "detached by operator")
+        except IllegalTransition as exc:
+            raise EngineError(409, str(exc)) from None
+        self._persist(rt)
+
+    async def wait_idle(self, pid: str, timeout: float = 60.0) -> None:
+        rt = self._get(pid)
+        if rt.task is not None:
+            await asyncio.wait_for(asyncio.shield(rt.task), timeout)
+
+    # ================================================================= views
+    def view(self, pid: str) -> dict[str, Any]:
+        rt = self._get(pid)
+        p = rt.pair
+        marks = tuple(self._mark(rt, i) for i in (0, 1))
+        held = max(1.0, self._now_ms() - rt.opened_ms)
+        pnl = pair_pnl(rt.books, marks, rt.entry_notional, held)  # type: ignore[arg-type]
+        legs = []
+        for i, leg in enumerate(p.legs):
+            book = rt.books[i]
+            legs.append({"venue": leg.venue, "market": leg.market, "side": leg.side,
+                         "symbol": leg.symbol, "qty": abs(book.qty), "signed_qty": book.qty,
+                         "avg_price": book.avg_price, "target_qty": abs(p.targets[i]),
+                         "liq_distance_pct": self._liq_distance(rt, i),
+                         "interest_coin": book.interest_coin,
+                         "blocked": rt.blocked_reason[i] or None})
+        tol = self._tolerance(rt)
+        return {"id": p.id, "type": p.type, "symbol": p.symbol, "state": p.state.value,
+                "origin": p.origin, "execution": p.execution, "reason": p.reason, "target_qty": p.target_qty,
+                "notional_usd": p.notional_usd, "legs": legs, "residual_base": rt.residual(),
+                "residual_tolerance": tol, "hedged": abs(rt.residual()) <= tol,
+                "operation": {"seq": p.op_seq, "kind": p.op_kind,
+                              "running": bool(rt.task and not rt.task.done())},
+                "orders_sent": len(rt.orders), "created_ms": p.created_ms,
+                "updated_ms": p.updated_ms,
+                "pnl": {"funding": pnl.funding, "interest": pnl.interest, "fees": pnl.fees,
+                        "basis": pnl.basis, "realised": pnl.realised,
+                        "unrealised": pnl.unrealised, "net": pnl.net,
+                        "realised_net_apr": pnl.realised_net_apr}}
+
+    def status_fields(self) -> dict[str, Any]:
+        """For the daemon's /v1/status: what recovery found at start, recent alerts, journal."""
+        j = self.journal
+        return {"legging": {
+            "pairs": len(self.pairs),
+            "managed": sum(1 for rt in self.pairs.values() if rt.pair.managed),
+            "recovery": self.recovery_report, "alerts": self.alerts[-10:],
+            "journal": None if j is None else {"commits": j.commits, "errors": j.errors,
+                                               "last_error": j.last_error}}}
+
+    def views(self) -> list[dict[str, Any]]:
+        return [self.view(pid) for pid in sorted(self.pairs)]
+
+    async def _refresh_borrow(self, legs: tuple[Any, Any], meta: tuple[LegMeta, LegMeta]) -> None:
+        """Max borrowable and the current rate, fresh from the venue, before a borrowing open."""
+        for i, leg in enumerate(legs):
+            if not leg.borrows:
+                continue
+            venue = self.venues[leg.venue]
+            asset = meta[i].base
+            try:
+                amount = await venue.max_borrowable(asset)
+                rate_fn = getattr(venue, "borrow_rate", None)
+                rate = await rate_fn(asset) if rate_fn is not None else None
+            except Exception as exc:
+                raise EngineError(422, f"pre-flight refused: borrow info for {asset} on "
+                                       f"{leg.venue} unavailable: {exc}") from None
+            prev = self.hub.borrow.get((leg.venue, asset))
+            hourly = rate if rate is not None else (prev.hourly_rate if prev else None)
+            if hourly is None:
+                continue      # no rate known: the pre-flight check refuses with the reason
+            self.hub.set_borrow(Borrow(venue=leg.venue, asset=asset, hourly_rate=hourly,
+                                       max_borrowable=amount, ts_ms=self._now_ms()))
+
+    # ================================================================= helpers
+    def _persist(self, rt: PairRuntime) -> None:
+        if self.journal is not None:
+            self.journal.put("pair", rt.journal_row())
+
+    def _meta(self, legs: tuple[Any, Any]) -> tuple[LegMeta, LegMeta]:
+        out = []
+        for leg in legs:
+            inst = self.hub.instruments.get(leg_key(leg))
+            if inst is None:
+                raise EngineError(422, f"{leg.venue} does not list {leg.symbol} ({leg.market})",
+                                  "symbol")
+            out.append(LegMeta(base=inst.base, quote=inst.quote, step=inst.step_size,
+                               min_qty=inst.min_qty, tick=inst.tick_size,
+                               min_notional=inst.min_notional))
+        return out[0], out[1]
+
+    def _ref_price(self, legs: tuple[Any, Any]) -> float | None:
+        for leg in legs:
+            book = self.hub.books.get(leg_key(leg))
+            if book is not None and book.mid() is not None:
+                return book.mid()
+        return None
+
+    def _liq_distance(self, rt: PairRuntime, i: int) -> float | None:
+        from daemon.legging.preflight import perp_liq_distance_pct, spot_short_liq_distance_pct
+        leg = rt.pair.legs[i]
+        if self.liq_distance_source is not None:
+            # The watchdog's figure: whole cross-margin account, tiers and the venue's own, fresh.
+            watched = self.liq_distance_source(rt.pair.id, leg.market, leg.venue)
+            if watched is not None:
+                return watched
+        qty = abs(rt.exposure(i))
+        price = self._mark(rt, i)
+        if not qty or not price:
+            return None
+        if leg.market == "perp":
+            pos = self.hub.positions.get((leg.venue, leg.symbol))
+            if pos is not None and pos.liquidation_price > 0:
+                return abs(price - pos.liquidation_price) / price * 100.0
+            w = self.hub.balances.get((leg.venue, "futures", rt.meta[i].quote))
+            return perp_liq_distance_pct((w.free + w.locked) if w else 0.0, qty, price)
+        if not leg.borrows:
+            return 100.0
+        usdt = self.hub.balances.get((leg.venue, "margin", rt.meta[i].quote))
+        acct = self.hub.margin_accounts.get(leg.venue)
+        if acct is not None and acct.margin_level > 0:
+            # ML scales as 1/P: distance to the liquidation bar
+            return (acct.margin_level / acct.force_liquidation_bar - 1.0) * 100.0
+        # the margin wallet holds collateral + sale proceeds: ML(P) = assets / (q P)
+        assets = (usdt.free + usdt.locked) if usdt else 0.0
+        return spot_short_liq_distance_pct(assets - qty * price, qty, price)
+
+    # ================================================================= recovery
+    async def _recover(self, state: dict[str, Any]) -> None:
+        from daemon.legging.recovery import recover
+        self.recovery_report = await recover(self, state)

@@ -1,0 +1,391 @@
+"""Order execution for the legging engine: send one order, fire both legs, chase, resolve.
+
+Every order: deterministic client id -> write-ahead intent (journal.intent: one os.write) ->
+track registered (so a user-stream report that beats the REST answer is matched) -> send. An
+unknown outcome (timeout, 5xx) is resolved by querying the client id; the same id is never sent
+again, a retry is a new attempt with a new id. `_fire_now` + `_complete_fire` split `_fire` at its
+first await, for the synchronous entry points (the same steps, in the same order).
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from decimal import Decimal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from daemon.core import client_ids
+from daemon.legging.hedge import round_step
+from daemon.hub import Hub, OrderUpdate
+from daemon.journal import Journal
+from daemon.legging.config import LeggingConfig
+from daemon.legging.preflight import leg_key
+from daemon.legging.runtime import FINAL, OrderTrack, PairRuntime
+from daemon.legging.venue import LegVenue, OrderRequest, error_kind
+
+ACTION_OF_OP = {"open": "open", "increase": "increase", "decrease": "decrease", "close": "close",
+                "liquidate": "liquidate", "repair": "repair"}
+
+
+class OpAborted(Exception):
+    """The operation hit a hard bound (order budget): stop sending, reconcile what is there."""
+
+
+class Executor:
+    hub: Hub
+    venues: Mapping[str, LegVenue]
+    cfg: LeggingConfig
+    journal: Journal | None
+    clock: Callable[[], float]
+
+    # -- plumbing (the engine provides persistence and notification) ---------------------------
+    def _persist(self, rt: PairRuntime) -> None:
+        raise NotImplementedError
+
+    def _journal_order(self, rt: PairRuntime, track: OrderTrack) -> None:
+        if self.journal is not None:
+            self.journal.put("order", {
+                "client_id": track.client_id, "pair_id": rt.pair.id, "venue": track.venue,
+                "order_id": track.order_id or None, "status": track.status,
+                "filled_qty": track.filled, "avg_price": track.avg, "ts_ms": track.ts_ms})
+
+    def _fold(self, rt: PairRuntime, track: OrderTrack, u: OrderUpdate) -> None:
+        rows = rt.apply_update(track, u)
+        if self.journal is not None:
+            for row in rows:
+                self.journal.put("fill", row)
+        self._journal_order(rt, track)
+        self._notify(rt)
+
+    def _notify(self, rt: PairRuntime) -> None:
+        rt.wake.set()
+
+    async def _wait_change(self, rt: PairRuntime, timeout: float) -> None:
+        rt.wake.clear()
+        try:
+            await asyncio.wait_for(rt.wake.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- prices ----------------------------------------------------------------------------------
+    def _touch(self, rt: PairRuntime, leg: int, side: str, passive: bool) -> float | None:
+        """Passive: our own side's best (post-only); aggressive: the opposite side's best."""
+        book = self.hub.books.get(leg_key(rt.pair.legs[leg]))
+        if book is None:
+            return None
+        lvl = (book.best_bid() if side == "BUY" else book.best_ask()) if passive else \
+              (book.best_ask() if side == "BUY" else book.best_bid())
+        return lvl[0] if lvl else None
+
+    def _cap_price(self, rt: PairRuntime, leg: int, side: str) -> float | None:
+        touch = self._touch(rt, leg, side, passive=False)
+        if touch is None:
+            return None
+        tick = rt.meta[leg].tick or 1e-8
+        cap = self.cfg.slippage_cap_bps / 1e4
+        raw = touch * (1 + cap) if side == "BUY" else touch * (1 - cap)
+        ticks = math.floor(raw / tick + 1e-9) if side == "BUY" else math.ceil(raw / tick - 1e-9)
+        return on_grid(ticks, tick)
+
+    # -- one order -------------------------------------------------------------------------------
+    def _build(self, rt: PairRuntime, leg: int, delta: float, kind: str, style: str,
+               reduce: bool = False) -> tuple[OrderTrack, OrderRequest] | None:
+        """`reduce`: an order that takes the leg toward zero says so to the venue (reduceOnly on
+        a perp, no borrowing on a spot sell), so a protective trim can never add exposure."""
+        p = rt.pair
+        L = p.legs[leg]
+        meta = rt.meta[leg]
+        qty = abs(round_step(delta, meta.step, "nearest"))
+        if qty <= 0 or qty + 1e-12 < max(meta.min_qty, meta.step * 0.999999):
+            return None
+        if rt.op_orders >= self.cfg.max_orders_per_op:
+            raise OpAborted(f"order budget of {self.cfg.max_orders_per_op} spent")
+        side = "BUY" if delta > 0 else "SELL"
+        price: float | None
+        tif: str | None
+        if style == "market":
+            otype, price, tif = "MARKET", None, None
+        elif style == "maker":
+            price = self._touch(rt, leg, side, passive=True)
+            if price is None:
+                return None
+            tick = rt.meta[leg].tick or 1e-8
+            price = on_grid(round(price / tick), tick)
+            otype, tif = ("LIMIT_MAKER", None) if L.market == "spot_margin" else ("LIMIT", "GTX")
+        else:
+            price = self._cap_price(rt, leg, side)
+            if price is None:
+                return None
+            otype, tif = "LIMIT", "IOC"
+        side_effect = None
+        e = rt.exposure(leg)
+        reducing = reduce and e * delta < 0 and qty <= abs(e) + meta.step * 0.5
+        reduce_only = False
+        if L.market == "spot_margin":
+            # a reducing sell is a spot long's: a plain sell, never a borrow
+            side_effect = "AUTO_REPAY" if side == "BUY" else (
+                "NO_SIDE_EFFECT" if reducing else "MARGIN_BUY")
+        elif reducing:
+            # the venue's position is the account's, shared by every pair on the symbol: ask for
+            # reduceOnly only where the venue will honour it for the whole qty (else -2022 or a
+            # clamp, and the reconcile phase sends the rest a pass later than it could have)
+            pos = self.hub.positions.get((L.venue, L.symbol))
+            reduce_only = pos is not None and pos.qty * delta < 0 and qty <= abs(pos.qty) + 1e-12
+        attempt = rt.next_attempt(p.op_seq, leg)
+        cid = client_ids.make(p.id, p.op_seq, ACTION_OF_OP.get(p.op_kind, "repair"), leg, kind,
+                              attempt)
+        req = OrderRequest(venue=L.venue, market=L.market, symbol=L.symbol, side=side,
+                           order_type=otype, qty=qty, client_id=cid, price=price,
+                           time_in_force=tif, side_effect=side_effect, reduce_only=reduce_only)
+        track = OrderTrack(client_id=cid, venue=L.venue, market=L.market, symbol=L.symbol, leg=leg,
+                           op=p.op_seq, kind=kind, side=side, qty=qty, price=price,
+                           order_type=otype, ts_ms=self._now_ms())
+        return track, req
+
+    def _register(self, rt: PairRuntime, track: OrderTrack, req: OrderRequest) -> Any:
+        """Write-ahead, register, prepare (sign). Raises only on a bug in prepare."""
+        if self.journal is not None:
+            self.journal.intent({
+                "client_id": track.client_id, "pair_id": rt.pair.id, "venue": track.venue,
+                "market": track.market, "symbol": track.symbol, "side": track.side,
+                "qty": track.qty, "price": track.price, "order_type": track.order_type,
+                "ts_ms": track.ts_ms, "doc": None})
+        rt.orders[track.client_id] = track
+        rt.op_orders += 1
+        return self.venues[track.venue].prepare(req)
+
+    async def _send(self, rt: PairRuntime, track: OrderTrack, prepared: Any) -> None:
+        await self._settle(rt, track, self.venues[track.venue].send(prepared))
+
+    async def _settle(self, rt: PairRuntime, track: OrderTrack,
+                      answer: Awaitable[OrderUpdate]) -> None:
+        """Fold the venue's answer to a sent order (or classify its error)."""
+        try:
+            ack = await answer
+        except Exception as exc:  # classified below; nothing may escape into the op task
+            kind = error_kind(exc)
+            track.error = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}"
+            if kind == "unknown":
+                track.status = "UNKNOWN"
+                await self._resolve(rt, track)
+            else:
+                track.status = "REJECTED"
+                if kind == "block":
+                    rt.blocked[track.leg] = True
+                    rt.blocked_reason[track.leg] = track.error
+                elif kind == "postonly":
+                    track.status = "EXPIRED"
+                self._journal_order(rt, track)
+                self._notify(rt)
+            return
+        self._fold(rt, track, ack)
+
+    async def _resolve(self, rt: PairRuntime, track: OrderTrack, tries: int = 3) -> None:
+        """Unknown outcome: ask the venue about this client id (the order is never re-sent)."""
+        venue = self.venues[track.venue]
+        for i in range(tries):
+            try:
+                u = await venue.query(track.market, track.symbol, track.client_id)
+            except Exception:
+                await asyncio.sleep(min(self.cfg.backoff_cap_s, self.cfg.backoff_base_s * 2 ** i))
+                continue
+            if u is None:
+                if i + 1 < tries:       # the venue may not have indexed it yet
+                    await asyncio.sleep(self.cfg.backoff_base_s)
+                    continue
+                track.status = "NOT_SENT"
+                self._journal_order(rt, track)
+                self._notify(rt)
+                return
+            self._fold(rt, track, u)
+            return
+        self._journal_order(rt, track)   # still UNKNOWN: recovery/reconcile will ask again
+
+    async def _await_final(self, rt: PairRuntime, tracks: list[OrderTrack],
+                           timeout: float | None = None) -> None:
+        deadline = self.clock() + (timeout or self.cfg.order_timeout_s)
+        while True:
+            live = [t for t in tracks if not t.final]
+            if not live:
+                return
+            left = deadline - self.clock()
+            if left <= 0:
+                break
+            await self._wait_change(rt, min(left, 0.25))
+        for t in [t for t in tracks if not t.final]:
+            await self._resolve(rt, t)
+            if t.status in ("NEW", "PARTIALLY_FILLED"):
+                await self._cancel(rt, t)
+
+    async def _cancel(self, rt: PairRuntime, track: OrderTrack) -> None:
+        venue = self.venues[track.venue]
+        try:
+            u = await venue.cancel(track.market, track.symbol, track.client_id)
+        except Exception:
+            u = None
+        if u is not None:
+            self._fold(rt, track, u)
+        if not track.final:
+            await self._resolve(rt, track)
+
+    async def _fire(self, rt: PairRuntime, deltas: tuple[float, float], kind: str, style: str
+                    ) -> list[OrderTrack]:
+        """Both legs built and signed first, then written in the same loop iteration."""
+        built = []
+        for leg in (0, 1):
+            if deltas[leg]:
+                b = self._build(rt, leg, deltas[leg], kind, style)
+                if b is not None:
+                    built.append(b)
+        prepared = [(t, self._register(rt, t, r)) for t, r in built]
+        self._persist(rt)
+        if not prepared:
+            return []
+        await asyncio.gather(*(self._send(rt, t, pr) for t, pr in prepared))
+        tracks = [t for t, _ in prepared]
+        await self._await_final(rt, tracks)
+        return tracks
+
+    def _fire_now(self, rt: PairRuntime, deltas: tuple[float, float], kind: str, style: str
+                  ) -> tuple[list[tuple[OrderTrack, Awaitable[OrderUpdate]]], int]:
+        """`_fire`'s first half without an await: both legs built (reducing), signed, journaled
+        write-ahead and written (`send_now` where the venue has it) before returning. Returns
+        the sent tracks with their pending answers (for `_complete_fire`) and the perf_counter_ns
+        of the first write (0: none left in this pass)."""
+        built = []
+        for leg in (0, 1):
+            if deltas[leg]:
+                b = self._build(rt, leg, deltas[leg], kind, style, reduce=True)
+                if b is not None:
+                    built.append(b)
+        prepared = [(t, self._register(rt, t, r)) for t, r in built]
+        self._persist(rt)
+        sent: list[tuple[OrderTrack, Awaitable[OrderUpdate]]] = []
+        first = 0
+        for track, pr in prepared:
+            answer = self._write_now(track, pr)
+            written = getattr(answer, "written_ns", 0)
+            if written and (not first or written < first):
+                first = written
+            sent.append((track, answer))
+        return sent, first
+
+    def _write_now(self, track: OrderTrack, prepared: Any) -> Awaitable[OrderUpdate]:
+        venue = self.venues[track.venue]
+        now = getattr(venue, "send_now", None)
+        try:
+            if now is not None:
+                return now(prepared)  # type: ignore[no-any-return]
+            return asyncio.ensure_future(venue.send(prepared))
+        except Exception as exc:   # classified by `_settle` like a failed send
+            fut: asyncio.Future[OrderUpdate] = asyncio.get_running_loop().create_future()
+            fut.set_exception(exc)
+            return fut
+
+    async def _complete_fire(self, rt: PairRuntime,
+                             sent: list[tuple[OrderTrack, Awaitable[OrderUpdate]]]) -> None:
+        """`_fire`'s second half for orders `_fire_now` wrote."""
+        if not sent:
+            return
+        await asyncio.gather(*(self._settle(rt, t, answer) for t, answer in sent))
+        await self._await_final(rt, [t for t, _ in sent])
+
+    # -- chase -----------------------------------------------------------------------------------
+    async def _chase(self, rt: PairRuntime, deltas: tuple[float, float]) -> None:
+        start = (rt.exposure(0), rt.exposure(1))
+        goals = (start[0] + deltas[0], start[1] + deltas[1])
+        t0 = self.clock()
+        await asyncio.gather(*(self._chase_leg(rt, leg, goals, start, t0) for leg in (0, 1)
+                               if abs(deltas[leg]) > 0))
+
+    def _progress(self, rt: PairRuntime, leg: int, goals: tuple[float, float],
+                  start: tuple[float, float]) -> float:
+        total = goals[leg] - start[leg]
+        return 1.0 if not total else (rt.exposure(leg) - start[leg]) / total
+
+    async def _chase_leg(self, rt: PairRuntime, leg: int, goals: tuple[float, float],
+                         start: tuple[float, float], t0: float) -> None:
+        cfg = self.cfg
+        other = 1 - leg
+        requotes = 0
+        lag_since: float | None = None
+        meta = rt.meta[leg]
+        while True:
+            remaining = goals[leg] - rt.exposure(leg)
+            if abs(round_step(remaining, meta.step)) < max(meta.min_qty, meta.step * 0.999999, 1e-12):
+                return
+            if rt.blocked[leg] or rt.blocked[other]:
+                return      # the reconcile phase trims whatever filled
+            now = self.clock()
+            behind = (self._progress(rt, other, goals, start) - self._progress(rt, leg, goals, start)
+                      ) * abs(goals[leg] - start[leg])
+            if behind > self._tolerance(rt):
+                lag_since = lag_since if lag_since is not None else now
+            else:
+                lag_since = None
+            escalate = (now - t0 >= cfg.chase_escalate_after_s or requotes >= cfg.chase_max_requotes
+                        or (lag_since is not None and now - lag_since >= cfg.complete_budget_s))
+            if escalate:
+                await self._fire_leg(rt, leg, remaining, "entry", "taker")
+                return
+            b = self._build(rt, leg, remaining, "entry", "maker")
+            if b is None:
+                await asyncio.sleep(cfg.chase_requote_min_interval_s)
+                requotes += 1
+                continue
+            track, req = b
+            prepared = self._register(rt, track, req)
+            self._persist(rt)
+            await self._send(rt, track, prepared)
+            requotes += 1
+            placed = self.clock()
+            while not track.final:
+                await self._wait_change(rt, max(0.02, cfg.chase_requote_min_interval_s / 2))
+                if track.final:
+                    break
+                now = self.clock()
+                touch = self._touch(rt, leg, track.side, passive=True)
+                moved = touch is not None and touch != track.price
+                other_lag = (self._progress(rt, other, goals, start)
+                             - self._progress(rt, leg, goals, start)) * abs(goals[leg] - start[leg])
+                if other_lag > self._tolerance(rt) and lag_since is None:
+                    lag_since = now
+                urgent = (now - t0 >= cfg.chase_escalate_after_s or rt.blocked[other]
+                          or (lag_since is not None and now - lag_since >= cfg.complete_budget_s))
+                if urgent or (moved and now - placed >= cfg.chase_requote_min_interval_s):
+                    await self._cancel(rt, track)
+                    break
+            if not track.final:
+                await self._await_final(rt, [track])
+
+    async def _fire_leg(self, rt: PairRuntime, leg: int, delta: float, kind: str, style: str
+                        ) -> OrderTrack | None:
+        deltas = (delta, 0.0) if leg == 0 else (0.0, delta)
+        tracks = await self._fire(rt, deltas, kind, style)
+        return tracks[0] if tracks else None
+
+    def _tolerance(self, rt: PairRuntime) -> float:
+        step = max(rt.meta[0].step, rt.meta[1].step)
+        return self.cfg.tolerance(rt.pair.target_qty, step)
+
+    async def _cancel_live(self, rt: PairRuntime) -> None:
+        live = rt.live_orders()
+        await asyncio.gather(*(self._cancel(rt, t) for t in live))
+
+
+def on_grid(ticks: int, tick: float) -> float:
+    """ticks x tick as the float nearest the decimal the venue expects (no 0.30000000000000004)."""
+    decimals = max(0, -Decimal(repr(tick)).normalize().as_tuple().exponent)  # type: ignore[operator]
+    return round(ticks * tick, decimals)
+
+
+def final_status(status: str) -> bool:
+    return status in FINAL
+
+
+def now_s() -> float:
+    return time.time()

@@ -1,0 +1,1 @@
+"""Operations: admin socket, metrics, logs, sd_notify."""

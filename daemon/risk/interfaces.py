@@ -1,0 +1,85 @@
+"""The watchdog's narrow interfaces (what it asks of the engine, connectors and journal) and the
+small pure helpers it uses to route hub events; kept apart so daemon/watchdog.py stays the shell."""
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+from daemon import hub as hubmod
+from daemon.hub import Hub
+from daemon.core.pairs import Pair
+from daemon.risk.inputs import base_asset
+
+Wallets = frozenset[tuple[str, str]]
+
+
+class RiskActions(Protocol):
+    """What the watchdog asks of the legging engine and the connectors. Called synchronously from
+    the hub callback: build and write the request before returning; return an awaitable of the
+    answer (or None). An awaitable with a `written_ns` attribute (perf_counter_ns, > 0) says when
+    its (first) request's bytes were written: the reaction histogram is frame -> that write
+    (transfers, and trims and unwinds through LeggingEngine.decrease_now / liquidate_now);
+    without it (an operation that sends from its own task) the hand-over time is used."""
+
+    def transfer(self, venue: str, direction: str, asset: str, amount: float) -> Awaitable[Any] | None:
+        """direction: "futures_to_margin" (Binance UMFUTURE_MARGIN) or "margin_to_futures"
+        (MARGIN_UMFUTURE); asset e.g. "USDT"; amount in asset units."""
+
+    def deleverage(self, pair_id: str, fraction: float) -> Awaitable[Any] | None:
+        """Decrease both legs of the pair by `fraction` of their size, in proportion (taker)."""
+
+    def unwind(self, pair_id: str) -> Awaitable[Any] | None:
+        """Emergency close of both legs at market (the legging engine's liquidate)."""
+
+    def close(self, pair_id: str) -> Awaitable[Any] | None:
+        """Orderly exit of the pair (the legging engine's close): the net-APR floor."""
+
+    def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> Awaitable[Any] | None:
+        """Bring the perp to the margin liability: `qty` coins to add (> 0) to the perp long or
+        take off (< 0); under reduce_only, close the excess of the longer leg instead."""
+
+
+class RiskStateStore(Protocol):
+    """Where the halt and the daily-loss baseline survive a restart (daemon.journal.Journal).
+    Both are called from the hub callback: they must not block (queue the write)."""
+
+    def record_daily_loss(self, day: int, start_equity: float, ts_ms: int) -> None:
+        """The equity baseline of UTC day `day`; the first one recorded for a day is kept."""
+
+    def record_halt(self, doc: dict[str, Any], ts_ms: int) -> None:
+        """The current HaltState as plain data (msgspec.to_builtins); the latest is kept."""
+
+
+def num_or_text(x: float) -> float | str:
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "nan")
+
+
+def wallet_of(kind: str, item: Any) -> str:
+    if kind == hubmod.BALANCE:
+        return str(item.wallet)
+    return "margin" if kind == hubmod.MARGIN else "futures"
+
+
+def borrowed_coin(hub: Hub, pair: Pair) -> tuple[str, str] | None:
+    """(venue, coin) of the pair's borrowed cross-margin leg, if it has one."""
+    for leg in pair.legs:
+        if leg.borrows:
+            return leg.venue, base_asset(hub, leg.venue, leg.symbol)
+    return None
+
+
+def pair_wallets(pair: Pair) -> Wallets:
+    return frozenset((leg.venue, "margin" if leg.market == "spot_margin" else "futures")
+                     for leg in pair.legs)
+
+
+def venue_of(kind: str, item: Any) -> str | None:
+    if kind == hubmod.BOOK:
+        return item.venue
+    if kind == hubmod.MARGIN or kind == hubmod.MARK or kind == hubmod.BALANCE or kind == hubmod.POSITION \
+            or kind == hubmod.BORROW:
+        return item.venue
+    if kind == hubmod.HEALTH:
+        return item[0]
+    return None

@@ -1,0 +1,144 @@
+"""A legging engine on the real Binance connector against an in-process embedded exchange, plus
+readers of the sim's own books (ledger, orders) to check the engine against the venue's truth."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from connectors.binance import BinanceVenue
+from connectors.sim import SimCluster, SimConfig, SimVenueConfig
+from daemon.config import VenueConfig
+from daemon.hub import Hub, InstrumentKey
+from daemon.journal import Journal
+from daemon.legging.engine import LeggingEngine
+from connectors.binance.legs import BinanceLegVenue
+from daemon.legging.config import LeggingConfig
+from daemon.legging.runtime import PairRuntime
+from connectors.secrets import Secret
+
+CFG = LeggingConfig(chase_escalate_after_s=3.0, complete_budget_s=0.5, backoff_base_s=0.02,
+                    backoff_cap_s=0.2)
+
+
+async def wait_until(pred: Any, timeout: float, what: str, every: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        await asyncio.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Rig:
+    def __init__(self, engine: LeggingEngine, cluster: SimCluster,
+                 venues: dict[str, BinanceVenue]) -> None:
+        self.engine = engine
+        self.cluster = cluster
+        self.venues = venues
+
+    def exchange(self, venue: str = "sim-a") -> Any:
+        return self.cluster.venue(venue).server.exchange
+
+    def account(self, venue: str = "sim-a") -> str:
+        info = self.cluster.venue(venue)
+        acct = self.exchange(venue).account_for_key(info.api_key)
+        assert acct is not None
+        return str(acct)
+
+    def fault(self, venue: str, kind: str, **kw: Any) -> None:
+        self.exchange(venue).inject_fault(kind, **kw)
+
+    def sim_orders(self, prefix: str, venue: str = "sim-a") -> list[Any]:
+        """Every order the sim accepted for our account whose client id has `prefix`."""
+        ex = self.exchange(venue)
+        return [o for o in ex.accounts[self.account(venue)].orders.values()
+                if o.client_id.startswith(prefix)]
+
+    def rejects_used(self, venue: str, market: str, injected: int) -> int:
+        left = self.exchange(venue).faults._reject.get(market)
+        return injected - (left[0] if left else 0)
+
+    def ledger_sum(self, venue: str, asset: str, causes: set[str],
+                   buckets: set[str] | None = None) -> Decimal:
+        acct = self.account(venue)
+        total = Decimal(0)
+        for e in self.exchange(venue).ledger_.entries:
+            if e["account"] == acct and e["asset"] == asset and e["cause"] in causes \
+                    and (buckets is None or e["bucket"] in buckets):
+                total += e["delta"]
+        return total
+
+    def balance(self, venue: str, asset: str, bucket: str) -> Decimal:
+        return self.exchange(venue)._bal(self.account(venue), asset, bucket)
+
+    def perp_amt(self, venue: str, symbol: str = "BTCUSDT") -> Decimal:
+        pos = self.exchange(venue).accounts[self.account(venue)].positions.get(symbol)
+        return pos.amt if pos is not None else Decimal(0)
+
+
+class ResidualSpy:
+    """Records (monotonic time, residual, tolerance) every time the engine folds an update, so a
+    test can measure how long a pair stayed outside its residual tolerance."""
+
+    def __init__(self, engine: LeggingEngine) -> None:
+        self.samples: dict[str, list[tuple[float, float, float]]] = {}
+        orig = engine._notify
+
+        def spy(rt: PairRuntime) -> None:
+            orig(rt)
+            self.samples.setdefault(rt.pair.id, []).append(
+                (time.monotonic(), rt.residual(), engine._tolerance(rt)))
+        engine._notify = spy  # type: ignore[method-assign]
+
+    def episodes(self, pid: str) -> list[float]:
+        """Durations (s) of every stretch the residual spent outside tolerance (an episode still
+        open at the last sample counts as infinite)."""
+        out: list[float] = []
+        start: float | None = None
+        for t, r, tol in self.samples.get(pid, []):
+            if abs(r) > tol and start is None:
+                start = t
+            elif abs(r) <= tol and start is not None:
+                out.append(t - start)
+                start = None
+        if start is not None:
+            out.append(float("inf"))
+        return out
+
+
+@asynccontextmanager
+async def sim_rig(tmp_path: Path, *, venues: tuple[str, ...] = ("sim-a",), speedup: float = 480.0,
+                  cfg: LeggingConfig = CFG) -> AsyncIterator[Rig]:
+    symbols = ("BTCUSDT",)
+    cluster = SimCluster(SimConfig(seed=11, venues=tuple(
+        SimVenueConfig(name=n, symbols=symbols, scenario="", speedup=speedup) for n in venues)))
+    await cluster.start()
+    hub = Hub()
+    conns: dict[str, BinanceVenue] = {}
+    try:
+        for info in cluster.venues:
+            vc = VenueConfig(name=info.name, sim=True, symbols=list(symbols),
+                             rest_url=info.rest_url, futures_rest_url=info.rest_url,
+                             spot_ws_url=info.spot_ws_url, futures_ws_url=info.futures_ws_url)
+            v = BinanceVenue(vc, hub, api_key=Secret(info.api_key),
+                             api_secret=Secret(info.api_secret))
+            await v.start()
+            conns[info.name] = v
+        keys = [InstrumentKey(n, m, "BTCUSDT") for n in venues for m in ("spot", "perp")]
+        await wait_until(lambda: all(hub.book_ready(k)[0] for k in keys), 10, "books")
+        engine = LeggingEngine(hub, {n: BinanceLegVenue(v) for n, v in conns.items()}, cfg,
+                               Journal(tmp_path))
+        await engine.start()
+        try:
+            yield Rig(engine, cluster, conns)
+        finally:
+            await engine.stop()
+    finally:
+        for v in conns.values():
+            await v.stop()
+        await cluster.stop()
