@@ -29,7 +29,8 @@ from connectors.binance.market_data import BinanceMarketData, _BookFeed
 from connectors.binance.sync import Sync
 from connectors.binance.config import BinanceUrls
 from connectors.transport.rest import RestSession
-from daemon.hub import Health, Hub, Instrument, InstrumentKey, book_stream
+from connectors.types import Health, Instrument, InstrumentKey, book_stream
+from daemon.hub import Hub
 
 VENUE = "bench"
 

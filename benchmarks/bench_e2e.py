@@ -66,8 +66,9 @@ async def measure(reps: int, budget_s: float = 20.0) -> dict[str, Any]:
     from connectors.binance import BinanceVenue
     from connectors.transport.rest import WeightLimiter
     from connectors.sim import SimCluster, SimConfig, SimVenueConfig
-    from daemon.config import VenueConfig
-    from daemon.hub import MARK, Hub, InstrumentKey
+    from connectors.config import VenueConfig
+    from connectors.types import InstrumentKey
+    from daemon.hub import MARK, Hub
     from daemon.journal import Journal
     from daemon.legging.engine import LeggingEngine
     from connectors.binance.legs import BinanceLegVenue

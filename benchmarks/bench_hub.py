@@ -16,7 +16,8 @@ import time
 from typing import Any
 
 from benchmarks._common import Row, print_table, summarize, time_each
-from daemon.hub import Balance, Hub, Instrument, MarginAccount, Mark, PerpPosition
+from connectors.types import Balance, Instrument, MarginAccount, Mark, PerpPosition
+from daemon.hub import Hub
 from daemon.core.pairs import Pair, State, make_legs
 from daemon.risk.watchdog import Watchdog
 from daemon.risk.config import WatchdogConfig

@@ -17,7 +17,8 @@ import random
 from benchmarks._common import Row, print_table, summarize, time_each
 from daemon.core import economics as ec
 from daemon.opportunity.funding_feed import FundingStats
-from daemon.hub import Borrow, Health, Hub, Instrument, InstrumentKey, Mark, book_stream
+from connectors.types import Borrow, Health, Instrument, InstrumentKey, Mark, book_stream
+from daemon.hub import Hub
 from daemon.opportunity.scanner import candidates, scan
 from daemon.opportunity.config import ScannerConfig, VenueFees
 

@@ -18,7 +18,7 @@ from benchmarks._common import Row, print_table, summarize, time_each
 from connectors.binance import signing
 from connectors.binance.trading import fmt_num, new_client_id
 from connectors.binance.venue import BinanceVenue
-from daemon.config import VenueConfig
+from connectors.config import VenueConfig
 from daemon.hub import Hub
 from connectors.secrets import Secret
 

@@ -1,23 +1,82 @@
-"""What every venue connector offers the daemon (the lead wires these into the app)."""
+"""The two contracts between connectors and the daemon, so neither imports the other's insides.
+
+- `StateHub`: what a connector writes market and account state into (the daemon's hub satisfies
+  it structurally; connectors never import `daemon`).
+- `Venue`: what the legging engine, recovery and the watchdog's actions call on a venue. Each
+  venue folder provides one (Binance: `connectors.binance.legs.BinanceLegVenue`), including its
+  own error classifier, so the engine never reads a connector's exception types.
+"""
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol
 
-from daemon.hub import OrderUpdate
+from connectors.types import (
+    Balance, Borrow, ErrorKind, FundingFee, Health, Instrument, InstrumentKey, InterestCharge,
+    MarginAccount, Mark, OrderRequest, OrderUpdate, PerpPosition,
+)
 
 
-@runtime_checkable
+class StateHub(Protocol):
+    """The writes (and the few reads of current state) a connector makes on the daemon's hub."""
+
+    instruments: Mapping[InstrumentKey, Instrument]
+    balances: Mapping[tuple[str, str, str], Balance]
+    borrow: Mapping[tuple[str, str], Borrow]
+    positions: Mapping[tuple[str, str], PerpPosition]
+    margin_accounts: Mapping[str, MarginAccount]
+    orders: Mapping[tuple[str, str], OrderUpdate]
+
+    def book(self, key: InstrumentKey) -> Any: ...
+    def book_changed(self, key: InstrumentKey) -> None: ...
+    def set_instrument(self, inst: Instrument) -> None: ...
+    def set_mark(self, mark: Mark) -> None: ...
+    def set_borrow(self, borrow: Borrow) -> None: ...
+    def set_balance(self, balance: Balance) -> None: ...
+    def set_margin_account(self, account: MarginAccount) -> None: ...
+    def set_position(self, position: PerpPosition) -> None: ...
+    def order_update(self, update: OrderUpdate) -> None: ...
+    def funding_fee(self, fee: FundingFee) -> None: ...
+    def interest_charge(self, charge: InterestCharge) -> None: ...
+    def set_health(self, venue: str, stream: str, health: Health, reason: str = "") -> None: ...
+    def touch(self, venue: str, stream: str, ts_ms: int) -> None: ...
+
+
 class Venue(Protocol):
-    """A connector writes market and account state into the hub and sends orders.
-
-    `prepare_*` build and sign an order without I/O; `send` writes one. Both legs of a pair are
-    prepared first and then sent from two tasks created back to back (same loop iteration).
-    """
+    """One venue as the daemon trades it. `prepare` builds and signs without I/O (both legs are
+    prepared before either is sent); the reads serve recovery and unknown-outcome resolution."""
 
     name: str
 
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    def prepare_spot_order(self, symbol: str, side: str, quantity: float, **kw: Any) -> Any: ...
-    def prepare_perp_order(self, symbol: str, side: str, quantity: float, **kw: Any) -> Any: ...
-    async def send(self, prepared: Any) -> OrderUpdate: ...
+    def prepare(self, req: OrderRequest) -> Any:
+        """Build and sign the request; no I/O."""
+
+    async def send(self, prepared: Any) -> OrderUpdate:
+        """Write it; returns the venue's acknowledgement (status and cumulative fill)."""
+
+    async def cancel(self, market: str, symbol: str, client_id: str) -> OrderUpdate | None:
+        """Cancel by client id; None if the venue does not know the order."""
+
+    async def query(self, market: str, symbol: str, client_id: str) -> OrderUpdate | None:
+        """The order by client id; None if the venue never accepted it."""
+
+    async def orders_since(self, market: str, symbol: str, since_ms: int) -> list[OrderUpdate]:
+        """Every order of the account on `symbol` created since `since_ms` (open and closed)."""
+
+    async def max_borrowable(self, asset: str) -> float | None:
+        """Cross-margin max borrowable now, or None if unknown."""
+
+    async def repay(self, asset: str, amount: float) -> None:
+        """Repay `amount` of a cross-margin liability from the free balance."""
+
+    def error_kind(self, exc: BaseException) -> ErrorKind:
+        """The venue's one error classifier, as the engine acts on it (see `ErrorKind`)."""
+
+
+class SendsNow(Protocol):
+    """Optional on a `Venue`: the engine's synchronous entry points (`decrease_now`,
+    `liquidate_now`) write through it when the venue has it, else through a `send` task."""
+
+    def send_now(self, prepared: Any) -> Awaitable[OrderUpdate]:
+        """Write the request before returning where possible; the awaitable's `written_ns`
+        (perf_counter_ns; 0 = it left from a task instead) says when. Resolves like `send`."""

@@ -13,34 +13,24 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from connectors.config import Section, VenueConfig
 from daemon.legging.config import LeggingConfig
 from daemon.opportunity.config import ScannerConfig, StrategyConfig
 from daemon.risk.config import WatchdogConfig
 
-Seconds = Annotated[float, Meta(gt=0, le=86_400)]
-Name = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-Symbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{2,20}$")]
-Url = Annotated[str, Meta(pattern=r"^(https?|wss?)://[^\s]+$")]
-Fraction = Annotated[float, Meta(ge=0, le=1)]
-
-
-class _Section(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class DaemonConfig(_Section, kw_only=True):
+class DaemonConfig(Section, kw_only=True):
     state_dir: str = "state"
     drain_timeout_s: Annotated[float, Meta(gt=0, le=300)] = 10.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class AdminConfig(_Section, kw_only=True):
+class AdminConfig(Section, kw_only=True):
     socket: Annotated[str, Meta(min_length=1, max_length=100)] = "run/basisd.sock"
     group: str | None = None
     max_body_bytes: Annotated[int, Meta(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
 
 
-class SimConfig(_Section, kw_only=True):
+class SimConfig(Section, kw_only=True):
     """The embedded exchange started in-process by `basisd run` (the default config enables it)."""
 
     enabled: bool = False
@@ -50,26 +40,7 @@ class SimConfig(_Section, kw_only=True):
     config: str | None = None
 
 
-class VenueConfig(_Section, kw_only=True):
-    name: Name
-    kind: Literal["binance"] = "binance"
-    symbols: Annotated[list[Symbol], Meta(min_length=1, max_length=200)]
-    # sim = true: URLs and the funded account's keys come from the embedded exchange of this name.
-    sim: bool = False
-    # external_sim = true: the URLs point at a standalone `basisd sim` (its listen-key margin
-    # stream, its accelerated clock); keys still come from `credentials`.
-    external_sim: bool = False
-    rest_url: Url = "https://api.binance.com"
-    futures_rest_url: Url = "https://fapi.binance.com"
-    spot_ws_url: Url = "wss://stream.binance.com:9443"
-    futures_ws_url: Url = "wss://fstream.binance.com"
-    credentials: Name | None = None
-    recv_window_ms: Annotated[int, Meta(ge=1, le=60_000)] = 5000
-    request_timeout_s: Seconds = 10.0
-    stale_after_s: Seconds = 10.0
-
-
-class Config(_Section, kw_only=True):
+class Config(Section, kw_only=True):
     daemon: DaemonConfig = DaemonConfig()
     admin: AdminConfig = AdminConfig()
     sim: SimConfig = SimConfig()

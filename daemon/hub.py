@@ -14,28 +14,15 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from enum import Enum
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 from msgspec import Struct, structs
 
+from connectors.types import (
+    Balance, Borrow, FundingFee, Health, Instrument, InstrumentKey, InterestCharge, MarginAccount,
+    Mark, OrderUpdate, PerpPosition, book_stream,
+)
 from daemon.core.book import OrderBook
-
-Market = Literal["spot", "perp"]
-
-
-class InstrumentKey(NamedTuple):
-    venue: str
-    market: str
-    symbol: str
-
-
-class Health(str, Enum):
-    HEALTHY = "healthy"
-    RESYNCING = "resyncing"
-    STALE = "stale"
-    DOWN = "down"
-
 
 # Change kinds passed to subscribers (interned strings: cheap to compare, readable in logs).
 BOOK = "book"
@@ -52,124 +39,6 @@ INSTRUMENT = "instrument"
 PAIR = "pair"
 
 Subscriber = Callable[[str, Any], None]
-
-
-class Instrument(Struct, frozen=True, kw_only=True):
-    venue: str
-    market: str
-    symbol: str
-    base: str
-    quote: str
-    tick_size: float
-    step_size: float
-    min_qty: float = 0.0
-    min_notional: float = 0.0
-    contract_size: float = 1.0   # coins per contract (OKX ctVal); 1 for Binance
-    funding_interval_h: float = 8.0   # perp only: the venue's own interval for this symbol
-
-    @property
-    def key(self) -> InstrumentKey:
-        return InstrumentKey(self.venue, self.market, self.symbol)
-
-
-class Mark(Struct, kw_only=True):
-    """Perp mark/index and the predicted funding for the coming settlement."""
-
-    venue: str
-    symbol: str
-    mark_price: float
-    index_price: float
-    funding_rate: float          # predicted rate for next_funding_ms
-    next_funding_ms: int
-    interval_h: float
-    ts_ms: int
-    last_settled_rate: float | None = None
-
-
-class Borrow(Struct, kw_only=True):
-    venue: str
-    asset: str
-    hourly_rate: float
-    max_borrowable: float | None = None
-    ts_ms: int = 0
-
-
-class Balance(Struct, kw_only=True):
-    venue: str
-    wallet: str
-    asset: str
-    free: float = 0.0
-    locked: float = 0.0
-    borrowed: float = 0.0
-    interest: float = 0.0
-
-    @property
-    def liability(self) -> float:
-        return self.borrowed + self.interest
-
-    @property
-    def net(self) -> float:
-        return self.free + self.locked - self.borrowed - self.interest
-
-
-class MarginAccount(Struct, kw_only=True):
-    venue: str
-    margin_level: float
-    total_asset_usdt: float = 0.0
-    total_liability_usdt: float = 0.0
-    margin_call_bar: float = 1.3
-    force_liquidation_bar: float = 1.1
-    ts_ms: int = 0
-
-
-class PerpPosition(Struct, kw_only=True):
-    venue: str
-    symbol: str
-    qty: float                   # signed, base units (one-way mode)
-    entry_price: float = 0.0
-    liquidation_price: float = 0.0
-    leverage: float = 1.0
-    unrealized_pnl: float = 0.0
-    ts_ms: int = 0
-
-
-class OrderUpdate(Struct, kw_only=True):
-    venue: str
-    market: str
-    symbol: str
-    client_id: str
-    order_id: int | str
-    side: str                    # BUY / SELL
-    status: str                  # NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, REJECTED
-    qty: float
-    price: float = 0.0
-    filled_qty: float = 0.0
-    avg_price: float = 0.0
-    last_fill_qty: float = 0.0
-    last_fill_price: float = 0.0
-    fee: float = 0.0
-    fee_asset: str = ""
-    trade_id: int | str | None = None
-    ts_ms: int = 0
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in ("FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH")
-
-
-class FundingFee(Struct, kw_only=True):
-    venue: str
-    symbol: str
-    asset: str
-    amount: float                # signed: > 0 received
-    ts_ms: int
-
-
-class InterestCharge(Struct, kw_only=True):
-    venue: str
-    asset: str
-    amount: float                # coin units charged
-    ts_ms: int
 
 
 class StreamState(Struct, kw_only=True):
@@ -353,8 +222,3 @@ class Hub:
                 "last_msg_ms": st.last_msg_ms,
             }
         return out
-
-
-def book_stream(key: InstrumentKey) -> str:
-    """The health-stream name of a book: `spot:BTCUSDT:book`."""
-    return f"{key.market}:{key.symbol}:book"

@@ -257,7 +257,7 @@ async def start_components(daemon: Daemon) -> None:
     journal = Journal(cfg.daemon.state_dir, leg_cfg.journal_file, leg_cfg.journal_sync)
     engine = LeggingEngine(daemon.hub, {n: BinanceLegVenue(v) for n, v in daemon.venues.items()},
                            leg_cfg, journal)
-    daemon.legging.engine = engine
+    daemon.legging = engine
     daemon.components.append(engine)
 
     def follow_legging(new: Config) -> None:
@@ -277,8 +277,8 @@ async def start_components(daemon: Daemon) -> None:
     engine.before_resume = lambda state: watchdog.restore(state["risk_state"])
     engine.allow = watchdog.allows     # the halt gate: no_new / reduce_only refuse in the engine
     engine.liq_distance_source = lambda pid, market, venue: watched_distance(watchdog, pid, market, venue)
-    daemon.risk.watchdog = watchdog
-    daemon.ops.metrics.histogram(watchdog.reaction)
+    daemon.watchdog = watchdog
+    daemon.metrics.histogram(watchdog.reaction)
     watchdog_component = WatchdogComponent(watchdog)
     await watchdog_component.start()
     daemon.components.append(watchdog_component)
@@ -301,8 +301,8 @@ async def start_components(daemon: Daemon) -> None:
     daemon.components.extend(later)
 
     gate = Gate("the legging engine")
-    daemon.ops.admin.add_routes(gate.wrap(position_routes(engine)))
-    daemon.ops.admin.add_routes(risk_routes(watchdog))
-    daemon.ops.admin.add_routes(scanner_routes(scanner))
+    daemon.admin.add_routes(gate.wrap(position_routes(engine)))
+    daemon.admin.add_routes(risk_routes(watchdog))
+    daemon.admin.add_routes(scanner_routes(scanner))
     daemon.background(starters + [asyncio.create_task(
         _start_in_order(daemon, starters, engine, gate, later), name="start-engines")])

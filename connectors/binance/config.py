@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from daemon.config import VenueConfig
+from connectors.config import VenueConfig
 
 MarginFlow = Literal["listen_token", "listen_key"]
 

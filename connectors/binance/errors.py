@@ -1,4 +1,5 @@
-"""Binance errors as types, and the ONE retry decision (`is_retryable`).
+"""Binance errors as types, the ONE retry decision (`is_retryable`) and the ONE classifier the
+legging engine acts on (`error_kind`).
 
 Every failed request becomes a `BinanceError` subclass chosen by `error_from_response` (HTTP status +
 venue code) or raised by the transport (`RequestTimeout`). Messages never contain request parameters
@@ -9,6 +10,8 @@ Order requests are not idempotent: when the venue may have executed one but we d
 resolves it by querying the order by its client id (see `trading.BinanceTrading.resolve_unknown`).
 """
 from __future__ import annotations
+
+from connectors.types import ErrorKind
 
 
 class BinanceError(Exception):
@@ -136,3 +139,25 @@ def is_retryable(error: BaseException) -> bool:
     """The one retry decision: may the SAME request be sent again (after backoff / Retry-After /
     a clock re-sync)? False for rejections, bans, and every unknown outcome."""
     return isinstance(error, _RETRYABLE)
+
+
+# Codes that refuse this leg until something changes (no borrow, no margin, filters, key).
+BLOCKING_CODES = frozenset({-3045, -3006, -2019, -2010, -1013, -3041, -3044, -2027, -2028})
+
+
+def error_kind(error: BaseException) -> ErrorKind:
+    """How the legging engine acts on a failed request (connectors.types.ErrorKind)."""
+    if isinstance(error, (UnknownOutcome, TimeoutError)):
+        return "unknown"
+    if isinstance(error, PostOnlyRejected):
+        return "postonly"
+    if is_retryable(error):
+        return "retry"
+    if isinstance(error, (BorrowUnavailable, BorrowLimitExceeded, InsufficientMargin,
+                          OrderRejected, BadRequest, IpBanned)):
+        return "block"
+    if isinstance(error, BinanceError) and error.code in BLOCKING_CODES:
+        return "block"
+    if isinstance(error, (ConnectionError, OSError)):
+        return "unknown"
+    return "error"

@@ -1,13 +1,13 @@
-"""`LegVenue` over `connectors.binance.BinanceVenue` (real Binance and the embedded exchange)."""
+"""The `Venue` (connectors.base) over `connectors.binance.BinanceVenue`: Binance and the embedded exchange."""
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from connectors.binance.errors import BinanceError, UnknownOrder
+from connectors.binance.errors import BinanceError, UnknownOrder, error_kind
 from connectors.transport.http_fast import WriteFuture
-from daemon.hub import OrderUpdate
-from daemon.legging.venue import OrderRequest
+from connectors.types import OrderUpdate
+from connectors.types import ErrorKind, OrderRequest
 
 _HUB_MARKET = {"spot_margin": "spot", "perp": "perp"}
 
@@ -45,6 +45,9 @@ class BinanceLegVenue:
 
     async def send(self, prepared: Any) -> OrderUpdate:
         return await self.venue.send(prepared)
+
+    def error_kind(self, exc: BaseException) -> ErrorKind:
+        return error_kind(exc)
 
     def send_now(self, prepared: Any) -> WriteFuture:
         """`send`, with the request written before returning when the venue has an idle

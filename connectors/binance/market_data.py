@@ -21,7 +21,8 @@ from connectors.binance.sync import BookSync, Rule, Sync
 from connectors.binance.config import BinanceUrls
 from connectors.transport.rest import RestSession
 from connectors.transport.ws import WsStream
-from daemon.hub import Health, Hub, InstrumentKey, Mark, book_stream
+from connectors.types import Health, InstrumentKey, Mark, book_stream
+from connectors.base import StateHub
 
 SNAPSHOT_LIMIT = 1000
 _SNAPSHOT_WEIGHT = {"spot": 50, "perp": 20}   # weight of depth?limit=1000 on /api and /fapi
@@ -128,7 +129,7 @@ class _BookFeed:
 
 
 class BinanceMarketData:
-    def __init__(self, hub: Hub, venue: str, rest: RestSession, urls: BinanceUrls,
+    def __init__(self, hub: StateHub, venue: str, rest: RestSession, urls: BinanceUrls,
                  symbols: list[str], *, stale_after_s: float = 10.0,
                  funding_intervals: Callable[[], dict[str, float]] | None = None,
                  backoff: Callable[[], Backoff] = Backoff, spot: bool = True,

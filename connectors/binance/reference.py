@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from msgspec import Struct
 
 from connectors.binance import schemas
-from daemon.hub import Instrument
+from connectors.types import Instrument
 
 if TYPE_CHECKING:
     from connectors.transport.rest import RestSession

@@ -23,7 +23,8 @@ from connectors.binance import errors as E
 from connectors.binance import schemas
 from connectors.binance.config import BinanceUrls
 from connectors.transport.rest import Prepared, RestSession
-from daemon.hub import Balance, Borrow, Hub, MarginAccount, OrderUpdate, PerpPosition
+from connectors.types import Balance, Borrow, MarginAccount, OrderUpdate, PerpPosition
+from connectors.base import StateHub
 
 _ORDER_PATHS = ("/sapi/v1/margin/order", "/fapi/v1/order")
 
@@ -63,7 +64,7 @@ class OrderNotPlaced(E.BinanceError):
 
 
 class BinanceTrading:
-    def __init__(self, hub: Hub, venue: str, rest: RestSession, urls: BinanceUrls, *,
+    def __init__(self, hub: StateHub, venue: str, rest: RestSession, urls: BinanceUrls, *,
                  recv_window_ms: int = 5000) -> None:
         self.hub = hub
         self.venue = venue

@@ -49,9 +49,8 @@ from connectors.binance.trading import BinanceTrading
 from connectors.binance.config import BinanceUrls
 from connectors.transport.rest import RestSession
 from connectors.transport.ws import WsStream
-from daemon.hub import (
-    Balance, FundingFee, Hub, InstrumentKey, InterestCharge, OrderUpdate, PerpPosition,
-)
+from connectors.types import Balance, FundingFee, InstrumentKey, InterestCharge, OrderUpdate, PerpPosition
+from connectors.base import StateHub
 from connectors.tasks import cancel_and_wait
 
 KEEPALIVE_S = 30 * 60
@@ -89,7 +88,7 @@ class _ListenKeyStream:
     """A websocket whose URL comes from a listenKey that is created per connect and kept alive."""
 
     def __init__(self, name: str, rest: RestSession, base: str, path: str,
-                 url_for: Callable[[str], str], on_frame: Callable[[bytes], None], *, hub: Hub,
+                 url_for: Callable[[str], str], on_frame: Callable[[bytes], None], *, hub: StateHub,
                  venue: str, backoff: Callable[[], Backoff], signed: bool = False) -> None:
         self.rest, self.base, self.path, self.url_for = rest, base, path, url_for
         self.signed = signed
@@ -129,7 +128,7 @@ class _ListenKeyStream:
 
 
 class BinanceUserStreams:
-    def __init__(self, hub: Hub, venue: str, rest: RestSession, urls: BinanceUrls,
+    def __init__(self, hub: StateHub, venue: str, rest: RestSession, urls: BinanceUrls,
                  trading: BinanceTrading, *, backoff: Callable[[], Backoff] = Backoff,
                  interest_poll_s: float = INTEREST_POLL_S,
                  on_event: Callable[[object], None] | None = None) -> None:

@@ -25,8 +25,9 @@ from connectors.binance.user_stream import AUTO_REPAY_EFFECTS, BinanceUserStream
 from connectors.binance import schemas
 from connectors.transport.rest import Prepared, RestSession
 from connectors.transport.http_fast import WriteFuture
-from daemon.config import VenueConfig
-from daemon.hub import Hub, OrderUpdate
+from connectors.config import VenueConfig
+from connectors.types import OrderUpdate
+from connectors.base import StateHub
 from connectors.secrets import Secret
 from connectors.tasks import cancel_and_wait
 
@@ -35,7 +36,7 @@ REREAD_RETRY_S = 1.0
 
 
 class BinanceVenue:
-    def __init__(self, cfg: VenueConfig, hub: Hub, *, api_key: Secret | None,
+    def __init__(self, cfg: VenueConfig, hub: StateHub, *, api_key: Secret | None,
                  api_secret: Secret | None, urls: BinanceUrls | None = None,
                  backoff: Callable[[], Backoff] = Backoff,
                  account_refresh_s: float = ACCOUNT_REFRESH_S,

@@ -21,14 +21,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from connectors.transport.backoff import Backoff
-from daemon.hub import Health, Hub
+from connectors.types import Health
+from connectors.base import StateHub
 
 FrameHandler = Callable[[bytes], None]
 
 
 class WsStream:
     def __init__(self, name: str, url: str | Callable[[], Awaitable[str]], on_frame: FrameHandler,
-                 *, hub: Hub | None = None, venue: str = "", stale_after_s: float = 10.0,
+                 *, hub: StateHub | None = None, venue: str = "", stale_after_s: float = 10.0,
                  ping_interval_s: float | None = 20.0, rotate_after_s: float = 23.5 * 3600,
                  open_timeout_s: float = 10.0, backoff: Backoff | None = None,
                  on_open: Callable[[ClientConnection], Awaitable[None]] | None = None,

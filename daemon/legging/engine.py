@@ -24,14 +24,15 @@ from typing import Any
 from daemon.core import client_ids
 from daemon.legging import hedge
 from daemon.core.accounting import pair_pnl
-from daemon.hub import Borrow, Hub
+from connectors.types import Borrow
+from daemon.hub import Hub
 from daemon.journal import Journal
 from daemon.legging.config import LeggingConfig
 from daemon.legging.events import HubEvents
 from daemon.legging.operations import EngineError, OpTask, Operations, log
 from daemon.legging.preflight import PreflightError, check, leg_key
 from daemon.legging.runtime import LegMeta, PairRuntime
-from daemon.legging.venue import LegVenue
+from connectors.base import Venue
 from daemon.core.pairs import (EXECUTIONS, PAIR_TYPES, Event, IllegalTransition, Pair, make_legs,
                           open_targets, venue_keys)
 
@@ -40,7 +41,7 @@ __all__ = ["EngineError", "LeggingEngine", "log"]
 
 class LeggingEngine(HubEvents, Operations):
 
-    def __init__(self, hub: Hub, venues: Mapping[str, LegVenue], cfg: LeggingConfig,
+    def __init__(self, hub: Hub, venues: Mapping[str, Venue], cfg: LeggingConfig,
                  journal: Journal | None = None, *, clock: Callable[[], float] = time.time,
                  allow: Callable[[str, str | None], bool] | None = None,
                  halt_mode: Callable[[], Any] | None = None,

@@ -10,7 +10,8 @@ from typing import Any
 
 from daemon.core import client_ids
 from daemon.core.accounting import apply_funding, apply_interest
-from daemon.hub import FUNDING_FEE, INTEREST, ORDER, FundingFee, InterestCharge, OrderUpdate
+from connectors.types import FundingFee, InterestCharge, OrderUpdate
+from daemon.hub import FUNDING_FEE, INTEREST, ORDER
 from daemon.legging.orders import Executor
 from daemon.legging.preflight import leg_key
 from daemon.legging.runtime import OrderTrack, PairRuntime

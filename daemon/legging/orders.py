@@ -17,12 +17,14 @@ from typing import Any
 
 from daemon.core import client_ids
 from daemon.legging.hedge import round_step
-from daemon.hub import Hub, OrderUpdate
+from connectors.types import OrderUpdate
+from daemon.hub import Hub
 from daemon.journal import Journal
 from daemon.legging.config import LeggingConfig
 from daemon.legging.preflight import leg_key
 from daemon.legging.runtime import FINAL, OrderTrack, PairRuntime
-from daemon.legging.venue import LegVenue, OrderRequest, error_kind
+from connectors.base import Venue
+from connectors.types import OrderRequest
 
 ACTION_OF_OP = {"open": "open", "increase": "increase", "decrease": "decrease", "close": "close",
                 "liquidate": "liquidate", "repair": "repair"}
@@ -34,7 +36,7 @@ class OpAborted(Exception):
 
 class Executor:
     hub: Hub
-    venues: Mapping[str, LegVenue]
+    venues: Mapping[str, Venue]
     cfg: LeggingConfig
     journal: Journal | None
     clock: Callable[[], float]
@@ -167,7 +169,7 @@ class Executor:
         try:
             ack = await answer
         except Exception as exc:  # classified below; nothing may escape into the op task
-            kind = error_kind(exc)
+            kind = self.venues[track.venue].error_kind(exc)
             track.error = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}"
             if kind == "unknown":
                 track.status = "UNKNOWN"

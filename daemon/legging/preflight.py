@@ -8,7 +8,8 @@ import math
 
 from msgspec import Struct
 
-from daemon.hub import Hub, InstrumentKey
+from connectors.types import InstrumentKey
+from daemon.hub import Hub
 from daemon.legging.config import LeggingConfig
 from daemon.core.pairs import Leg
 

@@ -13,7 +13,7 @@ import msgspec
 from msgspec import Struct, field
 
 from daemon.core import accounting as acc
-from daemon.hub import OrderUpdate
+from connectors.types import OrderUpdate
 from daemon.core.pairs import Pair
 
 FINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH", "NOT_SENT"})

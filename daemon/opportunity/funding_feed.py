@@ -22,7 +22,8 @@ from msgspec import Struct
 
 from daemon.core.economics import NoMeanReversion, OUFit, fit_ou
 from daemon.core.funding_history import HOUR_MS, FundingSeries, normalise
-from daemon.hub import MARK, Hub, Mark
+from connectors.types import Mark
+from daemon.hub import MARK, Hub
 
 Key = tuple[str, str]  # (venue, symbol)
 # (symbol, start_ms | None, limit) -> [(funding_time_ms, rate)] ascending

@@ -23,7 +23,8 @@ from msgspec import Struct
 from daemon.core import economics as ec
 from daemon.core.economics import TradeType
 from daemon.opportunity.funding_feed import FundingStats, SpreadFit
-from daemon.hub import Hub, Instrument, InstrumentKey, Mark
+from connectors.types import Instrument, InstrumentKey, Mark
+from daemon.hub import Hub
 from daemon.opportunity.config import ScannerConfig
 from connectors.tasks import cancel_and_wait
 

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 
 from daemon.core import economics
 from daemon.risk import maths as risk
-from daemon.hub import Health, Hub, InstrumentKey, book_stream
+from connectors.types import Health, InstrumentKey, book_stream
+from daemon.hub import Hub
 from daemon.core.pairs import Pair
 from daemon.risk.maths import Bracket, MarginAsset, MarginBook
 from daemon.risk.assess import MarginLegInput, PairInputs, PerpLegInput

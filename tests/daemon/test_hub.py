@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import orjson
 
-from daemon.hub import (BOOK, HEALTH, MARK, Health, Hub, Instrument, InstrumentKey, Mark, book_stream)
+from connectors.types import Health, Instrument, InstrumentKey, Mark, book_stream
+from daemon.hub import BOOK, HEALTH, MARK, Hub
 
 
 def _hub_with_book() -> tuple[Hub, InstrumentKey]:

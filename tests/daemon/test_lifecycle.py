@@ -154,7 +154,7 @@ def test_metrics_and_reload_over_the_admin_api(daemon_factory) -> None:
 def test_malformed_requests_against_the_daemon_process(daemon_factory) -> None:
     import asyncio
 
-    from tests.test_admin import flood
+    from tests.daemon.ops.test_admin import flood
 
     d = daemon_factory()
     assert d.ready(), d.output()

@@ -14,8 +14,9 @@ from connectors.binance import BinanceVenue
 from connectors.binance.errors import UnknownOrder
 from connectors.binance.trading import OrderNotPlaced
 from connectors.sim import SimCluster, SimConfig, SimVenueConfig
-from daemon.config import VenueConfig
-from daemon.hub import HEALTH, Health, Hub, InstrumentKey
+from connectors.config import VenueConfig
+from connectors.types import Health, InstrumentKey
+from daemon.hub import HEALTH, Hub
 from connectors.secrets import Secret
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]

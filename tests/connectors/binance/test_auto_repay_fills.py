@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.binance.liability_sync import ProvisionalRepays
-from daemon.hub import Balance
+from connectors.types import Balance
 from .test_against_sim import wait_for
 from .test_liability_reconcile import RiskHold, rig  # noqa: F401  (fixture)
 from .test_margin_listen_token import Rig, qty_for

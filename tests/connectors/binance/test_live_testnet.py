@@ -17,7 +17,8 @@ from connectors.binance.trading import BinanceTrading
 from connectors.binance.config import (TESTNET_FUTURES_REST, TESTNET_FUTURES_WS, TESTNET_REST,
                                      TESTNET_SPOT_WS, BinanceUrls)
 from connectors.transport.rest import RestSession
-from daemon.hub import Hub, InstrumentKey
+from connectors.types import InstrumentKey
+from daemon.hub import Hub
 from connectors.secrets import Secret
 
 KEY = os.environ.get("BASISD_TESTNET_API_KEY", "")

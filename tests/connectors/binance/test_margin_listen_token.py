@@ -17,7 +17,8 @@ from connectors.binance import BinanceVenue
 from connectors.binance.config import BinanceUrls
 from connectors.sim import SimCluster, SimConfig, SimVenueConfig
 from connectors.sim.server.cluster import VenueInfo
-from daemon.hub import Hub, InstrumentKey, OrderUpdate
+from connectors.types import InstrumentKey, OrderUpdate
+from daemon.hub import Hub
 from connectors.secrets import Secret
 from .test_against_sim import SYMBOLS, ceil_step, venue_config, wait_for
 

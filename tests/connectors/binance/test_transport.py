@@ -15,7 +15,8 @@ from connectors.binance import errors as E
 from connectors.binance.signing import hmac_sha256_hex
 from connectors.transport.rest import RestSession, WeightLimiter
 from connectors.transport.ws import WsStream
-from daemon.hub import HEALTH, Health, Hub
+from connectors.types import Health
+from daemon.hub import HEALTH, Hub
 from connectors.secrets import Secret
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -5,7 +5,8 @@ from connectors.binance.trading import BinanceTrading
 from connectors.binance.config import BinanceUrls
 from connectors.binance.user_stream import BinanceUserStreams
 from connectors.transport.rest import RestSession
-from daemon.hub import Hub, PerpPosition
+from connectors.types import PerpPosition
+from daemon.hub import Hub
 
 
 def streams() -> tuple[BinanceUserStreams, Hub]:

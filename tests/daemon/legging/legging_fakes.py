@@ -7,10 +7,11 @@ import asyncio
 import time
 from typing import Any
 
-from connectors.binance.errors import BorrowUnavailable, InsufficientMargin, PostOnlyRejected
-from daemon.hub import (Balance, Borrow, Health, Hub, Instrument, InstrumentKey, OrderUpdate,
-                        book_stream)
-from daemon.legging.venue import OrderRequest
+from connectors.binance.errors import (BorrowUnavailable, InsufficientMargin, PostOnlyRejected,
+                                       error_kind)
+from connectors.types import Balance, Borrow, Health, Instrument, InstrumentKey, OrderUpdate, book_stream
+from daemon.hub import Hub
+from connectors.types import ErrorKind, OrderRequest
 
 PRICE = 60_000.0
 
@@ -49,6 +50,10 @@ class FakeVenue:
 
     def prepare(self, req: OrderRequest) -> OrderRequest:
         return req
+
+    def error_kind(self, exc: BaseException) -> ErrorKind:
+        """It raises Binance's errors, so it classifies them as Binance does."""
+        return error_kind(exc)
 
     def _book(self, market: str, symbol: str) -> Any:
         return self.hub.books[InstrumentKey(self.name, "spot" if market == "spot_margin" else

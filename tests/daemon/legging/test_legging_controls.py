@@ -7,7 +7,7 @@ import pytest
 
 from daemon.core.halt import HaltMode, HaltState
 from daemon.core.halt import allows as halt_allows
-from daemon.hub import InterestCharge
+from connectors.types import InterestCharge
 from daemon.journal import Journal
 from daemon.legging.engine import EngineError, LeggingEngine
 from daemon.legging.config import LeggingConfig

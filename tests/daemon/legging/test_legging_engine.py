@@ -9,7 +9,7 @@ import pytest
 from daemon.journal import Journal
 from daemon.legging.engine import EngineError, LeggingEngine
 from daemon.legging.config import LeggingConfig
-from daemon.hub import FundingFee, InterestCharge
+from connectors.types import FundingFee, InterestCharge
 
 from tests.daemon.legging.legging_fakes import NO_BORROW, NO_MARGIN, FakeVenue, make_hub
 
@@ -144,7 +144,7 @@ async def test_input_errors_and_conflicts() -> None:
     with pytest.raises(EngineError) as e:   # 15 BTC short on 100k USDT collateral
         await eng.open_pair("reverse_basis", "BTCUSDT", 900_000)
     assert "liquidation" in e.value.message and e.value.field == "notional_usd"
-    from daemon.hub import InstrumentKey
+    from connectors.types import InstrumentKey
     thin = eng.hub.books[InstrumentKey("sim-a", "spot", "BTCUSDT")].copy()
     eng.hub.books[InstrumentKey("sim-a", "spot", "BTCUSDT")].load_snapshot(
         [(60_000 - 50 * i, 0.01) for i in range(1, 40)],
@@ -166,7 +166,7 @@ async def test_input_errors_and_conflicts() -> None:
 
 async def test_preflight_refuses_without_borrow() -> None:
     eng, venue = _engine()
-    from daemon.hub import Borrow
+    from connectors.types import Borrow
     eng.hub.set_borrow(Borrow(venue="sim-a", asset="BTC", hourly_rate=1e-6, max_borrowable=0.01))
     with pytest.raises(EngineError) as e:
         await eng.open_pair("reverse_basis", "BTCUSDT", 10_000)
@@ -193,7 +193,7 @@ async def test_restart_recovers_pair_and_unjournaled_order(tmp_path: Path) -> No
     # A crash after sending: the venue holds an order of ours the journal never saw.
     from daemon.core import client_ids
     rt_cid = client_ids.make(pid, 0, "open", 1, "complete", 7)
-    from daemon.legging.venue import OrderRequest
+    from connectors.types import OrderRequest
     await venue.send(OrderRequest(venue="sim-a", market="perp", symbol="BTCUSDT", side="BUY",
                                   order_type="LIMIT", qty=0.01, client_id=rt_cid, price=61_000.0,
                                   time_in_force="IOC"))

@@ -14,7 +14,7 @@ import pytest
 from daemon.journal import Journal
 from daemon.legging.engine import LeggingEngine
 from daemon.legging.recovery import halted_targets
-from daemon.legging.venue import OrderRequest
+from connectors.types import OrderRequest
 from daemon.core.pairs import State
 from daemon.risk.watchdog import Watchdog
 from daemon.risk.config import WatchdogConfig

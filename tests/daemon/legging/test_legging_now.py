@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from connectors.transport.http_fast import WriteFuture
-from daemon.hub import PerpPosition
+from connectors.types import PerpPosition
 from daemon.journal import Journal
 from daemon.legging.engine import EngineError, LeggingEngine
 from daemon.legging.config import LeggingConfig
-from daemon.legging.venue import OrderRequest
+from connectors.types import OrderRequest
 
 from tests.daemon.legging.legging_fakes import FakeVenue, make_hub
 

@@ -1,7 +1,8 @@
 """Build a Hub by hand for scanner/strategy tests (no venue, no I/O)."""
 from __future__ import annotations
 
-from daemon.hub import Borrow, Health, Hub, Instrument, InstrumentKey, Mark, book_stream
+from connectors.types import Borrow, Health, Instrument, InstrumentKey, Mark, book_stream
+from daemon.hub import Hub
 
 NOW_MS = 1_700_000_000_000 // 28_800_000 * 28_800_000 + 3_600_000   # 1 h after an 8 h slot
 

@@ -15,7 +15,7 @@ from connectors.binance.venue import BinanceVenue
 from connectors.sim import SimCluster, SimConfig, SimVenueConfig
 from daemon.ops.admin import AdminServer
 from daemon.opportunity.borrow_feed import BorrowFeed
-from daemon.config import VenueConfig
+from connectors.config import VenueConfig
 from daemon.opportunity.funding_feed import FundingFeed, binance_fetcher
 from daemon.hub import Hub
 from daemon.ops.logs import get_logger

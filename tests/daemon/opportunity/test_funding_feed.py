@@ -16,7 +16,8 @@ from daemon.opportunity.funding_feed import (
     FundingFeed, FundingStore, binance_fetcher, decode_funding_rows, evenly_spaced_tail,
 )
 from daemon.core.funding_history import parse_funding_csv
-from daemon.hub import Hub, Mark
+from connectors.types import Mark
+from daemon.hub import Hub
 
 from tests.conftest import ROOT
 REALDATA = Path(os.environ.get("BASISD_REALDATA", ROOT.parent / "shared" / "realdata"))

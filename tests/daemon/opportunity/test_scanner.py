@@ -8,7 +8,8 @@ import pytest
 
 from daemon.core import economics as ec
 from daemon.opportunity.funding_feed import FundingStats
-from daemon.hub import Health, Hub, InstrumentKey, book_stream
+from connectors.types import Health, InstrumentKey, book_stream
+from daemon.hub import Hub
 from daemon.opportunity.scanner import Opportunity, Scanner, scan
 from daemon.opportunity.config import ScannerConfig, VenueFees
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from daemon.ctl import request
-from daemon.hub import InstrumentKey
+from connectors.types import InstrumentKey
 
 from .simkit import rig, settle
 from daemon.opportunity.config import ScannerConfig

@@ -21,8 +21,9 @@ from typing import Any
 from connectors.binance import BinanceVenue
 from connectors.binance.config import BinanceUrls
 from connectors.sim import SimCluster, SimConfig, SimVenueConfig
-from daemon.config import VenueConfig
-from daemon.hub import Hub, InstrumentKey
+from connectors.config import VenueConfig
+from connectors.types import InstrumentKey
+from daemon.hub import Hub
 from daemon.journal import Journal
 from daemon.legging.engine import LeggingEngine
 from connectors.binance.legs import BinanceLegVenue

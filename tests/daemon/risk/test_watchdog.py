@@ -10,7 +10,8 @@ import pytest
 
 from daemon.ops.admin import AdminServer
 from daemon.core.halt import HaltMode
-from daemon.hub import Balance, Health, Hub, Instrument, MarginAccount, Mark, PerpPosition
+from connectors.types import Balance, Health, Instrument, MarginAccount, Mark, PerpPosition
+from daemon.hub import Hub
 from daemon.core.pairs import Pair, State, make_legs
 from daemon.risk.api import risk_routes
 from daemon.risk.watchdog import PRIORITY, Watchdog

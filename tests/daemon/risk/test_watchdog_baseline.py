@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from daemon.core.halt import DAY_MS, DailyLoss, HaltMode
-from daemon.hub import Balance, Hub
+from connectors.types import Balance
+from daemon.hub import Hub
 from daemon.risk.watchdog import Watchdog
 from daemon.risk.config import WatchdogConfig
 

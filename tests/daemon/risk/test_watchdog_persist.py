@@ -15,7 +15,8 @@ import pytest
 from daemon.core import halt as halt_mod
 from daemon import journal as jr
 from daemon.core.halt import DAY_MS, DailyLoss, HaltMode, HaltState
-from daemon.hub import Balance, Hub, Instrument, MarginAccount, Mark, PerpPosition
+from connectors.types import Balance, Instrument, MarginAccount, Mark, PerpPosition
+from daemon.hub import Hub
 from daemon.legging.engine import EngineError, LeggingEngine
 from daemon.legging.config import LeggingConfig
 from daemon.core.pairs import Pair, State, make_legs

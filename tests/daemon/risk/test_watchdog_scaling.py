@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daemon.risk import maths as risk, inputs as risk_inputs
-from daemon.hub import Balance, Hub, Instrument, MarginAccount, Mark, PerpPosition
+from connectors.types import Balance, Instrument, MarginAccount, Mark, PerpPosition
+from daemon.hub import Hub
 from daemon.core.pairs import Pair, State, make_legs
 from daemon.risk.maths import MarginAsset, MarginBook
 from daemon.risk.inputs import FuturesBook, margin_assets

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from daemon.hub import Balance, PerpPosition
+from connectors.types import Balance, PerpPosition
 from daemon.risk.interfaces import borrowed_coin as _borrowed
 from .test_watchdog import SYM, V, mark, setup
 

@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from daemon.ops.admin import AdminServer
-from daemon.hub import Mark
+from connectors.types import Mark
 from daemon.legging.api import position_routes
 from daemon.risk.api import risk_routes
 from tests.daemon.risk.stack_rig import LEG_CFG, SYM, V, StackRig, stack, wait_for

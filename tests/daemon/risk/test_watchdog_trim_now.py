@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from daemon.hub import Mark
+from connectors.types import Mark
 from tests.daemon.risk.stack_rig import LEG_CFG, NOTIONAL, SYM, V, stack, wait_for
 
 # The futures wallet holds the perp's initial margin and fees, and less than min_transfer (10

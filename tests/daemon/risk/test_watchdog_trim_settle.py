@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from daemon import hub as hubmod
-from daemon.hub import Mark
+from connectors.types import Mark
 from tests.daemon.risk.stack_rig import LEG_CFG, NOTIONAL, SYM, V, stack, wait_for
 
 TIGHT_FUTURES_USDT = NOTIONAL / 3 + 20      # no collateral to move: the answer is a trim alone
