@@ -37,9 +37,13 @@ def config_reference(write: str | None) -> int:
 
 
 def check_config(path: str) -> int:
-    from daemon.config import ConfigError, load_config
+    """What `run` would refuse, and a config with no venues; credentials by name only."""
+    from daemon.config import ConfigError, check_problems, load_config
     try:
         cfg = load_config(path)
+        problems = check_problems(cfg)
+        if problems:
+            raise ConfigError(path, problems)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{exc.source}: {problem}", file=sys.stderr)

@@ -28,6 +28,7 @@ from daemon.core import client_ids
 from daemon.legging.hedge import round_step
 from daemon.legging.runtime import OrderTrack, PairRuntime
 from daemon.core.pairs import State
+from daemon.journal import JournalError
 
 if TYPE_CHECKING:
     from daemon.legging.engine import LeggingEngine
@@ -100,7 +101,10 @@ async def recover(engine: LeggingEngine, state: dict[str, Any]) -> dict[str, Any
                 rt, rt.pair.op_kind, rt.pair.targets,
                 "market" if rt.pair.op_kind == "liquidate" else "taker"))
     if engine.journal is not None:
-        await engine.journal.barrier()
+        try:
+            await engine.journal.barrier()
+        except JournalError as exc:   # operations resumed already: the journal's halt takes over
+            report["errors"].append(f"journal: {exc}")
     return report
 
 
