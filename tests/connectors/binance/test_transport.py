@@ -13,6 +13,7 @@ from aiohttp import web
 from connectors.transport.backoff import Backoff
 from connectors.binance import errors as E
 from connectors.binance.signing import hmac_sha256_hex
+from connectors.binance.rest import BINANCE
 from connectors.transport.rest import RestSession, WeightLimiter
 from connectors.transport.ws import WsStream
 from connectors.types import Health
@@ -174,7 +175,7 @@ async def test_429_retry_after_is_honoured_by_the_whole_session(serve) -> None:
         return web.json_response({"ok": len(seen)}, headers={"X-MBX-USED-WEIGHT-1M": "10"})
 
     host = await serve([("GET", "/api/v3/a", handler), ("GET", "/api/v3/b", handler)])
-    rest = RestSession(backoff=fast_backoff)
+    rest = RestSession(BINANCE, backoff=fast_backoff)
     await rest.open()
     try:
         first = asyncio.create_task(rest.request("GET", f"http://{host}", "/api/v3/a"))
@@ -199,7 +200,7 @@ async def test_418_blocks_every_request_without_io(serve) -> None:
                                  headers={"Retry-After": "120"})
 
     host = await serve([("GET", "/api/v3/x", handler), ("POST", "/fapi/v1/order", handler)])
-    rest = RestSession(backoff=fast_backoff)
+    rest = RestSession(BINANCE, backoff=fast_backoff)
     await rest.open()
     try:
         with pytest.raises(E.IpBanned):
@@ -241,7 +242,7 @@ async def test_signed_request_uses_server_time_and_resyncs_on_1021(serve) -> Non
     host = await serve([("GET", "/fapi/v1/time", time_handler),
                         ("POST", "/fapi/v1/order", order_handler)])
     base = f"http://{host}"
-    rest = RestSession(api_key=Secret("key-abcdef"), api_secret=Secret(secret),
+    rest = RestSession(BINANCE, api_key=Secret("key-abcdef"), api_secret=Secret(secret),
                        backoff=fast_backoff)
     await rest.open()
     try:
@@ -268,7 +269,7 @@ async def test_order_timeout_is_an_unknown_outcome_and_is_not_resent(serve) -> N
         return web.json_response({})
 
     host = await serve([("POST", "/fapi/v1/order", slow), ("GET", "/fapi/v1/order", slow)])
-    rest = RestSession(api_key=Secret("key-abcdef"), api_secret=Secret("secret-abcdef"),
+    rest = RestSession(BINANCE, api_key=Secret("key-abcdef"), api_secret=Secret("secret-abcdef"),
                        timeout_s=0.3, backoff=fast_backoff, max_retries=2)
     await rest.open()
     try:
@@ -288,7 +289,8 @@ async def test_secrets_never_in_errors(serve) -> None:
                                  status=400)
 
     host = await serve([("GET", "/api/v3/account", handler)])
-    rest = RestSession(api_key=Secret("key-very-secret"), api_secret=Secret("sec-very-secret"))
+    rest = RestSession(BINANCE, api_key=Secret("key-very-secret"),
+                       api_secret=Secret("sec-very-secret"))
     await rest.open()
     try:
         with pytest.raises(E.BadRequest) as info:
