@@ -1,9 +1,10 @@
 """Binance errors as types, the ONE retry decision (`is_retryable`) and the ONE classifier the
 legging engine acts on (`error_kind`).
 
-Every failed request becomes a `BinanceError` subclass chosen by `error_from_response` (HTTP status +
-venue code) or raised by the transport (`RequestTimeout`). Messages never contain request parameters
-or headers, so a secret can never leak through an exception.
+Every failed request becomes a `BinanceError` subclass chosen by `error_from_response` (HTTP
+status + venue code, named in constants.py) or by the REST dialect (rest.py) when no answer came
+back. Messages never contain request parameters or headers, so a secret can never leak through an
+exception.
 
 Order requests are not idempotent: when the venue may have executed one but we do not know
 (timeout, 5xx, -1006/-1007) the error is `UnknownOutcome`, which is NOT retryable. The caller

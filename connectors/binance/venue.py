@@ -219,7 +219,7 @@ class BinanceVenue:
 
     def send_now(self, prepared: Prepared) -> WriteFuture:
         """Write a prepared request before returning (pre-opened connection; see
-        connectors/http_fast.py); the future resolves to the raw body."""
+        connectors/transport/http_fast.py); the future resolves to the raw body."""
         return self.rest.send_now(prepared)
 
     def transfer_now(self, asset: str, amount: float | str, *, to_futures: bool) -> WriteFuture:
