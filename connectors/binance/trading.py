@@ -27,6 +27,7 @@ from connectors.transport.rest import Prepared, RestSession
 from connectors.types import Balance, Borrow, MarginAccount, OrderUpdate, PerpPosition
 from connectors.base import StateHub
 
+
 def new_client_id() -> str:
     return "bd-x-" + os.urandom(8).hex()
 

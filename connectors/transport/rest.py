@@ -43,8 +43,8 @@ Failure = Literal["no_credentials", "banned", "timeout", "unreachable", "broken"
 
 
 class RestDialect(Protocol):
-    """What a venue's REST API says its own way. Every error the session raises is built here
-    and is an instance of `error_type`."""
+    """What a venue's REST API says its own way. Every failed request raises an error built
+    here, an instance of `error_type`."""
 
     error_type: type[Exception]
     weight_limits: Mapping[str, int]      # family -> request weight per minute
@@ -209,7 +209,7 @@ class RestSession:
         items = [(k, v) for k, v in items if v is not None]
         headers: dict[str, str] = {}
         if signed or api_key:
-            if self._api_key is None:
+            if self._api_key is None:     # nothing was sent: idempotent whatever the method
                 raise self.dialect.failure("no_credentials", "no API key configured",
                                            method=method, path=path, idempotent=True)
             headers.update(self.dialect.auth_headers(self._api_key.reveal()))
@@ -279,7 +279,8 @@ class RestSession:
         out = WriteFuture(loop=loop)
         fam = self.dialect.family(prep.path)
         now = self.clock()
-        conn_free = self._session is not None and now >= self.banned_until and now >= self.paused_until
+        conn_free = (self._session is not None and now >= self.banned_until
+                     and now >= self.paused_until)
         waiter = None
         if conn_free and self.fast.take_possible(prep.url) and \
                 self.limiter.delay_for(fam, prep.weight, now) == 0.0:
