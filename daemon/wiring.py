@@ -253,7 +253,8 @@ async def _start_in_order(daemon: Daemon, starters: list[asyncio.Task[None]], en
 
 async def start_components(daemon: Daemon) -> None:
     from daemon.opportunity.borrow_feed import BorrowFeed
-    from daemon.opportunity.funding_feed import FundingFeed, binance_fetcher
+    from connectors.binance.funding_history import binance_fetcher
+    from daemon.opportunity.funding_feed import FundingFeed
     from daemon.journal import Journal
     from daemon.legging.engine import LeggingEngine
     from connectors.binance.legs import BinanceLegVenue

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import msgspec
 
 from connectors.transport.backoff import Backoff
+from connectors.binance import constants as C
 from connectors.binance import schemas
 from connectors.binance.errors import BinanceError
 from connectors.binance.sync import BookSync, Rule, Sync
@@ -99,8 +100,8 @@ class _BookFeed:
     async def _snapshot(self, sym: str, generation: int) -> None:
         owner = self.owner
         backoff = owner.backoff()
-        base, path = ((owner.urls.rest, "/api/v3/depth") if self.market == "spot"
-                      else (owner.urls.futures_rest, "/fapi/v1/depth"))
+        base, path = ((owner.urls.rest, C.SPOT_DEPTH) if self.market == "spot"
+                      else (owner.urls.futures_rest, C.FUTURES_DEPTH))
         while True:
             try:
                 raw = await owner.rest.request("GET", base, path,
