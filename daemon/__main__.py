@@ -1,4 +1,4 @@
-"""`basisd`: run | sim | check-config."""
+"""`basisd`: run | sim | check-config | backtest."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="run the embedded exchange standalone")
     sim.add_argument("--config", help="sim TOML config file")
     sim.add_argument("--seed", type=int, default=None, help="random seed (default from config)")
+    from daemon.opportunity.backtest_cli import add_arguments as add_backtest_arguments
+    add_backtest_arguments(sub.add_parser(
+        "backtest", help="run the pricing and the strategy over a real funding history CSV"))
     return p
 
 
@@ -57,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_daemon(args.config, args.socket)
     if args.command == "sim":
         return run_sim_cli(args.config, args.seed)
+    if args.command == "backtest":
+        from daemon.opportunity.backtest_cli import main as backtest_main
+        return backtest_main(args)
     return 2
 
 
