@@ -25,7 +25,7 @@ from msgspec import Struct
 
 from daemon.core import economics as ec
 from daemon.core.book import OrderBook
-from daemon.core.economics import HOURS_PER_YEAR, TradeType
+from daemon.core.economics import TradeType
 from daemon.opportunity.config import ScannerConfig, StrategyConfig
 
 MODEL_OU = "ou"                # funding projected over the hold from the fit
@@ -68,9 +68,9 @@ class HoldPrice(Struct, frozen=True, kw_only=True):
     holding_hours: float
     expected_duration_h: float | None   # the model's time to the exit, before clamping
     expected_rate: float            # per interval: what the funding term was priced at
-    # The same hold for a pair already open: its entry fills are paid, only the exit's are
-    # still to come. (The strategy's exit test reads `apr.net_apr`, which charges the whole
-    # round trip again over the shrinking remaining hold; this is the figure it should read.)
+    # What staying in an open pair earns over the hold: its entry fills are paid, and its exit
+    # fills are paid whether it leaves now or later, so neither belongs in the stay-or-leave
+    # test (charging them over a shrinking remaining hold forces an exit after 1-3 settlements).
     hold_net_apr: float
 
 
@@ -145,8 +145,7 @@ def price_hold(
         borrow_hourly_rate=borrow_hourly_rate * cfg.borrow_stress,
         long_funding_rate=long_rate, long_interval_hours=long_interval_h,
     )
-    exit_costs = (round_trip_fee + slippage_fraction) / 2.0 * HOURS_PER_YEAR / hold
     return HoldPrice(model=model, apr=apr, current_funding_apr=current, holding_hours=hold,
                      expected_duration_h=None if duration is None or math.isinf(duration)
                      else duration, expected_rate=expected_rate,
-                     hold_net_apr=apr.funding_apr - apr.borrow_apr - exit_costs)
+                     hold_net_apr=apr.funding_apr - apr.borrow_apr)

@@ -113,8 +113,10 @@ def test_domain_worked_check_through_the_pricing_path() -> None:
     assert p.apr.slippage_apr == pytest.approx(0.0004 * 8760 / hold)
     assert p.apr.net_apr == pytest.approx(p.apr.funding_apr - 0.12 - 0.0024 * 8760 / hold)
     assert p.apr.net_apr < 0.196 < p.current_funding_apr   # the instant figure flattered it
-    # A pair already open has paid its entry: only the exit's half of the costs remains.
-    assert p.hold_net_apr == pytest.approx(p.apr.funding_apr - 0.12 - 0.0012 * 8760 / hold)
+    # A pair already open has paid its entry and pays its exit whether it leaves now or later:
+    # staying earns the expected funding less the borrow, with no fee term at all.
+    assert p.hold_net_apr == pytest.approx(p.apr.funding_apr - 0.12)
+    assert p.hold_net_apr > p.apr.net_apr
 
 
 def test_a_settled_rate_is_carried_forward_by_its_age() -> None:
