@@ -1,38 +1,51 @@
-# Two commands do all set-up: `make run` and `make test`. Both (re)build .venv from the
-# pinned versions in requirements.lock when pyproject.toml or the lock changes.
+# Two commands do all set-up: `make run` and `make test`. Both (re)build .venv from pinned
+# versions when pyproject.toml or a lock changes: `make run` only the runtime dependencies
+# (requirements.lock), `make test` adds the test tools (requirements-test.lock).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.basisd-installed
+TEST_STAMP := $(VENV)/.basisd-test-installed
+# pip's own progress on a terminal; quiet in CI and pipes.
+PIP_QUIET = $$( [ -t 1 ] || echo --quiet )
+PIP = $(BIN)/python -m pip install --disable-pip-version-check $(PIP_QUIET)
 
 .PHONY: run test bench lint clean venv lock
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@test -x $(BIN)/python || { echo "basisd: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "basisd: installing runtime dependencies (requirements.lock) into $(VENV)"
+	@$(PIP) -r requirements.lock
+	@$(PIP) --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP) requirements-test.lock
+	@echo "basisd: installing test tools (requirements-test.lock) into $(VENV)"
+	@$(PIP) -r requirements.lock -r requirements-test.lock
+	@touch $(TEST_STAMP)
 
 run: $(STAMP)
 	@echo "basisd: admin socket will be $(CURDIR)/run/basisd.sock  (try: $(BIN)/basisctl status)"
 	@exec $(BIN)/basisd run
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks
 
-lint: $(STAMP)
-	$(BIN)/python -m ruff check daemon connectors tests
+lint: $(TEST_STAMP)
+	$(BIN)/python -m ruff check daemon connectors tests benchmarks
 
-# Regenerate the lock from constraints.txt (the direct pins) and their resolved dependencies.
+# Regenerate both locks from constraints.txt (the direct pins) and their resolved dependencies.
 lock:
 	rm -rf /tmp/basisd-lock && $(PYTHON) -m venv /tmp/basisd-lock
+	/tmp/basisd-lock/bin/pip install --quiet -c constraints.txt -e .
+	{ /tmp/basisd-lock/bin/pip freeze --exclude-editable | grep -v "^-e"; echo setuptools==75.8.0; echo wheel==0.45.1; } | LC_ALL=C sort > requirements.lock
 	/tmp/basisd-lock/bin/pip install --quiet -c constraints.txt -e '.[test]'
-	{ /tmp/basisd-lock/bin/pip freeze --exclude-editable | grep -v "^-e"; echo setuptools==75.8.0; echo wheel==0.45.1; } > requirements.lock
+	/tmp/basisd-lock/bin/pip freeze --exclude-editable | grep -v "^-e" | LC_ALL=C sort | LC_ALL=C comm -23 - requirements.lock > requirements-test.lock
 
 clean:
 	rm -rf $(VENV) run state

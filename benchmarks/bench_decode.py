@@ -28,6 +28,7 @@ from connectors.binance import schemas
 from connectors.binance.market_data import BinanceMarketData, _BookFeed
 from connectors.binance.sync import Sync
 from connectors.binance.config import BinanceUrls
+from connectors.binance.rest import BINANCE
 from connectors.transport.rest import RestSession
 from connectors.types import Health, Instrument, InstrumentKey, book_stream
 from daemon.hub import Hub
@@ -68,7 +69,7 @@ class Rig:
             self.hub.set_instrument(Instrument(venue=VENUE, market="perp", symbol=sym,
                                                base=sym.removesuffix("USDT"), quote="USDT",
                                                tick_size=tick, step_size=1.0))
-        md = BinanceMarketData(self.hub, VENUE, RestSession(), BinanceUrls(), list(ticks),
+        md = BinanceMarketData(self.hub, VENUE, RestSession(BINANCE), BinanceUrls(), list(ticks),
                                spot=False, perp=True)
         self.feed: _BookFeed = md.feeds["perp"]
         self.published = 0

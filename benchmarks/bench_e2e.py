@@ -105,7 +105,7 @@ async def measure(reps: int, budget_s: float = 20.0) -> dict[str, Any]:
                        futures_rest_url=info.rest_url, spot_ws_url=info.spot_ws_url,
                        futures_ws_url=info.futures_ws_url, stale_after_s=3600.0)
     venue = BinanceVenue(vcfg, hub, api_key=Secret(info.api_key), api_secret=Secret(info.api_secret))
-    venue.rest.limiter = WeightLimiter()
+    venue.rest.limiter = WeightLimiter(dict(venue.rest.dialect.weight_limits))
     venue.rest.limiter.delay_for = lambda *_a: 0.0     # type: ignore[method-assign]
     mark_ws = venue.market.mark_ws
     assert mark_ws is not None

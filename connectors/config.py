@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from connectors.binance import constants as binance
+
 Seconds = Annotated[float, Meta(gt=0, le=86_400)]
 Name = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Symbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{2,20}$")]
@@ -26,10 +28,10 @@ class VenueConfig(Section, kw_only=True):
     # external_sim = true: the URLs point at a standalone `basisd sim` (its listen-key margin
     # stream, its accelerated clock); keys still come from `credentials`.
     external_sim: bool = False
-    rest_url: Url = "https://api.binance.com"
-    futures_rest_url: Url = "https://fapi.binance.com"
-    spot_ws_url: Url = "wss://stream.binance.com:9443"
-    futures_ws_url: Url = "wss://fstream.binance.com"
+    rest_url: Url = binance.PROD_REST
+    futures_rest_url: Url = binance.PROD_FUTURES_REST
+    spot_ws_url: Url = binance.PROD_SPOT_WS
+    futures_ws_url: Url = binance.PROD_FUTURES_WS
     credentials: Name | None = None
     recv_window_ms: Annotated[int, Meta(ge=1, le=60_000)] = 5000
     request_timeout_s: Seconds = 10.0

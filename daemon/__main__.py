@@ -1,4 +1,4 @@
-"""`basisd`: run | sim | check-config."""
+"""`basisd`: run | sim | check-config | config-reference."""
 from __future__ import annotations
 
 import argparse
@@ -19,13 +19,31 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="run the embedded exchange standalone")
     sim.add_argument("--config", help="sim TOML config file")
     sim.add_argument("--seed", type=int, default=None, help="random seed (default from config)")
+    ref = sub.add_parser("config-reference",
+                         help="print the configuration reference (markdown) generated from the code")
+    ref.add_argument("--write", metavar="FILE",
+                     help="refresh the reference block in FILE (e.g. README.md) instead of printing")
     return p
 
 
+def config_reference(write: str | None) -> int:
+    from daemon.ops import config_reference as ref
+    if write is None:
+        sys.stdout.write(ref.render())
+        return 0
+    changed = ref.write(write)
+    print(f"{write}: {'updated' if changed else 'already current'}")
+    return 0
+
+
 def check_config(path: str) -> int:
-    from daemon.config import ConfigError, load_config
+    """What `run` would refuse, and a config with no venues; credentials by name only."""
+    from daemon.config import ConfigError, check_problems, load_config
     try:
         cfg = load_config(path)
+        problems = check_problems(cfg)
+        if problems:
+            raise ConfigError(path, problems)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{exc.source}: {problem}", file=sys.stderr)
@@ -55,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from daemon.app import run_daemon
         return run_daemon(args.config, args.socket)
+    if args.command == "config-reference":
+        return config_reference(args.write)
     if args.command == "sim":
         return run_sim_cli(args.config, args.seed)
     return 2

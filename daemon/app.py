@@ -18,7 +18,8 @@ from daemon import __version__
 from aiohttp import web
 
 from daemon.ops.admin import AdminServer, SocketInUse, error_response, json_response
-from daemon.config import Config, ConfigError, load_config
+from daemon.config import Config, ConfigError, dropped, environment_problems, read_config
+from daemon.core.halt import JOURNAL_FAILURE_MODE
 from daemon.hub import Hub
 from daemon.ops.logs import configure_logging, get_logger
 from daemon.ops.metrics import Registry
@@ -36,9 +37,14 @@ _RESTART_ONLY = ("admin", "sim", "venues")
 
 
 class Daemon:
-    def __init__(self, cfg: Config, *, config_path: str | None, socket_path: str) -> None:
+    def __init__(self, cfg: Config, *, config_path: str | None, socket_path: str,
+                 sections: frozenset[str] | None = None) -> None:
+        """`sections`: those the config file holds (a reload may not drop one; None: unknown,
+        not checked)."""
         self.cfg = cfg
         self.config_path = config_path
+        self.sections = sections
+        self.start_error = ""
         self.socket_path = socket_path
         self.log = get_logger("basisd")
         self.hub = Hub()
@@ -79,6 +85,25 @@ class Daemon:
                 lambda: self._pair_metric("pnl", "net"))
         m.gauge("basisd_funding_rate", "Predicted funding rate per venue and symbol.",
                 lambda: [((("venue", k[0]), ("symbol", k[1])), mk.funding_rate) for k, mk in hub.marks.items()])
+        m.gauge("basisd_journal_healthy", "1 while journal writes succeed, 0 while they fail.",
+                lambda: self._journal_metric(lambda j: 1.0 if j.healthy else 0.0))
+        m.counter("basisd_journal_errors_total", "Failed journal writes (commits, intent log, rows).",
+                  lambda: self._journal_metric(lambda j: j.errors))
+        m.gauge("basisd_journal_pending_rows", "Rows held in memory for a journal commit that failed.",
+                lambda: self._journal_metric(lambda j: j.pending_rows))
+        m.gauge("basisd_halt", "1 for the halt mode in force (none, no_new, reduce_only, flatten).",
+                lambda: [((("mode", self._halt_mode()),), 1.0)])
+
+    def _journal(self) -> Any:
+        return getattr(self.legging, "journal", None)
+
+    def _journal_metric(self, value: Any) -> list[tuple[tuple[tuple[str, str], ...], float]]:
+        journal = self._journal()
+        return [] if journal is None else [((), float(value(journal)))]
+
+    def _halt_mode(self) -> str:
+        mode = getattr(getattr(self.watchdog, "halt_state", None), "mode", None)
+        return str(getattr(mode, "value", mode or "none"))
 
     def _pair_metric(self, *path: str) -> list[tuple[tuple[tuple[str, str], ...], float]]:
         if self.legging is None:
@@ -145,6 +170,7 @@ class Daemon:
                 "open_orders": sum(1 for o in self.hub.orders.values() if not o.is_final),
             },
             "halt": extra.pop("halt", "none"),
+            "journal": None if self._journal() is None else self._journal().health(),
             "reloads": self.reloads,
             "subscriber_errors": self.hub.subscriber_errors,
             **extra,
@@ -165,8 +191,10 @@ class Daemon:
         try:
             from daemon.wiring import start_components
             await start_components(self)
+            self._guard_journal()
             await self.admin.start()
         except Exception as exc:
+            self.start_error = _describe(exc)
             self.log.error("start_failed", error=repr(exc))
             await self._drain()
             return 1
@@ -193,12 +221,40 @@ class Daemon:
         await self.admin.stop()
         self.notifier.close()
 
+    def _guard_journal(self) -> None:
+        """A failing journal halts new risk (JOURNAL_FAILURE_MODE), again on every failed write,
+        so a resume while the disk is still full does not let opens through."""
+        journal = self._journal()
+        if journal is None or self.watchdog is None:
+            return
+
+        def on_health(healthy: bool, error: str) -> None:
+            if healthy:
+                self.log.warning("journal_healthy_again", halt=self._halt_mode(),
+                                 hint="resume to lift the halt")
+                return
+            if self.watchdog.auto_halt(JOURNAL_FAILURE_MODE, f"journal: {error}"):
+                self.log.error("halted_on_journal_error", mode=JOURNAL_FAILURE_MODE.value,
+                               error=error)
+                self.notifier.status(f"halted {JOURNAL_FAILURE_MODE.value}: journal failing")
+        journal.watch(on_health)
+
     def reload(self) -> None:
         """SIGHUP: re-read and fully validate; apply, or keep the old config and say why."""
         try:
-            new = load_config(self.config_path)
+            self._reload_config()
+        except Exception as exc:  # a signal handler's failure must not take the daemon down
+            self.log.error("reload_failed", error=repr(exc), config=self.config_path)
+
+    def _reload_config(self) -> None:
+        try:
+            new, sections = read_config(self.config_path)
+            problems = [] if self.sections is None else dropped(self.sections, sections)
+            if problems:
+                raise ConfigError(self.config_path or "<embedded default>", problems)
         except ConfigError as exc:
-            self.log.error("reload_rejected", problems=exc.problems, source=exc.source)
+            self.log.error("reload_rejected", problems=exc.problems, source=exc.source,
+                           kept="the running config")
             self.notifier.status("reload rejected: " + "; ".join(exc.problems)[:200])
             return
         kept = [name for name in _RESTART_ONLY if getattr(new, name) != getattr(self.cfg, name)]
@@ -207,6 +263,7 @@ class Daemon:
             new = msgspec.structs.replace(new, **{name: getattr(self.cfg, name) for name in kept})
             self.log.warning("reload_partial", kept_old=kept, why="these sections need a restart")
         self.cfg = new
+        self.sections = sections
         configure_logging(new.daemon.log_level)
         for component in self.components:
             hook = getattr(component, "reconfigure", None)
@@ -215,6 +272,13 @@ class Daemon:
         self.reloads += 1
         self.log.info("reloaded", config=self.config_path or "<embedded default>", kept_old=kept)
         self.notifier.status(f"reloaded ({self.reloads})")
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the operator: the message, not a repr (never a secret: those are `***`)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 def _count_by(items: Any) -> dict[str, int]:
@@ -234,13 +298,19 @@ def _count_open(hub: Hub) -> dict[str, int]:
 
 def run_daemon(config_path: str | None, socket_cli: str | None) -> int:
     try:
-        cfg = load_config(config_path)
+        cfg, sections = read_config(config_path)
+        problems = environment_problems(cfg)
+        if problems:
+            raise ConfigError(config_path or "<embedded default>", problems)
     except ConfigError as exc:
         configure_logging("info")
         for problem in exc.problems:
             print(f"basisd: config error in {exc.source}: {problem}", flush=True)
         return 2
     configure_logging(cfg.daemon.log_level)
+    if not cfg.venues:
+        get_logger("basisd").warning("no_venues", config=config_path,
+                                     why="nothing to trade: serving the admin socket only")
     socket_path = resolve_socket(socket_cli, cfg)
     Path(cfg.daemon.state_dir).mkdir(parents=True, exist_ok=True)
     try:
@@ -251,13 +321,14 @@ def run_daemon(config_path: str | None, socket_cli: str | None) -> int:
     daemon_holder: dict[str, Daemon] = {}
 
     async def main() -> int:
-        daemon = Daemon(cfg, config_path=config_path, socket_path=socket_path)
+        daemon = Daemon(cfg, config_path=config_path, socket_path=socket_path, sections=sections)
         daemon_holder["d"] = daemon
         return await daemon.run()
 
     code = runner(main())
     if code == 1 and "d" in daemon_holder:
+        d = daemon_holder["d"]
         print(f"basisd: refusing to start: another daemon serves {socket_path}"
-              if not daemon_holder["d"].admin._bound and Path(socket_path).exists()
-              else "basisd: failed to start (see log)", flush=True)
+              if not d.admin._bound and Path(socket_path).exists()
+              else f"basisd: failed to start: {d.start_error or 'see log'}", flush=True)
     return code

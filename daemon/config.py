@@ -2,10 +2,17 @@
 
 Every bound is a msgspec constraint, so a bad value is reported with the path of its key. Secrets are
 never config values: a venue names a credential, resolved by `connectors.secrets.load_secret`.
+
+A file is read strictly: it must be UTF-8, non-empty, end with a newline (a file cut short, or
+still being written, usually does not) and hold every section a run needs (REQUIRED_SECTIONS), so
+an empty or truncated file is never mistaken for "all defaults". `environment_problems` checks
+what the file names outside itself (scenarios, credentials) before anything starts.
 """
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,9 +21,11 @@ import msgspec
 from msgspec import Meta, Struct
 
 from connectors.config import Section, VenueConfig
+from connectors.secrets import MissingSecret, env_name, load_secret
 from daemon.legging.config import LeggingConfig
 from daemon.opportunity.config import ScannerConfig, StrategyConfig
 from daemon.risk.config import WatchdogConfig
+
 
 class DaemonConfig(Section, kw_only=True):
     state_dir: str = "state"
@@ -126,12 +135,23 @@ def _explicit(cfg: Config, section: str) -> set[str]:
     return {f for f in current.__struct_fields__ if getattr(current, f) != getattr(default, f)}
 
 
+# Sections a config file must hold: without them an empty or cut file would run on defaults
+# (another state dir: a journal that knows no pairs; another socket).
+REQUIRED_SECTIONS = ("daemon", "admin")
+
+
 def parse_config(text: str, source: str = "<config>") -> Config:
+    return _parse(text, source)[0]
+
+
+def _parse(text: str, source: str, required: tuple[str, ...] = ()) -> tuple[Config, frozenset[str]]:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [f"invalid TOML: {exc}"]) from None
-    problems = _section_errors(raw)
+    problems = [f"missing section [{name}]: a run needs it (an empty or cut file must not run on"
+                f" defaults) - at `$.{name}`" for name in required if name not in raw]
+    problems += _section_errors(raw)
     if problems:
         raise ConfigError(source, problems)
     try:
@@ -141,19 +161,127 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     problems = _semantic_errors(cfg)
     if problems:
         raise ConfigError(source, problems)
-    return cfg
+    return cfg, frozenset(raw)
 
 
 def load_config(path: str | Path | None) -> Config:
     """`None` -> the embedded default config (runs against the embedded exchange)."""
+    return read_config(path)[0]
+
+
+def read_config(path: str | Path | None) -> tuple[Config, frozenset[str]]:
+    """The config and the sections its file holds (a reload must not drop one: `dropped`)."""
     if path is None:
-        return parse_config(default_config_text(), "<embedded default>")
+        return _parse(default_config_text(), "<embedded default>", REQUIRED_SECTIONS)
     p = Path(path)
     try:
-        text = p.read_text()
+        data = p.read_bytes()
     except OSError as exc:
         raise ConfigError(str(p), [f"cannot read: {exc.strerror}"]) from None
-    return parse_config(text, str(p))
+    return _parse(_text_of(data, str(p)), str(p), REQUIRED_SECTIONS)
+
+
+def _text_of(data: bytes, source: str) -> str:
+    if not data.strip():
+        raise ConfigError(source, [f"the file is empty ({len(data)} bytes): refusing to run on "
+                                   "defaults"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, [f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset "
+                                   f"{exc.start} (a TOML file must be UTF-8)"]) from None
+    if not text.endswith("\n"):
+        raise ConfigError(source, ["the file does not end with a newline: cut short, or still "
+                                   "being written? Save it whole and try again"])
+    return text
+
+
+def dropped(running: frozenset[str], new: frozenset[str]) -> list[str]:
+    """Sections the running config's file held that a reloaded file lacks: a reload would reset
+    them to defaults (the usual sign of a cut file), so it is refused."""
+    return [f"section [{name}] is missing but the running config has it: a reload would reset it"
+            f" to defaults; write it out (or restart to drop it) - at `$.{name}`"
+            for name in sorted(running - new)]
+
+
+def environment_problems(cfg: Config, environ: Mapping[str, str] | None = None) -> list[str]:
+    """What the config names outside itself and a run would fail on: the embedded exchange's
+    scenarios and config file, every credential (reported by name, never by value)."""
+    env = dict(os.environ if environ is None else environ)
+    problems: list[str] = []
+    if cfg.sim.enabled and any(v.sim for v in cfg.venues):
+        problems += _sim_problems(cfg)
+    for i, venue in enumerate(cfg.venues):
+        if not venue.sim and venue.credentials is not None:
+            problem = _credential_problem(venue.credentials, env)
+            if problem:
+                problems.append(f"venue {venue.name!r}: {problem} - at `$.venues[{i}].credentials`")
+    return problems
+
+
+def _credential_problem(credential: str, env: dict[str, str]) -> str | None:
+    """What is missing or unreadable of a credential's parts, by name (values never shown)."""
+    missing, unreadable = [], []
+    for part in ("api_key", "api_secret"):
+        try:
+            load_secret(credential, part, env)
+        except MissingSecret:
+            missing.append(part)
+        except (OSError, UnicodeDecodeError) as exc:
+            unreadable.append(f"{part} ({getattr(exc, 'strerror', None) or 'not UTF-8 text'})")
+    if not missing and not unreadable:
+        return None
+    where = env.get("CREDENTIALS_DIRECTORY")
+    text = []
+    if missing:
+        names = " and ".join(f"${env_name(credential, part)}" for part in missing)
+        files = " / ".join(f"{credential}.{part}" for part in missing)
+        text.append(f"credential {credential!r} has no {', '.join(missing)}: set {names}, or put "
+                    f"{files} in " + (where or "$CREDENTIALS_DIRECTORY"))
+    if unreadable:
+        text.append(f"credential {credential!r}: cannot read {', '.join(unreadable)}")
+    return "; ".join(text)
+
+
+def check_problems(cfg: Config, environ: Mapping[str, str] | None = None) -> list[str]:
+    """`basisd check-config`: environment_problems, and a config with nothing to trade."""
+    problems = environment_problems(cfg, environ)
+    if not cfg.venues:
+        problems.append("no venues configured: the daemon would trade nothing (add a [[venues]] "
+                        "table) - at `$.venues`")
+    return problems
+
+
+def _sim_problems(cfg: Config) -> list[str]:
+    from connectors.sim.config import load_sim_config
+
+    if cfg.sim.config:
+        try:
+            sim = load_sim_config(cfg.sim.config)
+        except (OSError, ValueError, msgspec.ValidationError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            return [f"sim config {cfg.sim.config!r} cannot be loaded: {why} - at `$.sim.config`"]
+        return [p for i, v in enumerate(sim.venues)
+                if (p := _scenario_problem(v.scenario, f"{cfg.sim.config}: venues[{i}].scenario"))]
+    problem = _scenario_problem(cfg.sim.scenario, "$.sim.scenario")
+    return [problem] if problem else []
+
+
+def _scenario_problem(name: str, where: str) -> str | None:
+    """None when the embedded exchange can load scenario `name` ("" = none)."""
+    from connectors.sim.engine.scenario import SCENARIO_DIR, load_scenario
+
+    if not name:
+        return None
+    try:
+        load_scenario(name)
+    except FileNotFoundError:
+        known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+        return f"unknown scenario {name!r}: not a file and not one of {known} - at `{where}`"
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        return f"scenario {name!r} cannot be loaded: {why} - at `{where}`"
+    return None
 
 
 def default_config_text() -> str:

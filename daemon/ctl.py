@@ -82,6 +82,10 @@ def _fmt(x: Any, nd: int = 2) -> str:
 def render_status(s: dict[str, Any]) -> str:
     lines = [f"basisd {s.get('version')}  pid {s.get('pid')}  uptime {s.get('uptime_s', 0):.0f}s  "
              f"halt: {s.get('halt')}  config: {s.get('config')}"]
+    journal = s.get("journal")
+    if isinstance(journal, dict) and not journal.get("healthy", True):
+        lines.append(f"journal: FAILING ({journal.get('errors')} errors, {journal.get('pending_rows')}"
+                     f" rows held in memory): {journal.get('last_error')}")
     rows = []
     for name, v in sorted(s.get("venues", {}).items()):
         streams = v.get("streams", {})

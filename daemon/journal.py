@@ -23,10 +23,27 @@ an order the journal has never heard of. Three layers:
 
 Attempt counters resume above the highest attempt seen in any of the three, so no id is reused:
 nothing is sent twice.
+
+When a write fails (disk full, I/O error): durable or fail closed
+-----------------------------------------------------------------
+A failed commit is never reported as durable. The writer logs it (`journal_write_failed`, with
+the error), counts it (`errors`, `last_error`), marks the journal unhealthy and tells its watchers
+(the daemon halts `no_new` on it), and keeps the batch's rows in memory, retrying them with
+everything queued after, every `retry_s`, until a commit succeeds (`journal_recovered`). A
+barrier whose batch failed raises `JournalError` instead of resolving, so whoever awaits
+durability (the open path, recovery) learns it. An intent that adds risk (`intent(...,
+durable=True)`) is refused with `JournalError` while the journal is unhealthy or when its
+write-ahead line could not be written: that order is not sent. An intent that reduces risk (a
+close, trim, unwind: `durable=False`) is never refused: it goes to the intent log if the log takes
+it, and in any case into the retried batch, and the order goes out. If the daemon dies before the
+disk has room again, recovery still finds such an order on the venue by its pair prefix (layer 3;
+the pair row itself was durable before the pair's first order). A row SQLite rejects for its
+content (not for storage) is dropped and logged rather than retried forever.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import sqlite3
@@ -36,6 +53,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from daemon.ops.logs import get_logger
 
 SCHEMA_VERSION = 4
 
@@ -125,6 +144,15 @@ _SQL: dict[str, str] = {
 
 _STOP = object()
 
+# A watcher of the journal's health: (healthy, error), called on the owning loop.
+HealthWatcher = Callable[[bool, str], None]
+Item = tuple[str, Any]
+
+
+class JournalError(RuntimeError):
+    """A journal write did not become durable: whatever needed it (an order adding risk, an open)
+    must not go ahead."""
+
 
 def _json_default(obj: Any) -> Any:
     """Watchdog details may hold enums, Decimals or Structs: store their plain form."""
@@ -162,23 +190,84 @@ class Journal:
     """Owned by one event loop; SQLite work happens in the writer thread only (after `load`)."""
 
     def __init__(self, state_dir: Path | str, file: str = "journal.sqlite",
-                 sync: str = "full") -> None:
+                 sync: str = "full", *, retry_s: float = 1.0, max_retained: int = 200_000) -> None:
+        """`retry_s`: how often a failed batch is tried again. `max_retained`: rows kept in memory
+        while commits fail; past it the oldest are dropped (counted and logged)."""
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / file
         self.intent_log = self.dir / (file + ".intents.log")
         self.sync = sync
+        self.retry_s = retry_s
+        self.max_retained = max_retained
+        self.log = get_logger("basisd.journal")
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._intent_fd = -1
+        self._intent_torn = False      # a short write left a partial line: start the next on a new one
+        self._retained: list[Item] = []     # rows of failed batches, retried first (writer thread)
+        self._db_error = ""            # the last commit's failure ("" = it succeeded)
+        self._log_error = ""           # the intent log's last failure ("" = it took the last line)
+        self._watchers: list[tuple[asyncio.AbstractEventLoop, HealthWatcher]] = []
         self.commits = 0
         self.rows_written = 0
+        self.rows_dropped = 0
         self.errors = 0
         self.last_error = ""
         # What open() found of the watchdog's state: {"daily_loss": {"day", "start_equity",
         # "ts_ms"} | None, "halt": {...HaltState fields} | None}; empty before open().
         self.risk_state: dict[str, Any] = {}
+
+    # -- health ----------------------------------------------------------------------------------
+    @property
+    def healthy(self) -> bool:
+        """False from a failed commit or intent-log write until the next one succeeds."""
+        return not self._db_error and not self._log_error
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows waiting for a commit that failed (held in memory, retried)."""
+        return len(self._retained)
+
+    def health(self) -> dict[str, Any]:
+        return {"healthy": self.healthy, "errors": self.errors, "last_error": self.last_error,
+                "pending_rows": self.pending_rows, "rows_dropped": self.rows_dropped,
+                "commits": self.commits}
+
+    def watch(self, callback: HealthWatcher) -> None:
+        """Call `callback(healthy, error)` on the calling loop after every failed write and once
+        when writes succeed again. Call it from the loop that owns the journal."""
+        self._watchers.append((asyncio.get_running_loop(), callback))
+
+    def _failed(self, where: str, error: str) -> None:
+        """Any thread: count, log (once per distinct error), tell the watchers."""
+        self.errors += 1
+        first = error != self.last_error or self.healthy
+        self.last_error = error
+        if where == "commit":
+            self._db_error = error
+        else:
+            self._log_error = error
+        if first:
+            self.log.error("journal_write_failed", where=where, error=error,
+                           pending_rows=self.pending_rows, path=str(self.path))
+        self._notify(False, error)
+
+    def _recovered(self, where: str) -> None:
+        was = self.healthy
+        if where == "commit":
+            self._db_error = ""
+        else:
+            self._log_error = ""
+        if self.healthy and not was:
+            self.log.warning("journal_recovered", errors=self.errors, rows_dropped=self.rows_dropped)
+            self._notify(True, "")
+
+    def _notify(self, healthy: bool, error: str) -> None:
+        for loop, callback in self._watchers:
+            with contextlib.suppress(RuntimeError):      # the loop is closed: nobody to tell
+                loop.call_soon_threadsafe(callback, healthy, error)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self) -> dict[str, Any]:
@@ -201,6 +290,9 @@ class Journal:
             self._q.put(_STOP)
             self._thread.join()
             self._thread = None
+        if self._retained:
+            self.log.error("journal_closed_with_unwritten_rows", rows=len(self._retained),
+                           error=self._db_error)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -242,74 +334,181 @@ class Journal:
                             "value": orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS,
                                                   default=_json_default).decode()}))
 
-    def intent(self, row: dict[str, Any]) -> None:
-        """Write-ahead: one os.write before the order may be sent, then queued for SQLite."""
+    def intent(self, row: dict[str, Any], *, durable: bool = True) -> None:
+        """Write-ahead: one os.write before the order may be sent, then queued for SQLite.
+
+        `durable=True` (an order that adds risk): raises JournalError, and records nothing, while
+        the journal is unhealthy, or when the line could not be written whole: the caller must not
+        send. `durable=False` (an order that reduces risk): never raises; a line the log cannot
+        take is logged and the intent still goes into the writer's (retried) batch."""
+        if durable and not self.healthy:
+            raise JournalError(f"journal is failing: {self.last_error}")
         line = orjson.dumps(row) + b"\n"
         if self._intent_fd >= 0:
-            os.write(self._intent_fd, line)
+            try:
+                self._append(line)
+            except OSError as exc:
+                self._failed("intent_log", f"intent log: {exc.strerror or exc}")
+                if durable:
+                    raise JournalError(f"intent not written ahead: {exc.strerror or exc}") from exc
+            else:
+                if self._log_error:
+                    self._recovered("intent_log")
         self._q.put(("intent", row))
 
+    def _append(self, line: bytes) -> None:
+        """One os.write of a whole line; a short write is an error (ENOSPC, EFBIG)."""
+        if self._intent_torn:
+            line = b"\n" + line     # ends the partial line: replay skips it, not the next one too
+        written = os.write(self._intent_fd, line)
+        self._intent_torn = written != len(line)
+        if self._intent_torn:
+            raise OSError(28, f"short write ({written} of {len(line)} bytes)")
+
     async def barrier(self) -> None:
-        """Resolve once everything queued before this call is committed (and fsync'd on FULL)."""
+        """Resolve once everything queued before this call is committed (and fsync'd on FULL);
+        raise JournalError if that commit failed (the rows are kept and retried)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
 
-        def done() -> None:
-            if not fut.done():
+        def settle(error: str | None) -> None:
+            if fut.done():
+                return
+            if error is None:
                 fut.set_result(None)
-        self._q.put(("barrier", lambda: loop.call_soon_threadsafe(done)))
+            else:
+                fut.set_exception(JournalError(f"journal commit failed: {error}"))
+
+        def done(error: str | None = None) -> None:
+            loop.call_soon_threadsafe(settle, error)
+        self._q.put(("barrier", done))
         await fut
 
     def flush_sync(self, timeout: float = 10.0) -> bool:
-        """Blocking flush for shutdown paths and tests outside a loop."""
+        """Blocking flush for shutdown paths and tests outside a loop: True once everything
+        queued before it is committed (False on a timeout or a failed commit)."""
         ev = threading.Event()
-        self._q.put(("barrier", ev.set))
-        return ev.wait(timeout)
+        failed: list[str] = []
+
+        def done(error: str | None = None) -> None:
+            if error is not None:
+                failed.append(error)
+            ev.set()
+        self._q.put(("barrier", done))
+        return ev.wait(timeout) and not failed
 
     # -- writer thread ------------------------------------------------------------------------------
+    def _next_batch(self) -> list[Any]:
+        """Everything queued (group commit), waiting for the first item; [] on a retry tick."""
+        try:
+            if self._retained or self._log_error:
+                batch = [self._q.get(timeout=self.retry_s)]
+            else:
+                batch = [self._q.get()]
+        except queue.Empty:
+            return []
+        while len(batch) < 5000:
+            try:
+                batch.append(self._q.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
     def _run(self) -> None:
         assert self._conn is not None
         conn = self._conn
         stop = False
         while not stop:
-            batch = [self._q.get()]
-            while True:     # group commit: everything already queued goes in one transaction
+            batch = self._next_batch()
+            if not batch and self._log_error:
+                self._probe_intent_log()
+            barriers: list[Callable[..., None]] = []
+            rows = self._retained
+            for item in batch:
+                if item is _STOP:
+                    stop = True
+                elif item[0] == "barrier":
+                    barriers.append(item[1])
+                else:
+                    rows.append(item)
+            error = self._commit(conn, rows) if rows else None
+            if error is None:
+                self._retained = []
+                if self._db_error:
+                    self._recovered("commit")
+            else:
+                self._retained = self._compact(rows)
+                self._failed("commit", error)
+            for cb in barriers:
                 try:
-                    batch.append(self._q.get_nowait())
-                except queue.Empty:
-                    break
-                if len(batch) >= 5000:
-                    break
-            callbacks: list[Callable[[], None]] = []
-            pairs: dict[str, dict[str, Any]] = {}
-            try:
-                conn.execute("BEGIN")
-                for item in batch:
-                    if item is _STOP:
-                        stop = True
-                        continue
-                    kind, row = item
-                    if kind == "barrier":
-                        callbacks.append(row)
-                    elif kind == "pair":
-                        pairs[row["id"]] = row       # only the newest snapshot matters
-                    else:
-                        conn.execute(_SQL[kind], row)
-                        self.rows_written += 1
-                for row in pairs.values():
-                    conn.execute(_SQL["pair"], row)
-                    self.rows_written += 1
-                conn.execute("COMMIT")
-                self.commits += 1
-            except Exception as exc:  # keep the writer alive; the error is visible in status
-                self.errors += 1
-                self.last_error = repr(exc)
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
+                    cb() if error is None else cb(error)
+                except Exception:   # a waiter's bug must not stop the writer
                     pass
-            for cb in callbacks:
-                cb()
+
+    def _commit(self, conn: sqlite3.Connection, rows: list[Item]) -> str | None:
+        """One transaction for `rows` (pair snapshots: only the newest of each). Returns None, or
+        the storage error that rolled it back."""
+        pairs: dict[str, dict[str, Any]] = {}
+        written = 0
+        try:
+            conn.execute("BEGIN")
+            for kind, row in rows:
+                if kind == "pair":
+                    pairs[row["id"]] = row       # only the newest snapshot matters
+                else:
+                    written += self._execute(conn, kind, row)
+            for row in pairs.values():
+                written += self._execute(conn, "pair", row)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            return f"{type(exc).__name__}: {exc}"
+        self.commits += 1
+        self.rows_written += written
+        return None
+
+    def _execute(self, conn: sqlite3.Connection, kind: str, row: dict[str, Any]) -> int:
+        """1 if written; 0 for a row SQLite refuses for its content (dropped: retrying it could
+        never succeed and would hold every row behind it). Storage errors propagate."""
+        try:
+            conn.execute(_SQL[kind], row)
+        except Exception as exc:
+            if _storage_error(exc):
+                raise
+            self.rows_dropped += 1
+            self.errors += 1
+            self.last_error = f"row dropped ({kind}): {type(exc).__name__}: {exc}"
+            self.log.error("journal_row_dropped", kind=kind, error=f"{type(exc).__name__}: {exc}")
+            return 0
+        return 1
+
+    def _compact(self, rows: list[Item]) -> list[Item]:
+        """What a failed batch keeps for the retry: the newest snapshot of each pair, every other
+        row in order, at most `max_retained` (the oldest go first, counted and logged)."""
+        newest: dict[str, Item] = {}
+        others: list[Item] = []
+        for item in rows:
+            if item[0] == "pair":
+                newest[item[1]["id"]] = item
+            else:
+                others.append(item)
+        excess = len(others) + len(newest) - self.max_retained
+        if excess > 0:
+            del others[:excess]
+            self.rows_dropped += excess
+            self.log.error("journal_rows_dropped", rows=excess, why="too many rows waiting for a "
+                           "commit that keeps failing", error=self._db_error)
+        return others + list(newest.values())
+
+    def _probe_intent_log(self) -> None:
+        """While the intent log is failing: does it take bytes again? (An empty line: replay
+        skips it.)"""
+        try:
+            self._append(b"\n")
+        except OSError:
+            return
+        self._recovered("intent_log")
 
     # -- recovery (called before the writer starts) -------------------------------------------------
     def _replay_intent_log(self, conn: sqlite3.Connection) -> int:
@@ -346,6 +545,12 @@ class Journal:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
+
+
+def _storage_error(exc: BaseException) -> bool:
+    """The disk or the file failed (full, I/O, read-only, corrupt), not the row."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) in (sqlite3.DatabaseError,
+                                                                      sqlite3.InternalError)
 
 
 def _load_risk_state(conn: sqlite3.Connection) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -16,12 +16,33 @@ from aiohttp import web
 from connectors.transport.backoff import Backoff
 from daemon.ops.admin import error_response
 from daemon.config import Config, VenueConfig
+from daemon.hub import Hub
+from daemon.ops.admin import AdminServer
+from daemon.ops.metrics import Registry
+from daemon.ops.sdnotify import Notifier
 from daemon.risk.actions import EngineRiskActions, brackets_from_tiers
 from connectors.secrets import Secret, load_secret
 from connectors.tasks import cancel_and_wait
 
-if TYPE_CHECKING:
-    from daemon.app import Daemon
+
+
+class Daemon(Protocol):
+    """What wiring fills in on the running daemon (`daemon.app.Daemon`); a protocol, so this
+    module does not import the app that calls it."""
+
+    cfg: Config
+    hub: Hub
+    log: Any
+    notifier: Notifier
+    admin: AdminServer
+    metrics: Registry
+    components: list[Any]
+    venues: dict[str, Any]
+    sim: Any
+    legging: Any
+    watchdog: Any
+
+    def background(self, tasks: list[asyncio.Task[Any]]) -> None: ...
 
 
 class _Stoppable:
@@ -232,7 +253,8 @@ async def _start_in_order(daemon: Daemon, starters: list[asyncio.Task[None]], en
 
 async def start_components(daemon: Daemon) -> None:
     from daemon.opportunity.borrow_feed import BorrowFeed
-    from daemon.opportunity.funding_feed import FundingFeed, binance_fetcher
+    from connectors.binance.funding_history import binance_fetcher
+    from daemon.opportunity.funding_feed import FundingFeed
     from daemon.journal import Journal
     from daemon.legging.engine import LeggingEngine
     from connectors.binance.legs import BinanceLegVenue

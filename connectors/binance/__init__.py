@@ -1,6 +1,7 @@
 """Binance connector (spot, cross margin, USD-M). `BinanceVenue` is the entry point.
 
-Imported lazily so the pure modules (signing, errors, sync, schemas) load without aiohttp or the hub.
+Imported lazily so the pure modules (constants, signing, errors, sync, schemas) load without
+aiohttp or the hub.
 """
 from __future__ import annotations
 

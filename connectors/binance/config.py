@@ -1,5 +1,5 @@
-"""Base URLs and routes. Production defaults from Binance's current docs; testnet and the embedded
-exchange are the same shapes on other hosts.
+"""Base URLs and stream routes. The hosts themselves (production, testnet) are in constants.py; the
+embedded exchange is the same shapes on other hosts.
 
 USD-M market streams are routed by path (Binance, 2026): `/public` carries high-frequency book data
 (@depth, @bookTicker), `/market` the regular streams (@markPrice), `/private` user data. A stream
@@ -19,31 +19,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from connectors.binance import constants as C
 from connectors.config import VenueConfig
 
 MarginFlow = Literal["listen_token", "listen_key"]
 
-PROD_REST = "https://api.binance.com"
-PROD_FUTURES_REST = "https://fapi.binance.com"
-PROD_SPOT_WS = "wss://stream.binance.com:9443"
-PROD_FUTURES_WS = "wss://fstream.binance.com"
-PROD_WS_API = "wss://ws-api.binance.com:443/ws-api/v3"
-PROD_MARGIN_RISK_WS = "wss://margin-stream.binance.com"
-
-TESTNET_REST = "https://testnet.binance.vision"
-TESTNET_FUTURES_REST = "https://testnet.binancefuture.com"
-TESTNET_SPOT_WS = "wss://stream.testnet.binance.vision"
-TESTNET_FUTURES_WS = "wss://fstream.binancefuture.com"
-
 
 @dataclass(frozen=True, slots=True)
 class BinanceUrls:
-    rest: str = PROD_REST                      # /api and /sapi
-    futures_rest: str = PROD_FUTURES_REST      # /fapi
-    spot_ws: str = PROD_SPOT_WS                # /stream?streams=
-    futures_ws: str = PROD_FUTURES_WS          # /public, /market, /private
-    ws_api: str | None = PROD_WS_API           # spot WS-API (margin listenToken subscription)
-    margin_risk_ws: str | None = PROD_MARGIN_RISK_WS
+    rest: str = C.PROD_REST                    # /api and /sapi
+    futures_rest: str = C.PROD_FUTURES_REST    # /fapi
+    spot_ws: str = C.PROD_SPOT_WS              # /stream?streams=
+    futures_ws: str = C.PROD_FUTURES_WS        # /public, /market, /private
+    ws_api: str | None = C.PROD_WS_API         # spot WS-API (margin listenToken subscription)
+    margin_risk_ws: str | None = C.PROD_MARGIN_RISK_WS
     margin_flow: MarginFlow = "listen_token"
     futures_routes: bool = True                # False: legacy /stream for everything (testnet)
     use_server_time: bool = True               # sign with local clock + measured server offset
@@ -56,12 +45,12 @@ class BinanceUrls:
             return cls(rest=cfg.rest_url, futures_rest=cfg.futures_rest_url,
                        spot_ws=cfg.spot_ws_url, futures_ws=cfg.futures_ws_url, ws_api=None,
                        margin_risk_ws=None, margin_flow="listen_key", use_server_time=False)
-        testnet = "testnet" in cfg.rest_url or "binancefuture" in cfg.futures_rest_url
+        testnet = (C.TESTNET_REST_MARK in cfg.rest_url
+                   or C.TESTNET_FUTURES_MARK in cfg.futures_rest_url)
         return cls(rest=cfg.rest_url, futures_rest=cfg.futures_rest_url, spot_ws=cfg.spot_ws_url,
                    futures_ws=cfg.futures_ws_url,
-                   ws_api="wss://ws-api.testnet.binance.vision/ws-api/v3" if testnet
-                   else PROD_WS_API,
-                   margin_risk_ws=None if testnet else PROD_MARGIN_RISK_WS,
+                   ws_api=C.TESTNET_WS_API if testnet else C.PROD_WS_API,
+                   margin_risk_ws=None if testnet else C.PROD_MARGIN_RISK_WS,
                    futures_routes=not testnet)
 
     @classmethod

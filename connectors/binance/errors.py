@@ -1,9 +1,10 @@
 """Binance errors as types, the ONE retry decision (`is_retryable`) and the ONE classifier the
 legging engine acts on (`error_kind`).
 
-Every failed request becomes a `BinanceError` subclass chosen by `error_from_response` (HTTP status +
-venue code) or raised by the transport (`RequestTimeout`). Messages never contain request parameters
-or headers, so a secret can never leak through an exception.
+Every failed request becomes a `BinanceError` subclass chosen by `error_from_response` (HTTP
+status + venue code, named in constants.py) or by the REST dialect (rest.py) when no answer came
+back. Messages never contain request parameters or headers, so a secret can never leak through an
+exception.
 
 Order requests are not idempotent: when the venue may have executed one but we do not know
 (timeout, 5xx, -1006/-1007) the error is `UnknownOutcome`, which is NOT retryable. The caller
@@ -11,6 +12,7 @@ resolves it by querying the order by its client id (see `trading.BinanceTrading.
 """
 from __future__ import annotations
 
+from connectors.binance import constants as C
 from connectors.types import ErrorKind
 
 
@@ -87,23 +89,16 @@ class RequestTimeout(BinanceError):
 
 
 _BY_CODE: dict[int, type[BinanceError]] = {
-    -1021: ClockSkew,
-    -1003: RateLimited,
-    -1015: RateLimited,
-    -1001: ServerBusy,
-    -1004: ServerBusy,
-    -1008: ServerBusy,
-    -1016: ServerBusy,
-    -2010: OrderRejected,
-    -2011: OrderRejected,
-    -1013: OrderRejected,
-    -2013: UnknownOrder,
-    -2019: InsufficientMargin,
-    -5022: PostOnlyRejected,
-    -3045: BorrowUnavailable,
-    -3006: BorrowLimitExceeded,
+    C.CLOCK_SKEW: ClockSkew,
+    **dict.fromkeys(C.RATE_LIMIT_CODES, RateLimited),
+    **dict.fromkeys(C.BUSY_CODES, ServerBusy),
+    **dict.fromkeys(C.ORDER_REJECTED_CODES, OrderRejected),
+    C.NO_SUCH_ORDER: UnknownOrder,
+    C.INSUFFICIENT_MARGIN: InsufficientMargin,
+    C.POST_ONLY_REJECTED: PostOnlyRejected,
+    C.BORROW_UNAVAILABLE: BorrowUnavailable,
+    C.BORROW_LIMIT_EXCEEDED: BorrowLimitExceeded,
 }
-_UNKNOWN_CODES = frozenset({-1000, -1006, -1007})
 
 
 def error_from_response(http_status: int, code: int, msg: str, *, method: str = "", path: str = "",
@@ -117,12 +112,12 @@ def error_from_response(http_status: int, code: int, msg: str, *, method: str = 
     if http_status >= 500:
         # Binance: a 5xx means the execution status is UNKNOWN, whatever code it carries.
         return (ServerError if idempotent else UnknownOutcome)(http_status, code, msg, **kw)
-    if code == -2010 and "immediately match" in msg:
+    if code == C.NEW_ORDER_REJECTED and "immediately match" in msg:
         return PostOnlyRejected(http_status, code, msg, **kw)
     cls = _BY_CODE.get(code)
     if cls is not None:
         return cls(http_status, code, msg, **kw)
-    if code in _UNKNOWN_CODES:
+    if code in C.UNKNOWN_OUTCOME_CODES:
         return (ServerError if idempotent else UnknownOutcome)(http_status, code, msg, **kw)
     return BadRequest(http_status, code, msg, **kw)
 
@@ -141,10 +136,6 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, _RETRYABLE)
 
 
-# Codes that refuse this leg until something changes (no borrow, no margin, filters, key).
-BLOCKING_CODES = frozenset({-3045, -3006, -2019, -2010, -1013, -3041, -3044, -2027, -2028})
-
-
 def error_kind(error: BaseException) -> ErrorKind:
     """How the legging engine acts on a failed request (connectors.types.ErrorKind)."""
     if isinstance(error, (UnknownOutcome, TimeoutError)):
@@ -156,7 +147,7 @@ def error_kind(error: BaseException) -> ErrorKind:
     if isinstance(error, (BorrowUnavailable, BorrowLimitExceeded, InsufficientMargin,
                           OrderRejected, BadRequest, IpBanned)):
         return "block"
-    if isinstance(error, BinanceError) and error.code in BLOCKING_CODES:
+    if isinstance(error, BinanceError) and error.code in C.BLOCKING_CODES:
         return "block"
     if isinstance(error, (ConnectionError, OSError)):
         return "unknown"

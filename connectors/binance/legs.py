@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from connectors.binance import constants as C
 from connectors.binance.errors import BinanceError, UnknownOrder, error_kind
 from connectors.transport.http_fast import WriteFuture
 from connectors.types import OrderUpdate
@@ -83,7 +84,7 @@ class BinanceLegVenue:
         except UnknownOrder:
             return None
         except BinanceError as exc:
-            if exc.code == -2011:     # already final: the query tells how it ended
+            if exc.code == C.CANCEL_REJECTED:     # already final: the query tells how it ended
                 return await self.query(market, symbol, client_id)
             raise
 
@@ -101,11 +102,10 @@ class BinanceLegVenue:
         trading = self.venue.trading
         hub_market = _HUB_MARKET[market]
         if hub_market == "spot":
-            base, paths = trading.urls.rest, ("/sapi/v1/margin/allOrders",
-                                              "/sapi/v1/margin/openOrders")
+            base, paths = trading.urls.rest, (C.MARGIN_ALL_ORDERS, C.MARGIN_OPEN_ORDERS)
             extra = [("isIsolated", "FALSE")]
         else:
-            base, paths = trading.urls.futures_rest, ("/fapi/v1/allOrders", "/fapi/v1/openOrders")
+            base, paths = trading.urls.futures_rest, (C.FUTURES_ALL_ORDERS, C.FUTURES_OPEN_ORDERS)
             extra = []
         for i, path in enumerate(paths):
             params = [("symbol", symbol), *extra]

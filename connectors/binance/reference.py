@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from msgspec import Struct
 
+from connectors.binance import constants as C
 from connectors.binance import schemas
 from connectors.types import Instrument
 
@@ -104,15 +105,15 @@ async def load_reference(rest: RestSession, spot_base: str, fut_base: str, *, ve
                                                                             ReferenceData]:
     """Fetch spot + USD-M exchangeInfo, fundingInfo and (with keys) leverageBracket."""
     ref = ReferenceData()
-    spot_raw = await rest.request("GET", spot_base, "/api/v3/exchangeInfo", weight=20)
-    fut_raw = await rest.request("GET", fut_base, "/fapi/v1/exchangeInfo", weight=1)
-    fi_raw = await rest.request("GET", fut_base, "/fapi/v1/fundingInfo", weight=1)
+    spot_raw = await rest.request("GET", spot_base, C.SPOT_EXCHANGE_INFO, weight=20)
+    fut_raw = await rest.request("GET", fut_base, C.FUTURES_EXCHANGE_INFO, weight=1)
+    fi_raw = await rest.request("GET", fut_base, C.FUTURES_FUNDING_INFO, weight=1)
     ref.funding_intervals = funding_intervals(schemas.FUNDING_INFO.decode(fi_raw))
     insts = instruments(schemas.EXCHANGE_INFO.decode(spot_raw), venue=venue, market="spot",
                         symbols=symbols)
     insts += instruments(schemas.EXCHANGE_INFO.decode(fut_raw), venue=venue, market="perp",
                          symbols=symbols, funding_intervals=ref.funding_intervals)
     if signed_brackets:
-        raw = await rest.request("GET", fut_base, "/fapi/v1/leverageBracket", signed=True, weight=1)
+        raw = await rest.request("GET", fut_base, C.FUTURES_LEVERAGE_BRACKET, signed=True, weight=1)
         ref.tiers = maint_tiers(schemas.LEVERAGE_BRACKETS.decode(raw))
     return insts, ref

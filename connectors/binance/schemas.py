@@ -120,6 +120,15 @@ class FundingInfo(Struct):
     adjustedFundingRateFloor: str = ""
 
 
+class FundingRateRow(Struct, frozen=True):
+    """One row of GET /fapi/v1/fundingRate (settled funding history)."""
+
+    symbol: str
+    fundingRate: str
+    fundingTime: int
+    markPrice: str = ""
+
+
 class Bracket(Struct):
     bracket: int
     initialLeverage: int
@@ -431,6 +440,7 @@ API_ERROR = msgspec.json.Decoder(ApiError)
 SERVER_TIME = msgspec.json.Decoder(ServerTime)
 EXCHANGE_INFO = msgspec.json.Decoder(ExchangeInfo)
 FUNDING_INFO = msgspec.json.Decoder(list[FundingInfo])
+FUNDING_RATES = msgspec.json.Decoder(list[FundingRateRow])
 LEVERAGE_BRACKETS = msgspec.json.Decoder(list[LeverageBracket])
 PREMIUM_INDEX = msgspec.json.Decoder(PremiumIndex)
 ORDER = msgspec.json.Decoder(OrderResponse)

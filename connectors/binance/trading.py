@@ -19,14 +19,13 @@ from collections.abc import Awaitable
 from typing import Any
 
 from connectors.transport.backoff import Backoff
+from connectors.binance import constants as C
 from connectors.binance import errors as E
 from connectors.binance import schemas
 from connectors.binance.config import BinanceUrls
 from connectors.transport.rest import Prepared, RestSession
 from connectors.types import Balance, Borrow, MarginAccount, OrderUpdate, PerpPosition
 from connectors.base import StateHub
-
-_ORDER_PATHS = ("/sapi/v1/margin/order", "/fapi/v1/order")
 
 
 def new_client_id() -> str:
@@ -96,7 +95,7 @@ class BinanceTrading:
             params.append(("timeInForce", time_in_force or "GTC"))
         params += [("newClientOrderId", cid), ("sideEffectType", side_effect),
                    ("newOrderRespType", "FULL")]
-        return self.rest.prepare("POST", self.urls.rest, "/sapi/v1/margin/order", params,
+        return self.rest.prepare("POST", self.urls.rest, C.MARGIN_ORDER, params,
                                  signed=True, weight=6, idempotent=False, client_id=cid)
 
     def prepare_futures_order(self, symbol: str, side: str, quantity: float | str, *,
@@ -113,7 +112,7 @@ class BinanceTrading:
         if reduce_only:
             params.append(("reduceOnly", "true"))
         params += [("newClientOrderId", cid), ("newOrderRespType", "RESULT")]
-        return self.rest.prepare("POST", self.urls.futures_rest, "/fapi/v1/order", params,
+        return self.rest.prepare("POST", self.urls.futures_rest, C.FUTURES_ORDER, params,
                                  signed=True, weight=1, idempotent=False, client_id=cid)
 
     # -- sending -------------------------------------------------------------------------------
@@ -124,7 +123,7 @@ class BinanceTrading:
     async def complete(self, prep: Prepared, written: Awaitable[bytes]) -> OrderUpdate:
         """`send`'s handling of the answer to `prep`, whose request `written` is already under
         way (RestSession.send_now wrote it in the caller's pass, or `rest.send(prep)`)."""
-        market = "perp" if prep.path.startswith("/fapi") else "spot"
+        market = _market_of(prep)
         try:
             raw = await written
         except E.UnknownOutcome:
@@ -134,8 +133,7 @@ class BinanceTrading:
             # id) once
             if self.urls.use_server_time:
                 base = self.urls.futures_rest if market == "perp" else self.urls.rest
-                await self.rest.sync_time(base, "/fapi/v1/time" if market == "perp"
-                                          else "/api/v3/time")
+                await self.rest.sync_time(base, C.FUTURES_TIME if market == "perp" else C.SPOT_TIME)
             fresh = self._resign(prep)
             try:
                 raw = await self.rest.send(fresh)
@@ -155,7 +153,7 @@ class BinanceTrading:
         """Query the client id until found, or until the request can no longer be accepted."""
         assert prep.client_id is not None
         symbol = dict(prep.params)["symbol"]
-        market = "perp" if prep.path.startswith("/fapi") else "spot"
+        market = _market_of(prep)
         sent_ts = next((int(v) for k, v in _query_items(prep) if k == "timestamp"), None)
         deadline = (sent_ts / 1000 if sent_ts else time.time()) + self.recv_window_ms / 1000 + 1.0
         backoff = Backoff(base_s=0.2, cap_s=2.0)
@@ -165,8 +163,9 @@ class BinanceTrading:
             except E.UnknownOrder:
                 if time.time() > deadline:
                     self.unknown_resolved += 1
-                    raise OrderNotPlaced(0, -2013, "order was never placed", method=prep.method,
-                                         path=prep.path, idempotent=False) from None
+                    raise OrderNotPlaced(0, C.NO_SUCH_ORDER, "order was never placed",
+                                         method=prep.method, path=prep.path,
+                                         idempotent=False) from None
             except E.BinanceError as err:
                 if not E.is_retryable(err) and not isinstance(err, E.UnknownOutcome):
                     raise
@@ -207,8 +206,8 @@ class BinanceTrading:
 
     def _order_path(self, market: str) -> tuple[str, str]:
         if market == "spot":
-            return self.urls.rest, "/sapi/v1/margin/order"
-        return self.urls.futures_rest, "/fapi/v1/order"
+            return self.urls.rest, C.MARGIN_ORDER
+        return self.urls.futures_rest, C.FUTURES_ORDER
 
     # -- cross margin --------------------------------------------------------------------------
     async def borrow(self, asset: str, amount: float | str) -> int:
@@ -219,13 +218,13 @@ class BinanceTrading:
 
     async def _borrow_repay(self, asset: str, amount: float | str, kind: str) -> int:
         raw = await self.rest.request(
-            "POST", self.urls.rest, "/sapi/v1/margin/borrow-repay",
+            "POST", self.urls.rest, C.MARGIN_BORROW_REPAY,
             [("asset", asset), ("isIsolated", "FALSE"), ("amount", fmt_num(amount)),
              ("type", kind)], signed=True, weight=1500, idempotent=False)
         return schemas.TRAN_ID.decode(raw).tranId
 
     async def max_borrowable(self, asset: str) -> float:
-        raw = await self.rest.request("GET", self.urls.rest, "/sapi/v1/margin/maxBorrowable",
+        raw = await self.rest.request("GET", self.urls.rest, C.MARGIN_MAX_BORROWABLE,
                                       {"asset": asset}, signed=True, weight=50)
         amount = float(schemas.MAX_BORROWABLE.decode(raw).amount)
         prev = self.hub.borrow.get((self.venue, asset))
@@ -236,7 +235,7 @@ class BinanceTrading:
 
     async def next_hourly_interest_rates(self, assets: list[str]) -> dict[str, float]:
         raw = await self.rest.request(
-            "GET", self.urls.rest, "/sapi/v1/margin/next-hourly-interest-rate",
+            "GET", self.urls.rest, C.MARGIN_NEXT_HOURLY_RATE,
             {"assets": ",".join(assets), "isIsolated": "FALSE"}, signed=True, weight=100)
         out = {}
         now = int(time.time() * 1000)
@@ -250,14 +249,14 @@ class BinanceTrading:
         return out
 
     async def trade_coeff(self) -> schemas.TradeCoeff:
-        raw = await self.rest.request("GET", self.urls.rest, "/sapi/v1/margin/tradeCoeff",
+        raw = await self.rest.request("GET", self.urls.rest, C.MARGIN_TRADE_COEFF,
                                       signed=True, weight=10)
         return schemas.TRADE_COEFF.decode(raw)
 
     async def margin_account(self, coeff: schemas.TradeCoeff | None = None
                              ) -> schemas.MarginAccountResponse:
         """Cross-margin account -> hub balances (free, locked, borrowed, interest) + margin level."""
-        raw = await self.rest.request("GET", self.urls.rest, "/sapi/v1/margin/account",
+        raw = await self.rest.request("GET", self.urls.rest, C.MARGIN_ACCOUNT,
                                       signed=True, weight=10)
         acct = schemas.MARGIN_ACCOUNT.decode(raw)
         now = int(time.time() * 1000)
@@ -277,19 +276,19 @@ class BinanceTrading:
     async def interest_history(self, asset: str | None = None, start_ms: int | None = None,
                                size: int = 100) -> list[schemas.InterestHistoryRow]:
         params = {"asset": asset, "startTime": start_ms, "size": size}
-        raw = await self.rest.request("GET", self.urls.rest, "/sapi/v1/margin/interestHistory",
+        raw = await self.rest.request("GET", self.urls.rest, C.MARGIN_INTEREST_HISTORY,
                                       params, signed=True, weight=1)
         return schemas.INTEREST_HISTORY.decode(raw).rows
 
     # -- USD-M ---------------------------------------------------------------------------------
     async def set_leverage(self, symbol: str, leverage: int) -> int:
-        raw = await self.rest.request("POST", self.urls.futures_rest, "/fapi/v1/leverage",
+        raw = await self.rest.request("POST", self.urls.futures_rest, C.FUTURES_LEVERAGE,
                                       {"symbol": symbol, "leverage": leverage}, signed=True,
                                       idempotent=True)
         return schemas.LEVERAGE.decode(raw).leverage
 
     async def position_risk(self, symbol: str | None = None) -> list[schemas.PositionRisk]:
-        raw = await self.rest.request("GET", self.urls.futures_rest, "/fapi/v2/positionRisk",
+        raw = await self.rest.request("GET", self.urls.futures_rest, C.FUTURES_POSITION_RISK,
                                       {"symbol": symbol}, signed=True, weight=5)
         rows = schemas.POSITION_RISK.decode(raw)
         now = int(time.time() * 1000)
@@ -301,7 +300,7 @@ class BinanceTrading:
         return rows
 
     async def futures_account(self) -> schemas.FuturesAccount:
-        raw = await self.rest.request("GET", self.urls.futures_rest, "/fapi/v2/account",
+        raw = await self.rest.request("GET", self.urls.futures_rest, C.FUTURES_ACCOUNT,
                                       signed=True, weight=5)
         acct = schemas.FUTURES_ACCOUNT.decode(raw)
         for a in acct.assets:
@@ -315,18 +314,22 @@ class BinanceTrading:
     def prepare_transfer(self, asset: str, amount: float | str, *, to_futures: bool) -> Prepared:
         """The universal transfer below, built and signed without I/O (for a synchronous write)."""
         kind = "MARGIN_UMFUTURE" if to_futures else "UMFUTURE_MARGIN"
-        return self.rest.prepare("POST", self.urls.rest, "/sapi/v1/asset/transfer",
+        return self.rest.prepare("POST", self.urls.rest, C.ASSET_TRANSFER,
                                  [("type", kind), ("asset", asset), ("amount", fmt_num(amount))],
                                  signed=True, weight=900, idempotent=False)
 
     async def transfer(self, asset: str, amount: float | str, *, to_futures: bool) -> int:
         """Universal transfer between the cross-margin and USD-M wallets."""
         kind = "MARGIN_UMFUTURE" if to_futures else "UMFUTURE_MARGIN"
-        raw = await self.rest.request("POST", self.urls.rest, "/sapi/v1/asset/transfer",
+        raw = await self.rest.request("POST", self.urls.rest, C.ASSET_TRANSFER,
                                       [("type", kind), ("asset", asset),
                                        ("amount", fmt_num(amount))],
                                       signed=True, weight=900, idempotent=False)
         return schemas.TRAN_ID.decode(raw).tranId
+
+
+def _market_of(prep: Prepared) -> str:
+    return "perp" if prep.path.startswith(C.FUTURES_PREFIX) else "spot"
 
 
 def _query_items(prep: Prepared) -> list[tuple[str, str]]:

@@ -42,6 +42,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from connectors.transport.backoff import Backoff
+from connectors.binance import constants as C
 from connectors.binance import schemas
 from connectors.binance.errors import BinanceError
 from connectors.binance.liability_sync import LiabilityGate, ProvisionalRepays, Verdict
@@ -153,7 +154,7 @@ class BinanceUserStreams:
         self._tasks: list[asyncio.Task[None]] = []
         self._fut_decode = msgspec.json.Decoder(schemas.FutUserEvent).decode
         self._margin_decode = msgspec.json.Decoder(schemas.MarginUserEvent).decode
-        self.futures = _ListenKeyStream("perp-user", rest, urls.futures_rest, "/fapi/v1/listenKey",
+        self.futures = _ListenKeyStream("perp-user", rest, urls.futures_rest, C.FUTURES_LISTEN_KEY,
                                         urls.futures_user_url, self._on_futures, hub=hub,
                                         venue=venue, backoff=backoff)
         self.margin: _ListenKeyStream | None = None
@@ -161,12 +162,12 @@ class BinanceUserStreams:
         self.margin_ws_api: WsStream | None = None
         if urls.margin_flow == "listen_key":
             self.margin = _ListenKeyStream("margin-user", rest, urls.rest,
-                                           "/sapi/v1/userDataStream", urls.margin_user_url,
+                                           C.MARGIN_USER_DATA_STREAM, urls.margin_user_url,
                                            self._on_margin, hub=hub, venue=venue, backoff=backoff)
         else:
             if urls.margin_risk_ws is not None:
                 self.margin_risk = _ListenKeyStream(
-                    "margin-risk", rest, urls.rest, "/sapi/v1/margin/listen-key",
+                    "margin-risk", rest, urls.rest, C.MARGIN_RISK_LISTEN_KEY,
                     urls.margin_risk_url, self._on_risk, hub=hub, venue=venue,
                     backoff=backoff)
             if urls.ws_api is not None:
@@ -445,7 +446,7 @@ class BinanceUserStreams:
 
     # -- listenToken flow (production) ---------------------------------------------------------
     async def _new_token(self) -> schemas.ListenToken:
-        raw = await self.rest.request("POST", self.urls.rest, "/sapi/v1/userListenToken",
+        raw = await self.rest.request("POST", self.urls.rest, C.MARGIN_LISTEN_TOKEN,
                                       signed=True, idempotent=True)
         return schemas.LISTEN_TOKEN.decode(raw)
 

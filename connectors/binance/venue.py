@@ -22,7 +22,9 @@ from connectors.binance.reference import ReferenceData, load_reference
 from connectors.binance.trading import BinanceTrading
 from connectors.binance.config import BinanceUrls
 from connectors.binance.user_stream import AUTO_REPAY_EFFECTS, BinanceUserStreams
+from connectors.binance import constants as C
 from connectors.binance import schemas
+from connectors.binance.rest import BINANCE, server_time_ms
 from connectors.transport.rest import Prepared, RestSession
 from connectors.transport.http_fast import WriteFuture
 from connectors.config import VenueConfig
@@ -45,7 +47,7 @@ class BinanceVenue:
         self.name = cfg.name
         self.hub = hub
         self.urls = urls or BinanceUrls.from_config(cfg)
-        self.rest = RestSession(api_key=api_key, api_secret=api_secret,
+        self.rest = RestSession(BINANCE, api_key=api_key, api_secret=api_secret,
                                 recv_window_ms=cfg.recv_window_ms,
                                 timeout_s=cfg.request_timeout_s, backoff=backoff)
         self.reference = ReferenceData()
@@ -74,10 +76,10 @@ class BinanceVenue:
     async def start(self) -> None:
         await self.rest.open()
         if self.urls.use_server_time:
-            await self.rest.sync_time(self.urls.rest, "/api/v3/time")
-            await self.rest.sync_time(self.urls.futures_rest, "/fapi/v1/time")
+            await self.rest.sync_time(self.urls.rest, C.SPOT_TIME)
+            await self.rest.sync_time(self.urls.futures_rest, C.FUTURES_TIME)
         else:
-            await self.rest.request("GET", self.urls.rest, "/api/v3/ping")  # warm the connection
+            await self.rest.request("GET", self.urls.rest, C.SPOT_PING)  # warm the connection
         insts, self.reference = await load_reference(
             self.rest, self.urls.rest, self.urls.futures_rest, venue=self.name,
             symbols=list(self.cfg.symbols), signed_brackets=self.has_keys)
@@ -141,8 +143,7 @@ class BinanceVenue:
                 user.snapshot_end(t0, t1)
 
     async def _server_ms(self) -> int:
-        raw = await self.rest.request("GET", self.urls.rest, "/api/v3/time")
-        return schemas.SERVER_TIME.decode(raw).serverTime
+        return server_time_ms(await self.rest.request("GET", self.urls.rest, C.SPOT_TIME))
 
     def _want_reread(self) -> None:
         if self._reread_task is None or self._reread_task.done():
@@ -218,7 +219,7 @@ class BinanceVenue:
 
     def send_now(self, prepared: Prepared) -> WriteFuture:
         """Write a prepared request before returning (pre-opened connection; see
-        connectors/http_fast.py); the future resolves to the raw body."""
+        connectors/transport/http_fast.py); the future resolves to the raw body."""
         return self.rest.send_now(prepared)
 
     def transfer_now(self, asset: str, amount: float | str, *, to_futures: bool) -> WriteFuture:

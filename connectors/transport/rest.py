@@ -1,16 +1,21 @@
-"""Signed REST session on aiohttp, shared by venue connectors speaking Binance's REST dialect.
+"""Signed REST session on aiohttp, venue-neutral: what a venue says differently (signing, auth
+headers, error bodies, rate-limit families and headers, server time) comes from its `RestDialect`
+(Binance's: connectors/binance/rest.py).
 
 - One keep-alive connector, opened at `open()` (and optionally warmed) so orders never pay a TCP/TLS
   handshake.
 - `prepare()` builds and signs a request without I/O; `send()` writes it. The legging engine
   prepares both legs, then sends both in the same loop iteration.
-- Weight limiter per endpoint family (/api, /sapi, /fapi), fed by the venue's
-  `X-MBX-USED-WEIGHT-1M` / `X-SAPI-USED-*-WEIGHT-1M` headers: a request that would cross the
-  budget waits for the next minute instead of earning a 429.
+- Weight limiter per endpoint family (the dialect names a path's family), fed by the venue's
+  used-weight response headers: a request that would cross the budget waits for the next minute
+  instead of earning a 429.
 - 429: Retry-After honoured by the whole session (same IP), then retried with backoff.
-- 418: banned until Retry-After; every request raises `IpBanned` without touching the network.
-- Server-time offset measured at `sync_time()` and again on -1021 (then the request is re-signed).
-Secrets are only revealed inside `_sign`; no exception text carries parameters or headers.
+- The dialect's ban status (Binance: 418): banned until Retry-After; every request raises the
+  dialect's ban error without touching the network.
+- Server-time offset measured at `sync_time()` and again when the dialect calls an error clock
+  skew (then the request is re-signed).
+Secrets are only revealed inside `prepare` (the key header) and `_sign`; no exception text carries
+parameters or headers.
 """
 from __future__ import annotations
 
@@ -19,33 +24,84 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import aiohttp
 from yarl import URL
 
 from connectors.transport.backoff import Backoff
-from connectors.binance import errors as E
-from connectors.binance import schemas
-from connectors.binance.signing import hmac_sha256_hex, rest_payload
 from connectors.transport.http_fast import FastPool, RawResponse, WriteFuture
 from connectors.secrets import Secret
 
-_WEIGHT_HEADERS = ("X-MBX-USED-WEIGHT-1M", "X-SAPI-USED-IP-WEIGHT-1M")
+Params = Mapping[str, Any] | list[tuple[str, Any]] | None
+Headers = Mapping[str, str]
+# Why a request got no usable answer, for the dialect to turn into its own error type:
+# no_credentials: a key or secret is missing; banned: refused locally during an IP ban;
+# timeout: no answer in time; unreachable: never connected (safe to resend whatever the request);
+# broken: the connection failed after the request may have been written.
+Failure = Literal["no_credentials", "banned", "timeout", "unreachable", "broken"]
 
 
-def family(path: str) -> str:
-    """Rate-limit family of a path: 'api', 'sapi' or 'fapi' (each has its own budget)."""
-    return path.split("/", 2)[1] if path.startswith("/") else "api"
+class RestDialect(Protocol):
+    """What a venue's REST API says its own way. Every failed request raises an error built
+    here, an instance of `error_type`."""
+
+    error_type: type[Exception]
+    weight_limits: Mapping[str, int]      # family -> request weight per minute
+    ban_status: int                       # the HTTP status meaning "IP banned until Retry-After"
+
+    def family(self, path: str) -> str:
+        """The rate-limit family of a path (each has its own weight budget)."""
+        ...
+
+    def used_weight(self, headers: Headers) -> int | None:
+        """The venue's count of the weight used this minute, if the response carries it."""
+        ...
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        ...
+
+    def encode(self, items: list[tuple[str, Any]]) -> str:
+        """The query string or form body of an unsigned request, exactly as it is sent."""
+        ...
+
+    def sign(self, items: list[tuple[str, Any]], *, secret: str, timestamp_ms: int,
+             recv_window_ms: int) -> str:
+        """The signed query string or form body, exactly the bytes that were signed."""
+        ...
+
+    def error_from_response(self, status: int, reason: str, body: bytes, *, method: str,
+                            path: str, idempotent: bool,
+                            retry_after_s: float | None) -> Exception:
+        ...
+
+    def failure(self, kind: Failure, detail: str, *, method: str, path: str, idempotent: bool,
+                retry_after_s: float | None = None) -> Exception:
+        ...
+
+    def is_retryable(self, error: Exception) -> bool:
+        """The one retry decision: may the SAME request be sent again?"""
+        ...
+
+    def is_clock_skew(self, error: Exception) -> bool:
+        """Rejected for its timestamp: re-measure the server clock, then re-sign."""
+        ...
+
+    def retry_after_s(self, error: Exception) -> float | None:
+        ...
+
+    def server_time_ms(self, body: bytes) -> int:
+        """The server's clock from the body of its time endpoint."""
+        ...
 
 
 @dataclass
 class WeightLimiter:
-    """Per-family request-weight budget in Binance's fixed 1-minute windows (pure; time passed in)."""
+    """Per-family request-weight budget in fixed 1-minute windows (pure; time passed in)."""
 
-    limits: dict[str, int] = field(default_factory=lambda: {"api": 6000, "sapi": 12000,
-                                                            "fapi": 2400})
+    limits: dict[str, int] = field(default_factory=dict)
     headroom: float = 0.9      # stay below the limit: other clients on the same IP count too
+    default_limit: int = 1200  # a family the limits do not name
     used: dict[str, int] = field(default_factory=dict)
     window: dict[str, int] = field(default_factory=dict)
 
@@ -58,7 +114,7 @@ class WeightLimiter:
     def delay_for(self, fam: str, weight: int, now_s: float) -> float:
         """Seconds to wait before a request of `weight` fits (0 if it fits now). Reserves it."""
         self._roll(fam, now_s)
-        budget = int(self.limits.get(fam, 1200) * self.headroom)
+        budget = int(self.limits.get(fam, self.default_limit) * self.headroom)
         if self.used[fam] + weight <= budget:
             self.used[fam] += weight
             return 0.0
@@ -87,22 +143,23 @@ class Prepared:
 
 
 class RestSession:
-    def __init__(self, *, api_key: Secret | None = None, api_secret: Secret | None = None,
-                 recv_window_ms: int = 5000, timeout_s: float = 10.0,
-                 backoff: Callable[[], Backoff] = Backoff, max_retries: int = 4,
-                 limiter: WeightLimiter | None = None,
+    def __init__(self, dialect: RestDialect, *, api_key: Secret | None = None,
+                 api_secret: Secret | None = None, recv_window_ms: int = 5000,
+                 timeout_s: float = 10.0, backoff: Callable[[], Backoff] = Backoff,
+                 max_retries: int = 4, limiter: WeightLimiter | None = None,
                  clock: Callable[[], float] = time.time, fast_pool_size: int = 2) -> None:
+        self.dialect = dialect
         self._api_key = api_key
         self._api_secret = api_secret
         self.recv_window_ms = recv_window_ms
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._backoff = backoff
         self.max_retries = max_retries
-        self.limiter = limiter or WeightLimiter()
+        self.limiter = limiter or WeightLimiter(dict(dialect.weight_limits))
         self.clock = clock
         self.offsets_ms: dict[str, int] = {}     # base url -> server minus local clock
-        self.time_paths: dict[str, str] = {}     # base url -> its /time endpoint
-        self.banned_until = 0.0                  # 418: wall clock seconds
+        self.time_paths: dict[str, str] = {}     # base url -> its time endpoint
+        self.banned_until = 0.0                  # ban status: wall clock seconds
         self.paused_until = 0.0                  # 429: wall clock seconds
         self.requests_sent = 0
         self.status_counts: dict[int, int] = {}
@@ -129,12 +186,12 @@ class RestSession:
             self._session = None
 
     async def sync_time(self, base: str, path: str) -> int:
-        """Measure server minus local clock (ms) against `base+path` (e.g. /api/v3/time)."""
+        """Measure server minus local clock (ms) against `base+path`, the venue's time endpoint."""
         self.time_paths[base] = path
         t0 = self.clock()
         raw = await self.request("GET", base, path, weight=1, _resync=False)
         t1 = self.clock()
-        server = schemas.SERVER_TIME.decode(raw).serverTime
+        server = self.dialect.server_time_ms(raw)
         offset = int(server - (t0 + t1) * 500)
         self.offsets_ms[base] = offset
         return offset
@@ -143,8 +200,7 @@ class RestSession:
         return int(self.clock() * 1000) + self.offsets_ms.get(base, 0)
 
     # -- building ------------------------------------------------------------------------------
-    def prepare(self, method: str, base: str, path: str,
-                params: Mapping[str, Any] | list[tuple[str, Any]] | None = None, *,
+    def prepare(self, method: str, base: str, path: str, params: Params = None, *,
                 signed: bool = False, api_key: bool = False, weight: int = 1,
                 idempotent: bool | None = None, client_id: str | None = None) -> Prepared:
         """Build (and sign) a request without I/O. GET/DELETE carry params in the query string,
@@ -153,16 +209,11 @@ class RestSession:
         items = [(k, v) for k, v in items if v is not None]
         headers: dict[str, str] = {}
         if signed or api_key:
-            if self._api_key is None:
-                raise E.BadRequest(0, 0, "no API key configured", method=method, path=path)
-            headers["X-MBX-APIKEY"] = self._api_key.reveal()
-        if signed:
-            items.append(("recvWindow", self.recv_window_ms))
-            items.append(("timestamp", self.now_ms(base)))
-            payload = rest_payload(items)
-            payload = f"{payload}&signature={self._sign(payload, method, path)}"
-        else:
-            payload = rest_payload(items)
+            if self._api_key is None:     # nothing was sent: idempotent whatever the method
+                raise self.dialect.failure("no_credentials", "no API key configured",
+                                           method=method, path=path, idempotent=True)
+            headers.update(self.dialect.auth_headers(self._api_key.reveal()))
+        payload = self._sign(items, base, method, path) if signed else self.dialect.encode(items)
         body: bytes | None = None
         url = base + path
         if method in ("POST", "PUT") and payload:
@@ -175,20 +226,23 @@ class RestSession:
                         tuple(params.items() if isinstance(params, Mapping) else (params or ())),
                         client_id)
 
-    def _sign(self, payload: str, method: str, path: str) -> str:
+    def _sign(self, items: list[tuple[str, Any]], base: str, method: str, path: str) -> str:
         if self._api_secret is None:
-            raise E.BadRequest(0, 0, "no API secret configured", method=method, path=path)
-        return hmac_sha256_hex(self._api_secret.reveal(), payload)
+            raise self.dialect.failure("no_credentials", "no API secret configured",
+                                       method=method, path=path, idempotent=True)
+        return self.dialect.sign(items, secret=self._api_secret.reveal(),
+                                 timestamp_ms=self.now_ms(base), recv_window_ms=self.recv_window_ms)
 
     # -- sending -------------------------------------------------------------------------------
     async def send(self, prep: Prepared) -> bytes:
-        """Write one prepared request once. Raises a typed `BinanceError`; never retries."""
-        fam = family(prep.path)
+        """Write one prepared request once. Raises the dialect's typed error; never retries."""
+        dialect = self.dialect
+        fam = dialect.family(prep.path)
         now = self.clock()
         if now < self.banned_until:
-            raise E.IpBanned(418, -1003, f"IP banned for {self.banned_until - now:.0f}s more",
-                             method=prep.method, path=prep.path, idempotent=prep.idempotent,
-                             retry_after_s=self.banned_until - now)
+            raise dialect.failure("banned", f"IP banned for {self.banned_until - now:.0f}s more",
+                                  method=prep.method, path=prep.path, idempotent=prep.idempotent,
+                                  retry_after_s=self.banned_until - now)
         while True:
             now = self.clock()
             wait = max(self.paused_until - now, self.limiter.delay_for(fam, prep.weight, now))
@@ -209,34 +263,30 @@ class RestSession:
                     return raw
                 raise self._error(resp, raw, prep)
         except TimeoutError:
-            raise E.timeout_error(method=prep.method, path=prep.path,
-                                  idempotent=prep.idempotent) from None
+            raise self._failure("timeout", "request timed out", prep) from None
         except aiohttp.ClientConnectorError:
             # never reached the venue: safe to send again whatever the request
-            raise E.ServerBusy(0, 0, "connect failed", method=prep.method, path=prep.path,
-                               idempotent=prep.idempotent) from None
+            raise self._failure("unreachable", "connect failed", prep) from None
         except aiohttp.ClientError as exc:
-            cls = E.ServerError if prep.idempotent else E.UnknownOutcome
-            raise cls(0, 0, type(exc).__name__, method=prep.method, path=prep.path,
-                      idempotent=prep.idempotent) from None
+            raise self._failure("broken", type(exc).__name__, prep) from None
 
     def send_now(self, prep: Prepared) -> WriteFuture:
         """Write `prep` before returning, on an idle pre-opened connection, when the ban, the
         429 pause and the weight budget allow it now; else fall back to `send` (a task: the bytes
         leave a pass later, `written_ns` stays 0 until then). The future resolves to the body or
-        raises the same typed `BinanceError` as `send`; never retries."""
+        raises the same typed error as `send`; never retries."""
         loop = asyncio.get_running_loop()
         out = WriteFuture(loop=loop)
-        fam = family(prep.path)
+        fam = self.dialect.family(prep.path)
         now = self.clock()
-        conn_free = self._session is not None and now >= self.banned_until and now >= self.paused_until
+        conn_free = (self._session is not None and now >= self.banned_until
+                     and now >= self.paused_until)
         waiter = None
         if conn_free and self.fast.take_possible(prep.url) and \
                 self.limiter.delay_for(fam, prep.weight, now) == 0.0:
             waiter = self.fast.write(prep.method, prep.url, prep.headers, prep.body,
                                      self.timeout.total or 10.0,
-                                     lambda: E.timeout_error(method=prep.method, path=prep.path,
-                                                             idempotent=prep.idempotent))
+                                     lambda: self._failure("timeout", "request timed out", prep))
         if waiter is None:
             self.fast.fallbacks += 1
             task = loop.create_task(self.send(prep))
@@ -250,11 +300,9 @@ class RestSession:
                 return
             exc = w.exception()
             if exc is not None:
-                if not isinstance(exc, E.BinanceError):
+                if not isinstance(exc, self.dialect.error_type):
                     # the request was written: a broken connection leaves its outcome unknown
-                    cls = E.ServerError if prep.idempotent else E.UnknownOutcome
-                    exc = cls(0, 0, type(exc).__name__, method=prep.method, path=prep.path,
-                              idempotent=prep.idempotent)
+                    exc = self._failure("broken", type(exc).__name__, prep)
                 out.set_exception(exc)
                 return
             resp = w.result()
@@ -268,14 +316,16 @@ class RestSession:
         return out
 
     def _observe(self, resp: aiohttp.ClientResponse | RawResponse, fam: str) -> None:
-        for name in _WEIGHT_HEADERS:
-            value = resp.headers.get(name)
-            if value is not None and value.isdigit():
-                self.limiter.observe(fam, int(value), self.clock())
-                return
+        used = self.dialect.used_weight(resp.headers)
+        if used is not None:
+            self.limiter.observe(fam, used, self.clock())
+
+    def _failure(self, kind: Failure, detail: str, prep: Prepared) -> Exception:
+        return self.dialect.failure(kind, detail, method=prep.method, path=prep.path,
+                                    idempotent=prep.idempotent)
 
     def _error(self, resp: aiohttp.ClientResponse | RawResponse, raw: bytes,
-               prep: Prepared) -> E.BinanceError:
+               prep: Prepared) -> Exception:
         retry_after: float | None = None
         header = resp.headers.get("Retry-After")
         if header is not None:
@@ -283,27 +333,24 @@ class RestSession:
                 retry_after = float(header)
             except ValueError:
                 retry_after = None
-        code, msg = 0, resp.reason or ""
-        try:
-            err = schemas.API_ERROR.decode(raw)
-            code, msg = err.code, err.msg
-        except Exception:  # non-JSON error page (proxies, 5xx)
-            pass
         now = self.clock()
-        if resp.status == 418:
+        if resp.status == self.dialect.ban_status:
             self.banned_until = now + (retry_after if retry_after is not None else 120.0)
         elif resp.status == 429:
             self.paused_until = max(self.paused_until,
                                     now + (retry_after if retry_after is not None else 1.0))
-        return E.error_from_response(resp.status, code, msg, method=prep.method, path=prep.path,
-                                     idempotent=prep.idempotent, retry_after_s=retry_after)
+        return self.dialect.error_from_response(resp.status, resp.reason or "", raw,
+                                                method=prep.method, path=prep.path,
+                                                idempotent=prep.idempotent,
+                                                retry_after_s=retry_after)
 
-    async def request(self, method: str, base: str, path: str,
-                      params: Mapping[str, Any] | list[tuple[str, Any]] | None = None, *,
+    async def request(self, method: str, base: str, path: str, params: Params = None, *,
                       signed: bool = False, api_key: bool = False, weight: int = 1,
                       idempotent: bool | None = None, _resync: bool = True) -> bytes:
-        """prepare + send with the one retry policy: retry only what `is_retryable` allows,
-        after Retry-After / backoff; on -1021 re-measure the clock and re-sign."""
+        """prepare + send with the one retry policy: retry only what the dialect's
+        `is_retryable` allows, after Retry-After / backoff; on a clock skew re-measure the clock
+        and re-sign."""
+        dialect = self.dialect
         backoff = self._backoff()
         attempt = 0
         while True:
@@ -311,14 +358,14 @@ class RestSession:
                                 weight=weight, idempotent=idempotent)
             try:
                 return await self.send(prep)
-            except E.BinanceError as err:
+            except dialect.error_type as err:
                 attempt += 1
-                if not E.is_retryable(err) or attempt > self.max_retries:
+                if not dialect.is_retryable(err) or attempt > self.max_retries:
                     raise
-                if isinstance(err, E.ClockSkew) and _resync and base in self.time_paths:
+                if dialect.is_clock_skew(err) and _resync and base in self.time_paths:
                     await self.sync_time(base, self.time_paths[base])
                     continue
-                await asyncio.sleep(backoff.delay_at_least(err.retry_after_s or 0.0))
+                await asyncio.sleep(backoff.delay_at_least(dialect.retry_after_s(err) or 0.0))
 
 
 def _chain(task: asyncio.Task[bytes], out: asyncio.Future[bytes]) -> None:

@@ -11,6 +11,12 @@ A manual halt sets exactly the mode asked for; an automatic halt only ever escal
 lifts any halt; an automatic daily-loss halt is then acknowledged for the rest of that UTC day
 (otherwise it would fire again on the next tick and resume would be meaningless).
 
+Automatic halts: the daily loss limit (`daily_loss_halt_mode`), and a failing journal
+(`JOURNAL_FAILURE_MODE`: no order may add risk without a durable intent, while closes, trims and
+unwinds go on). The journal halt is applied again on every failed write, so a `resume` while the
+disk is still full does not let opens through; once writes succeed it stays until resumed (the
+operator decides the daemon may take risk again).
+
 Both the halt and the day's equity baseline are journaled and restored at start (`restored_halt`,
 `restored_loss`): a restart must neither lift a halt nor reset the daily loss.
 """
@@ -29,6 +35,9 @@ class HaltMode(str, Enum):
     REDUCE_ONLY = "reduce_only"
     FLATTEN = "flatten"
 
+
+# What a failing journal halts (journal.py: durable or fail closed).
+JOURNAL_FAILURE_MODE = HaltMode.NO_NEW
 
 _RANK = {HaltMode.NONE: 0, HaltMode.NO_NEW: 1, HaltMode.REDUCE_ONLY: 2, HaltMode.FLATTEN: 3}
 

@@ -28,7 +28,7 @@ from daemon.legging import hedge
 from daemon.core.accounting import pair_pnl
 from connectors.types import Borrow
 from daemon.hub import Hub
-from daemon.journal import Journal
+from daemon.journal import Journal, JournalError
 from daemon.legging.config import LeggingConfig
 from daemon.legging.events import HubEvents
 from daemon.legging.operations import EngineError, OpTask, Operations, log
@@ -128,6 +128,11 @@ class LeggingEngine:
         if not self.allowed(intent, pid):
             raise EngineError(409, f"halted: {self._mode_name()}")
 
+    def _durable_gate(self) -> None:
+        """No new risk while the journal cannot make its intents durable (journal.py)."""
+        if self.journal is not None and not self.journal.healthy:
+            raise EngineError(503, f"journal failing, no new risk: {self.journal.last_error}")
+
     # ================================================================= operations
     async def open_pair(self, pair_type: str, symbol: str, notional_usd: float,
                         execution: str | None = None, venues: dict[str, str] | None = None,
@@ -135,6 +140,7 @@ class LeggingEngine:
         if origin not in ("operator", "strategy"):
             raise EngineError(400, "origin must be operator or strategy", "origin")
         self._gate("open")
+        self._durable_gate()
         if pair_type not in PAIR_TYPES:
             raise EngineError(400, f"type must be one of {', '.join(PAIR_TYPES)}", "type")
         execution = execution or self.cfg.default_execution
@@ -182,13 +188,20 @@ class LeggingEngine:
         self.executor.persist(rt)
         self.operations.journal_op(rt, "open", None)
         if self.journal is not None:
-            await self.journal.barrier()   # durable before the first order (journal.py, layer 1)
+            try:
+                await self.journal.barrier()   # durable before the first order (journal.py, layer 1)
+            except JournalError as exc:       # fail closed: the pair ends before any order
+                self.operations.apply(pair, Event.FLAT, self.executor.now_ms(),
+                                      f"not opened: {exc}")
+                self.executor.persist(rt)
+                raise EngineError(503, f"journal not durable, nothing sent: {exc}") from None
         rt.task = asyncio.create_task(self.operations.run_op(rt, "open", pair.targets, execution))
         return pid
 
     async def increase(self, pid: str, notional_usd: float, execution: str | None = None) -> None:
         rt = self._get(pid)
         self._gate("increase", pid)
+        self._durable_gate()
         price = self._ref_price(rt.pair.legs)
         if price is None:
             raise EngineError(422, "books not ready")

@@ -22,7 +22,7 @@ from daemon.core import client_ids
 from daemon.legging.hedge import round_step
 from connectors.types import OrderUpdate
 from daemon.hub import Hub
-from daemon.journal import Journal
+from daemon.journal import Journal, JournalError
 from daemon.legging.config import LeggingConfig
 from daemon.legging.preflight import leg_key
 from daemon.legging.runtime import OrderTrack, PairRuntime
@@ -31,6 +31,10 @@ from connectors.types import OrderRequest
 
 ACTION_OF_OP = {"open": "open", "increase": "increase", "decrease": "decrease", "close": "close",
                 "liquidate": "liquidate", "repair": "repair"}
+
+# Operations whose orders add exposure: each needs a durable intent or is not sent. The others
+# (decrease, close, liquidate, repair) reduce risk and go out even while the journal fails.
+RISK_ADDING_OPS = frozenset({"open", "increase"})
 
 
 class OpAborted(Exception):
@@ -174,13 +178,18 @@ class OrderExecutor:
         return track, req
 
     def _register(self, rt: PairRuntime, track: OrderTrack, req: OrderRequest) -> Any:
-        """Write-ahead, register, prepare (sign). Raises only on a bug in prepare."""
+        """Write-ahead, register, prepare (sign). Raises OpAborted when an order that adds risk
+        (open, increase) has no durable intent (journal.py: durable or fail closed); otherwise
+        only on a bug in prepare."""
         if self.journal is not None:
-            self.journal.intent({
-                "client_id": track.client_id, "pair_id": rt.pair.id, "venue": track.venue,
-                "market": track.market, "symbol": track.symbol, "side": track.side,
-                "qty": track.qty, "price": track.price, "order_type": track.order_type,
-                "ts_ms": track.ts_ms, "doc": None})
+            try:
+                self.journal.intent({
+                    "client_id": track.client_id, "pair_id": rt.pair.id, "venue": track.venue,
+                    "market": track.market, "symbol": track.symbol, "side": track.side,
+                    "qty": track.qty, "price": track.price, "order_type": track.order_type,
+                    "ts_ms": track.ts_ms, "doc": None}, durable=rt.pair.op_kind in RISK_ADDING_OPS)
+            except JournalError as exc:
+                raise OpAborted(f"not sent: {exc}") from exc
         rt.orders[track.client_id] = track
         rt.op_orders += 1
         return self.venues[track.venue].prepare(req)

@@ -32,6 +32,7 @@ from daemon.legging.operations import Operations
 from daemon.legging.orders import OrderExecutor
 from daemon.legging.runtime import OrderTrack, PairRuntime
 from daemon.core.pairs import State
+from daemon.journal import JournalError
 
 _RESUME = {State.OPENING, State.ADJUSTING, State.CLOSING}
 _LOOKBACK_MS = 60_000
@@ -109,7 +110,10 @@ async def recover(state: dict[str, Any], pairs: dict[str, PairRuntime], executor
             _apply_halt(executor, operations, gate, rt, report)
             operations.resume_op(rt)
     if executor.journal is not None:
-        await executor.journal.barrier()
+        try:
+            await executor.journal.barrier()
+        except JournalError as exc:   # operations resumed already: the journal's halt takes over
+            report["errors"].append(f"journal: {exc}")
     return report
 
 

@@ -10,6 +10,9 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct, field
 
+from daemon.risk.margin import FORCE_LIQUIDATION_BAR
+from daemon.risk.perp import FALLBACK_MMR
+
 _Pct = Annotated[float, Meta(ge=0, le=100)]
 _AprPct = Annotated[float, Meta(ge=-1000, le=10_000)]
 _FeePct = Annotated[float, Meta(ge=-0.1, le=1.0)]       # maker rebates are negative
@@ -113,8 +116,10 @@ class StrategyConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     # Liquidation-distance floor at entry, percent of price, both legs.
     liq_distance_floor_pct: _Pct = 15.0
     perp_leverage: Annotated[float, Meta(ge=1, le=125)] = 3.0
-    perp_mmr_pct: Annotated[float, Meta(ge=0, le=50)] = 0.4
-    margin_liq_bar: Annotated[float, Meta(gt=1, le=10)] = 1.1
+    # Maintenance ratio (percent) and force-liquidation margin level assumed for a new leg: the
+    # watchdog's defaults (daemon/risk/perp.py, daemon/risk/margin.py) unless set here.
+    perp_mmr_pct: Annotated[float, Meta(ge=0, le=50)] = FALLBACK_MMR * 100.0
+    margin_liq_bar: Annotated[float, Meta(gt=1, le=10)] = FORCE_LIQUIDATION_BAR
     # -- execution -------------------------------------------------------------------------------
     execution: Literal["taker", "chase", "batches"] = "chase"
     decision_interval_s: Annotated[float, Meta(gt=0, le=3600)] = 5.0

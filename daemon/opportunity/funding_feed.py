@@ -7,8 +7,7 @@ Thin shell: `FundingFeed` fetches history through per-venue fetchers at start, l
 for settlements, and re-fetches the latest rows after a settlement so the venue's settled value
 replaces the locally inferred one.
 
-`binance_funding_history` reads `GET /fapi/v1/fundingRate` (USD-M; max 1000 rows per call,
-ascending by `fundingTime`) through any aiohttp session.
+A venue's fetcher lives with its connector (Binance: connectors/binance/funding_history.py).
 """
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-import msgspec
 from msgspec import Struct
 
 from daemon.core.economics import NoMeanReversion, OUFit, fit_ou
@@ -250,48 +248,6 @@ class FundingStore:
             if s is not None:
                 out[key] = s
         return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Binance USD-M history
-# ---------------------------------------------------------------------------------------------
-
-
-class FundingRateRow(Struct, frozen=True):
-    """One row of GET /fapi/v1/fundingRate."""
-
-    symbol: str
-    fundingRate: str
-    fundingTime: int
-    markPrice: str = ""
-
-
-_ROWS = msgspec.json.Decoder(list[FundingRateRow])
-
-
-def decode_funding_rows(body: bytes) -> list[tuple[int, float]]:
-    return [(r.fundingTime, float(r.fundingRate)) for r in _ROWS.decode(body)]
-
-
-async def binance_funding_history(session: Any, futures_rest_url: str, symbol: str,
-                                  start_ms: int | None = None, limit: int = 1000
-                                  ) -> list[tuple[int, float]]:
-    """Public endpoint (no signature). `session` is an aiohttp.ClientSession."""
-    params: dict[str, str] = {"symbol": symbol, "limit": str(min(max(limit, 1), 1000))}
-    if start_ms is not None:
-        params["startTime"] = str(start_ms)
-    async with session.get(futures_rest_url.rstrip("/") + "/fapi/v1/fundingRate",
-                           params=params) as resp:
-        body = await resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"fundingRate {symbol}: HTTP {resp.status}: {body[:200]!r}")
-    return decode_funding_rows(body)
-
-
-def binance_fetcher(session: Any, futures_rest_url: str) -> Fetcher:
-    async def fetch(symbol: str, start_ms: int | None, limit: int) -> list[tuple[int, float]]:
-        return await binance_funding_history(session, futures_rest_url, symbol, start_ms, limit)
-    return fetch
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from daemon.core.economics import TradeType
 from daemon.core.halt import HaltMode
 from daemon.opportunity.scanner import Opportunity
 from daemon.opportunity.config import StrategyConfig
+from daemon.risk import maths as risk
 from connectors.tasks import cancel_and_wait
 
 OppKey = tuple[str, str, tuple[tuple[str, str], ...]]   # (type, symbol, sorted venue items)
@@ -207,30 +208,49 @@ def exit_reason(cfg: StrategyConfig, opp: Opportunity, pair: PairView, now_ms: i
 # ---------------------------------------------------------------------------------------------
 
 
+def _perp_sides(opp: Opportunity) -> list[tuple[str, float]]:
+    """(venue, sign) of every perp leg the trade opens (> 0 long)."""
+    if opp.type == TradeType.LONG_SHORT.value:
+        return [(opp.venues["long"], 1.0), (opp.venues["short"], -1.0)]
+    return [(opp.venues["perp"], 1.0 if opp.type == TradeType.REVERSE_BASIS.value else -1.0)]
+
+
+def perp_entry_distance(cfg: StrategyConfig, sign: float, notional: float, wallet: float) -> float:
+    """A fresh perp leg of `notional` (sign > 0 long) alone on `wallet`, priced at 1 (distances
+    scale with price, so qty = notional)."""
+    tiers = risk.fallback_tiers(None, cfg.perp_mmr_pct / 100.0)
+    return risk.perp_distance(sign * notional, 1.0, wallet, tiers, 1.0)[0]
+
+
+def margin_entry_distance(cfg: StrategyConfig, notional: float, collateral: float) -> float:
+    """A fresh margin short of `notional` alone on `collateral` USDT, priced at 1 (as above)."""
+    return risk.margin_short_distance(collateral, notional, 1.0, cfg.margin_liq_bar)
+
+
 def liq_floor_cap(cfg: StrategyConfig, opp: Opportunity,
                   collateral: Mapping[str, Collateral] | None) -> tuple[float, str]:
     """Largest notional keeping every leg above the liquidation-distance floor at entry.
 
-    Short spot on cross margin, alone in the account with free collateral C: liquidation at
-    P = (C + N)/(bar q) so the distance is (C + N)/(bar N) - 1 >= f  <=>  N <= C/(bar(1+f) - 1).
-    Perp on cross margin with free wallet W: distance ~ W/N - mmr >= f  <=>  N <= W/(f + mmr);
-    and the initial margin N/L must fit: N <= W L. Also 1/L - mmr (isolated view) must clear f.
+    The distances are the watchdog's (daemon/risk/perp.py, daemon/risk/margin.py) on a fresh
+    leg alone in its wallet: the perp on the free futures wallet W (and N <= W L, the initial
+    margin), the short spot leg on the free cross-margin collateral; the largest N is solved
+    over them. The isolated view (wallet N/L) must clear the floor at any size, or nothing does.
     """
     f = cfg.liq_distance_floor_pct / 100.0
-    mmr = cfg.perp_mmr_pct / 100.0
-    if 1.0 / cfg.perp_leverage - mmr < f:
-        return 0.0, f"perp leverage {cfg.perp_leverage:g} leaves < {cfg.liq_distance_floor_pct} %"
+    sides = _perp_sides(opp)
+    lev = cfg.perp_leverage
+    if min(perp_entry_distance(cfg, sign, 1.0, 1.0 / lev) for _v, sign in sides) < f:
+        return 0.0, f"perp leverage {lev:g} leaves < {cfg.liq_distance_floor_pct} %"
     if collateral is None:
         return math.inf, ""
     cap = math.inf
     why = ""
-    perp_venues = ([opp.venues["long"], opp.venues["short"]] if opp.type == "long_short"
-                   else [opp.venues["perp"]])
-    for venue in perp_venues:
+    for venue, sign in sides:
         c = collateral.get(venue)
         if c is None:
             return 0.0, f"no collateral figures for {venue}"
-        n = min(c.futures_free_usd / (f + mmr), c.futures_free_usd * cfg.perp_leverage)
+        w = c.futures_free_usd
+        n = risk.largest_size(lambda n, s=sign, w=w: perp_entry_distance(cfg, s, n, w) >= f, w * lev)
         if n < cap:
             cap, why = n, f"perp wallet on {venue}"
     if opp.type == TradeType.REVERSE_BASIS.value:
@@ -238,7 +258,8 @@ def liq_floor_cap(cfg: StrategyConfig, opp: Opportunity,
         c = collateral.get(venue)
         if c is None:
             return 0.0, f"no collateral figures for {venue}"
-        n = c.margin_free_usd / (cfg.margin_liq_bar * (1.0 + f) - 1.0)
+        m = c.margin_free_usd
+        n = risk.largest_size(lambda n: margin_entry_distance(cfg, n, m) >= f)
         if n < cap:
             cap, why = n, f"margin collateral on {venue}"
     return max(cap, 0.0), why

@@ -21,7 +21,7 @@ class MarginLegInput(Struct, frozen=True, kw_only=True):
     asset: str                        # the coin of this pair (BTC)
     qty: float                        # > 0: coins shorted (borrowed and sold) by this pair
     assets: tuple[MarginAsset, ...]   # the whole cross-margin account (shared by every pair on it)
-    bar: float = 1.1                  # forceLiquidationBar
+    bar: float = risk.FORCE_LIQUIDATION_BAR   # the venue's forceLiquidationBar
     healthy: bool = True
     # The account's figures summed once and shared by every pair on it (must be of `assets`);
     # None: summed here, for this pair alone.

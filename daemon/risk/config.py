@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from daemon.risk.perp import FALLBACK_MMR
+
 Distance = Annotated[float, Meta(gt=0, lt=1)]
 Seconds = Annotated[float, Meta(ge=0, le=86_400)]
 Usdt = Annotated[float, Meta(ge=0)]
@@ -59,7 +61,7 @@ class WatchdogConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     # Fees + slippage assumed when sizing a trim (fraction of notional).
     trim_cost_fraction: Annotated[float, Meta(ge=0, le=0.05)] = 0.001
     # Maintenance margin ratio assumed until the venue's leverage brackets are known.
-    fallback_mmr: Annotated[float, Meta(gt=0, lt=0.5)] = 0.01
+    fallback_mmr: Annotated[float, Meta(gt=0, lt=0.5)] = FALLBACK_MMR
     # After a protective request completes, wait this long for the account update it causes
     # before acting on the same pair again (what the venue says, not what was asked for).
     settle_s: Annotated[float, Meta(ge=0, le=60)] = 1.0

@@ -70,6 +70,14 @@ def margin_assets(hub: Hub, venue: str) -> tuple[tuple[MarginAsset, ...], bool]:
     return tuple(out), priced
 
 
+def liquidation_bar(hub: Hub, venue: str) -> float:
+    """The venue's force-liquidation margin level for its cross-margin account, else the default."""
+    acct = hub.margin_accounts.get(venue)
+    if acct is not None and acct.force_liquidation_bar > 1.0:
+        return acct.force_liquidation_bar
+    return risk.FORCE_LIQUIDATION_BAR
+
+
 def _stream_bad(hub: Hub, venue: str, stream: str) -> bool:
     state = hub.streams.get((venue, stream))
     return state is not None and state.health is not Health.HEALTHY
@@ -90,8 +98,7 @@ class FuturesBook:
             om = hub.marks.get((v, sym))
             px = om.mark_price if om is not None else pos.entry_price
             upnl = pos.qty * (px - pos.entry_price)
-            mm = risk.maint_margin(tuple(brackets(v, sym) or ()) or risk.flat_brackets(fallback_mmr),
-                                   pos.qty * px)
+            mm = risk.maint_margin(risk.fallback_tiers(brackets(v, sym), fallback_mmr), pos.qty * px)
             self.own[sym] = (mm, upnl)
             self.total_mm += mm
             self.total_upnl += upnl
@@ -147,7 +154,7 @@ def _perp_leg(hub: Hub, venue: str, symbol: str, brackets: BracketSource, fallba
     mark = hub.marks.get((venue, symbol))
     if pos is None or pos.qty == 0 or mark is None:
         return None
-    tiers = tuple(brackets(venue, symbol) or ()) or risk.flat_brackets(fallback_mmr)
+    tiers = risk.fallback_tiers(brackets(venue, symbol), fallback_mmr)
     bal = hub.balances.get((venue, "futures", wallet_asset))
     wallet = (bal.free + bal.locked) if bal is not None else 0.0
     available = bal.free if bal is not None else 0.0
@@ -211,8 +218,7 @@ def pair_inputs(hub: Hub, pair: Pair, brackets: BracketSource, fallback_mmr: flo
         if leg.market == "spot_margin":
             asset = base_asset(hub, leg.venue, leg.symbol)
             book, priced = views.margin(leg.venue)
-            acct = hub.margin_accounts.get(leg.venue)
-            bar = acct.force_liquidation_bar if acct is not None else 1.1
+            bar = liquidation_bar(hub, leg.venue)
             bal = hub.balances.get((leg.venue, "margin", asset))
             owed = bal.liability if bal is not None else 0.0
             healthy = priced and not _stream_bad(hub, leg.venue, book_stream(

@@ -5,10 +5,13 @@ at ML <= `forceLiquidationBar` (1.1 on Binance classic). The account is evaluate
 every coin held or owed counts, so several pairs sharing one account share one fate. Two views
 are computed and the nearer wins: one coin moving alone (the others fixed), and every non-stable
 coin moving together (crypto is correlated in a crash or a squeeze). Conventions (prices in
-USDT, quantities in coins, signed distances): see daemon/risk.py and daemon/risk_distance.py.
+USDT, quantities in coins, signed distances): see daemon/risk/maths.py and daemon/risk/distance.py.
 
 The tuple functions (`margin_*`) and `MarginBook` (the same answers from one pass over the
-account) live together: `margin_transferable` is answered by a MarginBook.
+account) live together: `margin_transferable` is answered by a MarginBook. This is the one home
+of the cross-margin level (`margin_level`) and of the price at which it meets the bar
+(`_liq_root`, behind `margin_liq_price` and `MarginBook.liq_price`): the watchdog, pre-flight
+and strategy sizing all judge a margin short through a MarginBook.
 """
 from __future__ import annotations
 
@@ -20,11 +23,16 @@ from msgspec import Struct
 from daemon.risk.distance import DOWN, UP, distance
 
 __all__ = [
-    "DOWN", "UP", "MarginAsset", "MarginBook", "margin_after_buyback", "margin_after_sale",
+    "DOWN", "FORCE_LIQUIDATION_BAR", "UP", "MarginAsset", "MarginBook", "margin_after_buyback", "margin_after_sale",
     "margin_asset_distance", "margin_collateral_needed", "margin_distance_after_trim",
-    "margin_excess", "margin_level", "margin_level_of", "margin_liq_price", "margin_liq_shock",
-    "margin_totals", "margin_transferable", "margin_with_deposit",
+    "margin_excess", "margin_level", "margin_liq_price", "margin_liq_shock",
+    "margin_short_distance", "margin_totals", "margin_transferable", "margin_with_deposit",
 ]
+
+
+# Binance classic cross margin force-liquidates at margin level 1.1 (`forceLiquidationBar` of
+# GET /sapi/v1/margin/tradeCoeff); used until the venue's own figure for the account is known.
+FORCE_LIQUIDATION_BAR = 1.1
 
 
 class MarginAsset(Struct, frozen=True, kw_only=True):
@@ -64,11 +72,6 @@ def margin_totals(assets: Iterable[MarginAsset], shock: float = 0.0,
         total_a += a.held * p
         total_l += a.liability * p
     return total_a, total_l
-
-
-def margin_level_of(assets: Iterable[MarginAsset], shock: float = 0.0, only: str | None = None) -> float:
-    total_a, total_l = margin_totals(assets, shock, only)
-    return margin_level(total_a, total_l)
 
 
 def margin_excess(assets: Iterable[MarginAsset], bar: float, shock: float = 0.0,
@@ -344,6 +347,17 @@ class MarginBook:
         if owing <= 0:
             return math.inf
         return self.distance(asset, bar, d_held, d_owed, d_stable, stable)
+
+
+def margin_short_distance(collateral: float, qty: float, price: float,
+                          bar: float = FORCE_LIQUIDATION_BAR) -> float:
+    """Distance of a short of `qty` coins borrowed and sold at `price` on `collateral` USDT, alone
+    in the account: ML(P) = (C + q P0) / (q P) meets `bar` at P = (C + q P0) / (bar q)."""
+    if qty <= 0:
+        return math.inf
+    book = MarginBook((MarginAsset(asset="USDT", held=collateral + qty * price, moves=False),
+                       MarginAsset(asset="COIN", liability=qty, price=price)))
+    return book.distance("COIN", bar)
 
 
 def margin_after_buyback(assets: Sequence[MarginAsset], asset: str, qty: float,

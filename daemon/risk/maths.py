@@ -20,34 +20,35 @@ USD-M perpetuals (Binance): maintenance margin = notional * maintMarginRatio - c
 bracket is the one the notional falls in (`GET /fapi/v1/leverageBracket`). The liquidation price
 solves  WB - TMM1 + UPNL1 + cumB + side*Q*(LP - EP) = Q*LP*MMR  (WB: cross wallet balance, or the
 isolated wallet; TMM1 / UPNL1: maintenance and unrealised PnL of the *other* cross positions).
-Layout: the shared distance helpers are in daemon/risk_distance.py, the cross-margin half
-(MarginAsset, margin_*, MarginBook) in daemon/risk_margin.py, the USD-M half (Bracket, perp_*) in
-daemon/risk_perp.py. This module combines the two legs (proportional deleverage, hedge drift)
+Layout: the shared distance helpers are in daemon/risk/distance.py, the cross-margin half
+(MarginAsset, margin_*, MarginBook) in daemon/risk/margin.py, the USD-M half (Bracket, perp_*) in
+daemon/risk/perp.py. This module combines the two legs (proportional deleverage, hedge drift)
 and re-exports every public name, so `from daemon.risk.maths import ...` and `risk.X` keep working.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from daemon.risk.distance import DOWN, UP, distance, shocked_price
 from daemon.risk.margin import (
-    MarginAsset, MarginBook, margin_after_buyback, margin_after_sale, margin_asset_distance,
+    FORCE_LIQUIDATION_BAR, MarginAsset, MarginBook, margin_after_buyback, margin_after_sale, margin_asset_distance,
     margin_collateral_needed, margin_distance_after_trim, margin_excess, margin_level,
-    margin_level_of, margin_liq_price, margin_liq_shock, margin_totals, margin_transferable,
+    margin_liq_price, margin_liq_shock, margin_short_distance, margin_totals, margin_transferable,
     margin_with_deposit,
 )
 from daemon.risk.perp import (
-    Bracket, bracket_for, flat_brackets, maint_margin, nearer_liq, perp_collateral_needed,
+    FALLBACK_MMR, Bracket, bracket_for, fallback_tiers, flat_brackets, maint_margin, nearer_liq, perp_collateral_needed,
     perp_distance, perp_distance_after_trim, perp_liq_price, perp_margin_balance,
     perp_transferable,
 )
 
 __all__ = [
-    "DOWN", "UP", "Bracket", "MarginAsset", "MarginBook", "bracket_for", "deleverage_fraction",
-    "distance", "flat_brackets", "hedge_gap", "maint_margin", "margin_after_buyback",
+    "DOWN", "FALLBACK_MMR", "FORCE_LIQUIDATION_BAR", "UP", "Bracket", "MarginAsset", "MarginBook",
+    "bracket_for", "deleverage_fraction", "distance", "fallback_tiers", "flat_brackets", "hedge_gap",
+    "largest_size", "maint_margin", "margin_after_buyback",
     "margin_after_sale", "margin_asset_distance", "margin_collateral_needed",
-    "margin_distance_after_trim", "margin_excess", "margin_level", "margin_level_of",
-    "margin_liq_price", "margin_liq_shock", "margin_totals", "margin_transferable",
+    "margin_distance_after_trim", "margin_excess", "margin_level", "margin_liq_price", "margin_liq_shock", "margin_short_distance", "margin_totals", "margin_transferable",
     "margin_with_deposit", "nearer_liq", "perp_collateral_needed", "perp_distance",
     "perp_distance_after_trim", "perp_liq_price", "perp_margin_balance", "perp_transferable",
     "shocked_price", "solve_fraction",
@@ -75,13 +76,31 @@ def solve_fraction(ok: Callable[[float], bool], tol: float = 1e-4) -> float:
     return hi
 
 
+def largest_size(ok: Callable[[float], bool], upper: float = math.inf, tol: float = 1e-9) -> float:
+    """Largest size s in [0, upper] with ok(s), for an ok that once false stays false as s grows
+    (a liquidation distance that shrinks with size). The answer always satisfies ok (it errs
+    small by at most `tol` of the bracket); 0.0 when only nothing does. An unbounded `upper` is
+    bracketed by doubling from 1."""
+    if upper <= 0 or not ok(0.0):
+        return 0.0
+    if not math.isfinite(upper):
+        upper = 1.0
+        while ok(upper):
+            if upper > 1e18:
+                return math.inf    # no size breaks it (e.g. nothing can liquidate the leg)
+            upper *= 2.0
+    # solve_fraction finds the smallest shrink x with ok(upper * (1 - x)).
+    bound = upper
+    return bound * (1.0 - solve_fraction(lambda x: ok(bound * (1.0 - x)), tol))
+
+
 def deleverage_fraction(
     *,
     target: float,
     margin_assets: Sequence[MarginAsset] | None = None,
     margin_asset: str = "",
     margin_qty: float = 0.0,
-    margin_bar: float = 1.1,
+    margin_bar: float = FORCE_LIQUIDATION_BAR,
     perp_qty: float = 0.0,
     perp_entry: float = 0.0,
     perp_wallet: float = 0.0,

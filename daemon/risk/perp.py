@@ -4,7 +4,11 @@ Maintenance margin = notional * maintMarginRatio - cum, where the bracket is the
 falls in (`GET /fapi/v1/leverageBracket`). The liquidation price solves
 WB - TMM1 + UPNL1 + cumB + side*Q*(LP - EP) = Q*LP*MMR  (WB: cross wallet balance, or the isolated
 wallet; TMM1 / UPNL1: maintenance and unrealised PnL of the *other* cross positions).
-Conventions (prices in USDT, quantities in coins, signed distances): see daemon/risk.py.
+Conventions (prices in USDT, quantities in coins, signed distances): see daemon/risk/maths.py.
+
+This is the one home of the perp liquidation price: the watchdog, pre-flight and strategy sizing
+all reach `perp_liq_price` (through `perp_distance`), with the venue's tiers when known and the
+one fallback tier (`FALLBACK_MMR`) otherwise.
 """
 from __future__ import annotations
 
@@ -16,10 +20,16 @@ from msgspec import Struct
 from daemon.risk.distance import DOWN, UP, distance, shocked_price
 
 __all__ = [
-    "Bracket", "bracket_for", "flat_brackets", "maint_margin", "nearer_liq", "perp_collateral_needed",
+    "FALLBACK_MMR", "Bracket", "bracket_for", "flat_brackets", "fallback_tiers", "maint_margin", "nearer_liq", "perp_collateral_needed",
     "perp_distance", "perp_distance_after_trim", "perp_liq_price", "perp_margin_balance",
     "perp_transferable",
 ]
+
+
+# Maintenance ratio of the single tier assumed while a symbol's leverage brackets are unknown.
+# 1 % is Binance's first-tier ratio on its 50x symbols, 2.5x BTCUSDT's 0.4 %: an unknown symbol is
+# judged no safer than a mid-cap until the venue's `leverageBracket` says otherwise.
+FALLBACK_MMR = 0.01
 
 
 class Bracket(Struct, frozen=True, kw_only=True):
@@ -55,6 +65,11 @@ def flat_brackets(mmr: float) -> tuple[Bracket, ...]:
     """A single tier: used when the venue's brackets are not known yet (pass a conservative mmr)."""
     return (Bracket(bracket=1, initialLeverage=1, notionalCap=math.inf, notionalFloor=0.0,
                     maintMarginRatio=mmr, cum=0.0),)
+
+
+def fallback_tiers(brackets: Sequence[Bracket] | None, mmr: float = FALLBACK_MMR) -> tuple[Bracket, ...]:
+    """The venue's tiers when known, else the one flat tier of `mmr`."""
+    return tuple(brackets or ()) or flat_brackets(mmr)
 
 
 def perp_liq_price(qty: float, entry: float, wallet: float, brackets: Sequence[Bracket],

@@ -427,15 +427,20 @@ class Watchdog:
         if self.loss.day != day:      # a new UTC day: its baseline must outlive a restart
             self._store_call("record_daily_loss", self.loss.day, self.loss.start_equity, now_ms)
         if halt_mod.loss_halt_due(self.halt_state, self.loss, self.cfg.daily_loss_limit):
-            mode = HaltMode(self.cfg.daily_loss_halt_mode)
-            new = halt_mod.auto_halt(self.halt_state, mode, f"daily loss {self.loss.loss:.2f} USDT",
-                                     now_ms)
-            if new is not self.halt_state:
-                self._set_halt(new)
-                self._journal_step("", "halt", {"mode": mode.value, "reason": new.reason, "auto": True},
-                                   None)
-                if mode is HaltMode.FLATTEN:
-                    self.evaluate_all()
+            self.auto_halt(HaltMode(self.cfg.daily_loss_halt_mode),
+                           f"daily loss {self.loss.loss:.2f} USDT")
+
+    def auto_halt(self, mode: HaltMode, reason: str) -> bool:
+        """An automatic halt (the daily loss limit, a failing journal): only escalates. True when
+        it changed the halt."""
+        new = halt_mod.auto_halt(self.halt_state, mode, reason, self.wall_ms())
+        if new is self.halt_state:
+            return False
+        self._set_halt(new)
+        self._journal_step("", "halt", {"mode": mode.value, "reason": new.reason, "auto": True}, None)
+        if mode is HaltMode.FLATTEN:
+            self.evaluate_all()
+        return True
 
     def _set_halt(self, new: HaltState) -> None:
         self.halt_state = new

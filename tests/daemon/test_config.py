@@ -85,7 +85,8 @@ def test_check_config_cli_exits_2_and_names_the_key(tmp_path) -> None:
     assert r.returncode == 2
     assert "bogus" in r.stderr and "$.admin" in r.stderr
     good = tmp_path / "good.toml"
-    good.write_text("[admin]\nsocket = 'run/x.sock'\n")
+    good.write_text("[daemon]\n[admin]\nsocket = 'run/x.sock'\n[sim]\nenabled = true\n"
+                    "[[venues]]\nname = 'sim-a'\nsim = true\nsymbols = ['BTCUSDT']\n")
     r = subprocess.run([str(BIN / "basisd"), "check-config", str(good)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 

@@ -196,6 +196,7 @@ class Exchange(MarginOrdersMixin, MarginMixin, FuturesMixin, LiquidationMixin, M
                 if diff is None:
                     continue
                 U, u, pu, b, a = diff
+                b = self.faults.crossing_bids(mkt, sym, b, book.best_ask())
                 fmt = self._fmt_levels(mkt, tick, step)
                 if self.faults.take_skip_diff(mkt, sym):
                     pass  # the ids are consumed: subscribers see a gap, as on a lossy feed

@@ -9,7 +9,7 @@ Unsigned, loopback peers only (403 otherwise). Body: a JSON object with "action"
     {"action": "rest_5xx", "n": 2, "market": null, "executed": false}
     {"action": "rest_timeout", "n": 1, "market": "margin", "seconds": 30}
     {"action": "clock_skew", "ms": -3000}
-    {"action": "skip_diff" | "reject_next" | "fill_fraction" | "borrow_pool", ...}
+    {"action": "skip_diff" | "cross_book" | "reject_next" | "fill_fraction" | "borrow_pool", ...}
                                  engine faults: other fields go to Exchange.inject_fault(kind, **kw)
     {"action": "advance", "seconds": 60, "step": 0.1}           step the engine (any clock mode)
     {"action": "create_account", "funding": {"USDT": "1000"}, "futures_funding": {"USDT": "10"}}
@@ -34,7 +34,7 @@ from connectors.sim.engine.errors import BinanceError
 if TYPE_CHECKING:
     from connectors.sim.server.venue import VenueServer
 
-ENGINE_FAULTS = ("skip_diff", "reject_next", "fill_fraction", "borrow_pool")
+ENGINE_FAULTS = ("skip_diff", "cross_book", "reject_next", "fill_fraction", "borrow_pool")
 _ORDER_MARKETS = ("margin", "futures")
 _MAX_ADVANCE_STEPS = 2_000_000
 

@@ -14,8 +14,10 @@ from connectors.binance import schemas
 from connectors.binance.market_data import BinanceMarketData
 from connectors.binance.reference import load_reference
 from connectors.binance.trading import BinanceTrading
-from connectors.binance.config import (TESTNET_FUTURES_REST, TESTNET_FUTURES_WS, TESTNET_REST,
-                                     TESTNET_SPOT_WS, BinanceUrls)
+from connectors.binance.config import BinanceUrls
+from connectors.binance.constants import (TESTNET_FUTURES_REST, TESTNET_FUTURES_WS, TESTNET_REST,
+                                         TESTNET_SPOT_WS)
+from connectors.binance.rest import BINANCE
 from connectors.transport.rest import RestSession
 from connectors.types import InstrumentKey
 from daemon.hub import Hub
@@ -39,7 +41,7 @@ def keys() -> tuple[Secret, Secret]:
 
 async def test_testnet_reference_books_and_account(keys: tuple[Secret, Secret]) -> None:
     hub = Hub()
-    rest = RestSession(api_key=keys[0], api_secret=keys[1])
+    rest = RestSession(BINANCE, api_key=keys[0], api_secret=keys[1])
     await rest.open()
     md = None
     try:

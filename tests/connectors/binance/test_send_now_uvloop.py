@@ -7,6 +7,7 @@ import asyncio
 import uvloop
 from aiohttp import web
 
+from connectors.binance.rest import BINANCE
 from connectors.transport.rest import RestSession
 from connectors.secrets import Secret
 
@@ -22,7 +23,7 @@ async def _scenario() -> tuple[int, int, int, dict]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    rest = RestSession(api_key=Secret("k"), api_secret=Secret("s"))
+    rest = RestSession(BINANCE, api_key=Secret("k"), api_secret=Secret("s"))
     await rest.open()
     await rest.open_fast(base)
     try:

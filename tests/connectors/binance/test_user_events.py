@@ -4,6 +4,7 @@ from __future__ import annotations
 from connectors.binance.trading import BinanceTrading
 from connectors.binance.config import BinanceUrls
 from connectors.binance.user_stream import BinanceUserStreams
+from connectors.binance.rest import BINANCE
 from connectors.transport.rest import RestSession
 from connectors.types import PerpPosition
 from daemon.hub import Hub
@@ -12,7 +13,7 @@ from daemon.hub import Hub
 def streams() -> tuple[BinanceUserStreams, Hub]:
     hub = Hub()
     urls = BinanceUrls.for_sim("http://127.0.0.1:1", "ws://127.0.0.1:1", "ws://127.0.0.1:1")
-    rest = RestSession()
+    rest = RestSession(BINANCE)
     return BinanceUserStreams(hub, "b", rest, urls, BinanceTrading(hub, "b", rest, urls)), hub
 
 

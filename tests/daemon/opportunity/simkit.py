@@ -16,7 +16,8 @@ from connectors.sim import SimCluster, SimConfig, SimVenueConfig
 from daemon.ops.admin import AdminServer
 from daemon.opportunity.borrow_feed import BorrowFeed
 from connectors.config import VenueConfig
-from daemon.opportunity.funding_feed import FundingFeed, binance_fetcher
+from connectors.binance.funding_history import binance_fetcher
+from daemon.opportunity.funding_feed import FundingFeed
 from daemon.hub import Hub
 from daemon.ops.logs import get_logger
 from daemon.opportunity.scanner import Scanner

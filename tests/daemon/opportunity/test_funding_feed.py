@@ -12,9 +12,8 @@ import pytest
 from aiohttp import web
 
 from daemon.core.economics import fit_ou
-from daemon.opportunity.funding_feed import (
-    FundingFeed, FundingStore, binance_fetcher, decode_funding_rows, evenly_spaced_tail,
-)
+from connectors.binance.funding_history import binance_fetcher, decode_funding_rows
+from daemon.opportunity.funding_feed import FundingFeed, FundingStore, evenly_spaced_tail
 from daemon.core.funding_history import parse_funding_csv
 from connectors.types import Mark
 from daemon.hub import Hub

@@ -201,7 +201,9 @@ def test_liquidation_floor_caps_the_size() -> None:
                          max_pair_usd=1e6, max_venue_usd=1e6, max_total_usd=1e6)
     o = opp()
     # Short spot with C = 1000 collateral: (C + N)/(1.1 N) - 1 >= 0.15  <=>  N <= 1000/0.265.
-    # Perp wallet W = 10 000: W/(0.15 + 0.004) = 64 935; W x 3 = 30 000.
+    # Perp wallet W = 10 000 (perp_liq_price, one 0.4 % tier): a long's distance is
+    # (W - mmr N)/(N (1 - mmr)) >= 0.15  <=>  N <= W/(0.15 x 0.996 + 0.004) = 65 189; but the
+    # initial margin binds first: W x 3 = 30 000.
     coll = {"a": Collateral(margin_free_usd=1000.0, futures_free_usd=10_000.0)}
     cap, why = liq_floor_cap(cfg, o, coll)
     assert cap == pytest.approx(1000.0 / 0.265) and why == "margin collateral on a"
@@ -211,7 +213,8 @@ def test_liquidation_floor_caps_the_size() -> None:
     assert liq_floor_cap(cfg, o, coll2) == (30_000.0, "perp wallet on a")
     # No collateral figures for a venue the trade uses: fail closed.
     assert size_entry(cfg, o, [], {"b": coll["a"]})[0] == 0.0
-    # Leverage too high for the floor at all: 1/10 - 0.4 % < 15 %.
+    # Leverage too high for the floor at all: isolated on N/L, (1/10 - 1 %)/(1 - 1 %) < 15 %
+    # (the default fallback tier, daemon.risk.perp.FALLBACK_MMR).
     lev = StrategyConfig(enabled=True, perp_leverage=10)
     assert liq_floor_cap(lev, o, None)[0] == 0.0
 

@@ -41,13 +41,17 @@ def test_margin_level_is_assets_over_liabilities_plus_interest() -> None:
 def test_domain_example_liquidation_price() -> None:
     # ML(P) = (C + q P0) / (q P); liquidation at 1.1 -> P = (C + q P0) / (1.1 q)
     acct = short_account(collateral=50_000, qty=2.0, p0=50_000)
-    assert risk.margin_level_of(acct) == pytest.approx(1.5)
+    assert risk.margin_level(*risk.margin_totals(acct)) == pytest.approx(1.5)
     liq, direction = risk.margin_liq_price(acct, "BTC", 1.1)
     assert direction == UP
     assert liq == pytest.approx(150_000 / 2.2)
     assert risk.margin_asset_distance(acct, "BTC", 1.1) == pytest.approx(1.5 / 1.1 - 1)
     # the level at the liquidation price is the bar
-    assert risk.margin_level_of(acct, shock=liq / 50_000 - 1) == pytest.approx(1.1)
+    assert risk.margin_level(*risk.margin_totals(acct, shock=liq / 50_000 - 1)) == pytest.approx(1.1)
+    # the same short alone in an account, as pre-flight and strategy sizing ask it
+    assert risk.margin_short_distance(50_000, 2.0, 50_000) == pytest.approx(1.5 / 1.1 - 1)
+    assert risk.margin_short_distance(50_000, 2.0, 50_000, bar=1.2) == pytest.approx(1.5 / 1.2 - 1)
+    assert risk.margin_short_distance(50_000, 0.0, 50_000) == math.inf
 
 
 def test_accrued_interest_brings_liquidation_nearer() -> None:
@@ -113,9 +117,9 @@ def test_transferable_keeps_the_target() -> None:
 
 def test_buyback_raises_the_margin_level() -> None:
     acct = short_account(50_000, 2.0, 50_000, price=60_000)
-    before = risk.margin_level_of(acct)
+    before = risk.margin_level(*risk.margin_totals(acct))
     after = risk.margin_after_buyback(acct, "BTC", 0.5)
-    assert risk.margin_level_of(after) > before
+    assert risk.margin_level(*risk.margin_totals(after)) > before
     btc = next(a for a in after if a.asset == "BTC")
     usdt = next(a for a in after if a.asset == "USDT")
     assert btc.liability == pytest.approx(1.5) and btc.held == 0.0
@@ -247,7 +251,7 @@ def test_higher_price_never_raises_margin_level_of_a_short(c: float, q: float, p
                                                            bump: float, held: float) -> None:
     acct = (MarginAsset(asset="USDT", held=c + q * p0, moves=False),
             MarginAsset(asset="BTC", held=held * q, liability=q, price=p1))
-    assert risk.margin_level_of(acct, shock=bump) <= risk.margin_level_of(acct) * (1 + 1e-12)
+    assert risk.margin_level(*risk.margin_totals(acct, shock=bump)) <= risk.margin_level(*risk.margin_totals(acct)) * (1 + 1e-12)
 
 
 @settings(max_examples=200, deadline=None)
@@ -292,3 +296,15 @@ def test_deleverage_fraction_is_monotone_in_the_pump(pump: float, c: float) -> N
         return risk.deleverage_fraction(target=0.25, margin_assets=short_account(c, 2.0, 50_000, 50_000 * (1 + p)),
                                         margin_asset="BTC", margin_qty=2.0)
     assert f_at(pump) <= f_at(pump + 0.05) + 2e-4
+
+
+def test_largest_size_is_the_edge_of_a_shrinking_distance() -> None:
+    # (C + N)/(1.1 N) - 1 >= 0.15  <=>  N <= C/0.265: found from below, within the tolerance
+    n = risk.largest_size(lambda n: risk.margin_short_distance(1_000.0, n, 1.0) >= 0.15)
+    assert n == pytest.approx(1_000.0 / 0.265, rel=1e-8) and n <= 1_000.0 / 0.265
+    assert risk.largest_size(lambda n: n <= 30_000.0, 30_000.0) == 30_000.0      # the bound holds
+    assert risk.largest_size(lambda n: n <= 0.0, 30_000.0) == 0.0
+    assert risk.largest_size(lambda n: False) == 0.0
+    assert risk.largest_size(lambda n: True) == math.inf                        # nothing breaks it
+    assert risk.fallback_tiers(None) == risk.flat_brackets(risk.FALLBACK_MMR)
+    assert risk.fallback_tiers(BTC_BRACKETS) == BTC_BRACKETS

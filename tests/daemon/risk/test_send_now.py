@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from connectors.binance import errors as E
+from connectors.binance.rest import BINANCE
 from connectors.transport.rest import RestSession
 from connectors.secrets import Secret
 
@@ -59,7 +60,7 @@ async def server() -> AsyncIterator[tuple[str, list[str]]]:
 
 
 async def session(base: str, *, fast: bool = True) -> RestSession:
-    rest = RestSession(api_key=Secret("k"), api_secret=Secret("s"))
+    rest = RestSession(BINANCE, api_key=Secret("k"), api_secret=Secret("s"))
     await rest.open()
     if fast:
         await rest.open_fast(base)

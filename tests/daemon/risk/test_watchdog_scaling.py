@@ -203,7 +203,7 @@ def test_book_distances_are_the_tuple_answers(acct: tuple[MarginAsset, ...], bar
                                               f: float, qty: int, deposit: int, direction: int) -> None:
     book = MarginBook(acct)
     assert book.owing == sum(1 for a in acct if a.liability > 0)
-    assert book.level() == risk.margin_level_of(acct)
+    assert book.level() == risk.margin_level(*risk.margin_totals(acct))
     for a in acct:
         if not a.moves:
             continue
