@@ -292,6 +292,7 @@ async def start_components(daemon: Daemon) -> None:
         tiers = v.reference.tiers.get(symbol) if v is not None else None
         return brackets_from_tiers(tiers) if tiers else None
 
+    engine.brackets = brackets      # pre-flight judges with the same tiers as the watchdog
     watchdog = Watchdog(daemon.hub, cfg.watchdog, lambda: [rt.pair for rt in engine.pairs.values()],
                         EngineRiskActions(engine, daemon.venues), brackets=brackets, log=daemon.log,
                         journal=journal.record_risk_step, state_store=journal,

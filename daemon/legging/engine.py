@@ -33,8 +33,10 @@ from daemon.legging.config import LeggingConfig
 from daemon.legging.events import HubEvents
 from daemon.legging.operations import EngineError, OpTask, Operations, log
 from daemon.legging.orders import OrderExecutor
-from daemon.legging.preflight import (PreflightError, check, leg_key, perp_liq_distance_pct,
-                                      spot_short_liq_distance_pct)
+from daemon.legging.preflight import (PreflightError, check, distance_pct, leg_key,
+                                      perp_liq_distance_pct, spot_short_liq_distance_pct)
+from daemon.risk.inputs import BracketSource, liquidation_bar, margin_assets
+from daemon.risk.maths import margin_asset_distance
 from daemon.legging.recovery import recover
 from daemon.legging.runtime import LegMeta, PairRuntime
 from connectors.base import Venue
@@ -58,6 +60,9 @@ class LeggingEngine:
         "risk_state" is the stored halt and daily-loss baseline) before any pair is loaded or
         any operation resumes, so a restored halt gates the resumed operations too."""
         self.hub = hub
+        # The venue's leverage brackets per (venue, symbol), as the watchdog reads them; None
+        # until wiring sets it (pre-flight then uses the one fallback tier).
+        self.brackets: BracketSource | None = None
         self.allow = allow
         # (pair id, market, venue) -> liquidation distance in % (set by the daemon: the watchdog)
         self.liq_distance_source: Callable[[str, str, str], float | None] | None = None
@@ -170,7 +175,7 @@ class LeggingEngine:
         now_ms = self.executor.now_ms()
         await self._refresh_borrow(legs, meta)
         try:
-            check(self.hub, self.cfg, legs, qty, now_ms)
+            check(self.hub, self.cfg, legs, qty, now_ms, brackets=self.brackets)
         except PreflightError as exc:
             raise EngineError(422, f"pre-flight refused: {exc.reason}", exc.field) from None
         pid = client_ids.new_pair_id(now_ms)
@@ -209,7 +214,7 @@ class LeggingEngine:
         await self._refresh_borrow(rt.pair.legs, rt.meta)
         try:
             check(self.hub, self.cfg, rt.pair.legs, add, self.executor.now_ms(),
-                  (abs(rt.exposure(0)), abs(rt.exposure(1))))
+                  (abs(rt.exposure(0)), abs(rt.exposure(1))), brackets=self.brackets)
         except PreflightError as exc:
             raise EngineError(422, f"pre-flight refused: {exc.reason}", exc.field) from None
         new_qty = rt.pair.target_qty + add
@@ -419,6 +424,10 @@ class LeggingEngine:
                 return book.mid()
         return None
 
+    def _tiers(self, venue: str, symbol: str) -> tuple[Any, ...] | None:
+        tiers = self.brackets(venue, symbol) if self.brackets is not None else None
+        return tuple(tiers) if tiers else None
+
     def _liq_distance(self, rt: PairRuntime, i: int) -> float | None:
         leg = rt.pair.legs[i]
         if self.liq_distance_source is not None:
@@ -426,7 +435,7 @@ class LeggingEngine:
             watched = self.liq_distance_source(rt.pair.id, leg.market, leg.venue)
             if watched is not None:
                 return watched
-        qty = abs(rt.exposure(i))
+        qty = rt.exposure(i)
         price = self.executor.mark(rt, i)
         if not qty or not price:
             return None
@@ -435,15 +444,17 @@ class LeggingEngine:
             if pos is not None and pos.liquidation_price > 0:
                 return abs(price - pos.liquidation_price) / price * 100.0
             w = self.hub.balances.get((leg.venue, "futures", rt.meta[i].quote))
-            return perp_liq_distance_pct((w.free + w.locked) if w else 0.0, qty, price)
+            return perp_liq_distance_pct((w.free + w.locked) if w else 0.0, qty, price,
+                                         brackets=self._tiers(leg.venue, leg.symbol))
         if not leg.borrows:
             return 100.0
+        # The whole cross-margin account as the venue holds it, through the one margin maths;
+        # before the venue reports the coin, this pair's short alone on the margin wallet.
+        bar = liquidation_bar(self.hub, leg.venue)
+        assets, priced = margin_assets(self.hub, leg.venue)
+        if priced and any(a.asset == rt.meta[i].base for a in assets):
+            return distance_pct(margin_asset_distance(assets, rt.meta[i].base, bar))
         usdt = self.hub.balances.get((leg.venue, "margin", rt.meta[i].quote))
-        acct = self.hub.margin_accounts.get(leg.venue)
-        if acct is not None and acct.margin_level > 0:
-            # ML scales as 1/P: distance to the liquidation bar
-            return (acct.margin_level / acct.force_liquidation_bar - 1.0) * 100.0
-        # the margin wallet holds collateral + sale proceeds: ML(P) = assets / (q P)
-        assets = (usdt.free + usdt.locked) if usdt else 0.0
-        return spot_short_liq_distance_pct(assets - qty * price, qty, price)
+        held = (usdt.free + usdt.locked) if usdt else 0.0
+        return spot_short_liq_distance_pct(held - abs(qty) * price, abs(qty), price, bar=bar)
 
