@@ -95,6 +95,27 @@ class RestDialect(Protocol):
         ...
 
 
+class HeaderSigningDialect(RestDialect, Protocol):
+    """Optional: a venue whose signature, key and timestamp travel in headers and whose POST body
+    is JSON (Bybit, OKX). When a dialect has `build_request`, `RestSession.prepare` asks it for the
+    whole request instead of `encode`/`sign`/`auth_headers`."""
+
+    def build_request(self, method: str, path: str, items: list[tuple[str, Any]], *,
+                      api_key: str | None, secret: str | None, timestamp_ms: int,
+                      recv_window_ms: int) -> tuple[str, dict[str, str], str | None]:
+        """(query string or body text, headers, body content type or None for a query).
+        `secret` is None for a request that is not signed; `api_key` None without credentials."""
+        ...
+
+
+class BodyErrorDialect(RestDialect, Protocol):
+    """Optional: a venue that reports refusals inside a 2xx body (Bybit's `retCode`)."""
+
+    def error_in_body(self, status: int, body: bytes, *, method: str, path: str,
+                      idempotent: bool) -> Exception | None:
+        ...
+
+
 @dataclass
 class WeightLimiter:
     """Per-family request-weight budget in fixed 1-minute windows (pure; time passed in)."""
@@ -207,6 +228,11 @@ class RestSession:
         POST/PUT in a form body, exactly the bytes that were signed."""
         items = list(params.items() if isinstance(params, Mapping) else (params or ()))
         items = [(k, v) for k, v in items if v is not None]
+        build = getattr(self.dialect, "build_request", None)
+        if build is not None:
+            return self._prepare_built(build, method, base, path, items, params, signed=signed,
+                                       api_key=api_key, weight=weight, idempotent=idempotent,
+                                       client_id=client_id)
         headers: dict[str, str] = {}
         if signed or api_key:
             if self._api_key is None:     # nothing was sent: idempotent whatever the method
@@ -219,6 +245,37 @@ class RestSession:
         if method in ("POST", "PUT") and payload:
             body = payload.encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif payload:
+            url = f"{url}?{payload}"
+        return Prepared(method, URL(url, encoded=True), body, headers, path, weight,
+                        method in ("GET",) if idempotent is None else idempotent, signed,
+                        tuple(params.items() if isinstance(params, Mapping) else (params or ())),
+                        client_id)
+
+    def _prepare_built(self, build: Callable[..., tuple[str, dict[str, str], str | None]],
+                       method: str, base: str, path: str, items: list[tuple[str, Any]],
+                       params: Params, *, signed: bool, api_key: bool, weight: int,
+                       idempotent: bool | None, client_id: str | None) -> Prepared:
+        key: str | None = None
+        secret: str | None = None
+        if signed or api_key:
+            if self._api_key is None:     # nothing was sent: idempotent whatever the method
+                raise self.dialect.failure("no_credentials", "no API key configured",
+                                           method=method, path=path, idempotent=True)
+            key = self._api_key.reveal()
+        if signed:
+            if self._api_secret is None:
+                raise self.dialect.failure("no_credentials", "no API secret configured",
+                                           method=method, path=path, idempotent=True)
+            secret = self._api_secret.reveal()
+        payload, headers, content_type = build(
+            method, path, items, api_key=key, secret=secret, timestamp_ms=self.now_ms(base),
+            recv_window_ms=self.recv_window_ms)
+        body: bytes | None = None
+        url = base + path
+        if content_type is not None:
+            body = payload.encode()
+            headers["Content-Type"] = content_type
         elif payload:
             url = f"{url}?{payload}"
         return Prepared(method, URL(url, encoded=True), body, headers, path, weight,
@@ -260,7 +317,7 @@ class RestSession:
                 self.status_counts[resp.status] = self.status_counts.get(resp.status, 0) + 1
                 self._observe(resp, fam)
                 if resp.status < 400:
-                    return raw
+                    return self._checked(resp.status, raw, prep)
                 raise self._error(resp, raw, prep)
         except TimeoutError:
             raise self._failure("timeout", "request timed out", prep) from None
@@ -309,7 +366,10 @@ class RestSession:
             self.status_counts[resp.status] = self.status_counts.get(resp.status, 0) + 1
             self._observe(resp, fam)
             if resp.status < 400:
-                out.set_result(resp.body)
+                try:
+                    out.set_result(self._checked(resp.status, resp.body, prep))
+                except Exception as exc:
+                    out.set_exception(exc)
             else:
                 out.set_exception(self._error(resp, resp.body, prep))
         waiter.add_done_callback(done)
@@ -319,6 +379,16 @@ class RestSession:
         used = self.dialect.used_weight(resp.headers)
         if used is not None:
             self.limiter.observe(fam, used, self.clock())
+
+    def _checked(self, status: int, raw: bytes, prep: Prepared) -> bytes:
+        """The body of a 2xx answer, or the refusal a `BodyErrorDialect` finds in it."""
+        check = getattr(self.dialect, "error_in_body", None)
+        if check is not None:
+            err = check(status, raw, method=prep.method, path=prep.path,
+                        idempotent=prep.idempotent)
+            if err is not None:
+                raise err
+        return raw
 
     def _failure(self, kind: Failure, detail: str, prep: Prepared) -> Exception:
         return self.dialect.failure(kind, detail, method=prep.method, path=prep.path,
