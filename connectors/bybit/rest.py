@@ -1,10 +1,10 @@
 """Bybit's REST dialect for the venue-neutral `connectors.transport.rest.RestSession`.
 
 - Signing (signing.py): HMAC over `timestamp + key + recv_window + payload`, in the X-BAPI-*
-  headers; GET parameters in the query string, POST parameters as a JSON body
-  (`build_request`, the transport's HeaderSigningDialect hook).
+  headers; GET parameters in the query string, POST parameters as a JSON body (the transport's
+  HeaderSigning hook: `encode_for`, `sign_headers`).
 - Errors: Bybit answers HTTP 200 with a non-zero `retCode` (`error_in_body`, the transport's
-  BodyErrorDialect hook); HTTP 403 means the IP limit was breached; 10002 is a clock skew.
+  BodyErrors hook); HTTP 403 means the IP limit was breached; 10002 is a clock skew.
 - Rate limits are per endpoint on Bybit (X-Bapi-Limit-Status): one budget per path prefix here.
 """
 from __future__ import annotations
@@ -31,11 +31,21 @@ def server_time_ms(body: bytes) -> int:
 
 
 class BybitDialect:
-    """`RestDialect` + `HeaderSigningDialect` + `BodyErrorDialect` for Bybit v5."""
+    """`RestDialect` (+ the transport's optional HeaderSigning and BodyErrors) for Bybit v5.
+
+    One per venue: Bybit's string to sign holds the API key and the recv_window, which the
+    transport's header-signing call does not pass, so the dialect carries them."""
 
     error_type: type[Exception] = E.BybitError
     weight_limits: Mapping[str, int] = WEIGHT_LIMITS
     ban_status = 403
+
+    def __init__(self, api_key: str = "", recv_window_ms: int = 5000) -> None:
+        self.api_key = api_key
+        self.recv_window_ms = recv_window_ms
+
+    def __repr__(self) -> str:
+        return f"BybitDialect(recv_window_ms={self.recv_window_ms})"
 
     def family(self, path: str) -> str:
         parts = path.split("/", 3)
@@ -52,21 +62,20 @@ class BybitDialect:
 
     def sign(self, items: list[tuple[str, Any]], *, secret: str, timestamp_ms: int,
              recv_window_ms: int) -> str:
-        raise NotImplementedError("Bybit signs in headers: RestSession calls build_request")
+        raise NotImplementedError("Bybit signs in headers: RestSession calls sign_headers")
 
-    def build_request(self, method: str, path: str, items: list[tuple[str, Any]], *,
-                      api_key: str | None, secret: str | None, timestamp_ms: int,
-                      recv_window_ms: int) -> tuple[str, dict[str, str], str | None]:
-        in_body = method in ("POST", "PUT")
-        payload = json_body(items) if in_body else query_string(items)
-        headers: dict[str, str] = {}
-        if api_key is not None:
-            headers[C.H_API_KEY] = api_key
-        if secret is not None and api_key is not None:
-            headers[C.H_TIMESTAMP] = str(timestamp_ms)
-            headers[C.H_RECV_WINDOW] = str(recv_window_ms)
-            headers[C.H_SIGN] = sign_rest(secret, timestamp_ms, api_key, recv_window_ms, payload)
-        return payload, headers, "application/json" if in_body else None
+    # -- HeaderSigning (connectors.transport.rest) ----------------------------------------------
+    content_type = "application/json"
+
+    def encode_for(self, method: str, items: list[tuple[str, Any]]) -> str:
+        return json_body(items) if method in ("POST", "PUT") else query_string(items)
+
+    def sign_headers(self, method: str, request_path: str, body: str, *, secret: str,
+                     timestamp_ms: int) -> dict[str, str]:
+        payload = body if method in ("POST", "PUT") else request_path.partition("?")[2]
+        window = self.recv_window_ms
+        return {C.H_TIMESTAMP: str(timestamp_ms), C.H_RECV_WINDOW: str(window),
+                C.H_SIGN: sign_rest(secret, timestamp_ms, self.api_key, window, payload)}
 
     def error_in_body(self, status: int, body: bytes, *, method: str, path: str,
                       idempotent: bool) -> E.BybitError | None:
@@ -118,5 +127,3 @@ class BybitDialect:
     def server_time_ms(self, body: bytes) -> int:
         return server_time_ms(body)
 
-
-BYBIT = BybitDialect()

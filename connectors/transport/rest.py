@@ -95,21 +95,25 @@ class RestDialect(Protocol):
         ...
 
 
-class HeaderSigningDialect(RestDialect, Protocol):
-    """Optional: a venue whose signature, key and timestamp travel in headers and whose POST body
-    is JSON (Bybit, OKX). When a dialect has `build_request`, `RestSession.prepare` asks it for the
-    whole request instead of `encode`/`sign`/`auth_headers`."""
+class HeaderSigning(Protocol):
+    """Optional on a `RestDialect` (OKX): the signature travels in headers, not in the payload.
+    A dialect with `sign_headers` has its payload built by `encode_for` (query string for a GET,
+    the body, of `content_type`, for a POST) and sent exactly as signed."""
 
-    def build_request(self, method: str, path: str, items: list[tuple[str, Any]], *,
-                      api_key: str | None, secret: str | None, timestamp_ms: int,
-                      recv_window_ms: int) -> tuple[str, dict[str, str], str | None]:
-        """(query string or body text, headers, body content type or None for a query).
-        `secret` is None for a request that is not signed; `api_key` None without credentials."""
+    content_type: str
+
+    def encode_for(self, method: str, items: list[tuple[str, Any]]) -> str:
+        ...
+
+    def sign_headers(self, method: str, request_path: str, body: str, *, secret: str,
+                     timestamp_ms: int) -> dict[str, str]:
+        """The signing headers; `request_path` includes the query string of a GET."""
         ...
 
 
-class BodyErrorDialect(RestDialect, Protocol):
-    """Optional: a venue that reports refusals inside a 2xx body (Bybit's `retCode`)."""
+class BodyErrors(Protocol):
+    """Optional on a `RestDialect` (Bybit): a refusal can come inside a 2xx body (Bybit answers
+    HTTP 200 with a non-zero `retCode`); `error_in_body` finds it, None when the body is fine."""
 
     def error_in_body(self, status: int, body: bytes, *, method: str, path: str,
                       idempotent: bool) -> Exception | None:
@@ -228,23 +232,31 @@ class RestSession:
         POST/PUT in a form body, exactly the bytes that were signed."""
         items = list(params.items() if isinstance(params, Mapping) else (params or ()))
         items = [(k, v) for k, v in items if v is not None]
-        build = getattr(self.dialect, "build_request", None)
-        if build is not None:
-            return self._prepare_built(build, method, base, path, items, params, signed=signed,
-                                       api_key=api_key, weight=weight, idempotent=idempotent,
-                                       client_id=client_id)
         headers: dict[str, str] = {}
         if signed or api_key:
             if self._api_key is None:     # nothing was sent: idempotent whatever the method
                 raise self.dialect.failure("no_credentials", "no API key configured",
                                            method=method, path=path, idempotent=True)
             headers.update(self.dialect.auth_headers(self._api_key.reveal()))
-        payload = self._sign(items, base, method, path) if signed else self.dialect.encode(items)
+        header_signer = getattr(self.dialect, "sign_headers", None)
+        in_body = method in ("POST", "PUT")
+        if header_signer is not None:
+            # The venue signs in headers (see `HeaderSigning`): the payload is sent unchanged.
+            payload = self.dialect.encode_for(method, items)
+            if signed:
+                target = path if in_body or not payload else f"{path}?{payload}"
+                headers.update(header_signer(
+                    method, target, payload if in_body else "", secret=self._secret(method, path),
+                    timestamp_ms=self.now_ms(base)))
+        else:
+            payload = self._sign(items, base, method, path) if signed else \
+                self.dialect.encode(items)
         body: bytes | None = None
         url = base + path
-        if method in ("POST", "PUT") and payload:
+        if in_body and payload:
             body = payload.encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Content-Type"] = getattr(self.dialect, "content_type",
+                                              "application/x-www-form-urlencoded")
         elif payload:
             url = f"{url}?{payload}"
         return Prepared(method, URL(url, encoded=True), body, headers, path, weight,
@@ -252,42 +264,14 @@ class RestSession:
                         tuple(params.items() if isinstance(params, Mapping) else (params or ())),
                         client_id)
 
-    def _prepare_built(self, build: Callable[..., tuple[str, dict[str, str], str | None]],
-                       method: str, base: str, path: str, items: list[tuple[str, Any]],
-                       params: Params, *, signed: bool, api_key: bool, weight: int,
-                       idempotent: bool | None, client_id: str | None) -> Prepared:
-        key: str | None = None
-        secret: str | None = None
-        if signed or api_key:
-            if self._api_key is None:     # nothing was sent: idempotent whatever the method
-                raise self.dialect.failure("no_credentials", "no API key configured",
-                                           method=method, path=path, idempotent=True)
-            key = self._api_key.reveal()
-        if signed:
-            if self._api_secret is None:
-                raise self.dialect.failure("no_credentials", "no API secret configured",
-                                           method=method, path=path, idempotent=True)
-            secret = self._api_secret.reveal()
-        payload, headers, content_type = build(
-            method, path, items, api_key=key, secret=secret, timestamp_ms=self.now_ms(base),
-            recv_window_ms=self.recv_window_ms)
-        body: bytes | None = None
-        url = base + path
-        if content_type is not None:
-            body = payload.encode()
-            headers["Content-Type"] = content_type
-        elif payload:
-            url = f"{url}?{payload}"
-        return Prepared(method, URL(url, encoded=True), body, headers, path, weight,
-                        method in ("GET",) if idempotent is None else idempotent, signed,
-                        tuple(params.items() if isinstance(params, Mapping) else (params or ())),
-                        client_id)
-
-    def _sign(self, items: list[tuple[str, Any]], base: str, method: str, path: str) -> str:
+    def _secret(self, method: str, path: str) -> str:
         if self._api_secret is None:
             raise self.dialect.failure("no_credentials", "no API secret configured",
                                        method=method, path=path, idempotent=True)
-        return self.dialect.sign(items, secret=self._api_secret.reveal(),
+        return self._api_secret.reveal()
+
+    def _sign(self, items: list[tuple[str, Any]], base: str, method: str, path: str) -> str:
+        return self.dialect.sign(items, secret=self._secret(method, path),
                                  timestamp_ms=self.now_ms(base), recv_window_ms=self.recv_window_ms)
 
     # -- sending -------------------------------------------------------------------------------
@@ -381,7 +365,7 @@ class RestSession:
             self.limiter.observe(fam, used, self.clock())
 
     def _checked(self, status: int, raw: bytes, prep: Prepared) -> bytes:
-        """The body of a 2xx answer, or the refusal a `BodyErrorDialect` finds in it."""
+        """The body of a 2xx answer, or the refusal a `BodyErrors` dialect finds in it."""
         check = getattr(self.dialect, "error_in_body", None)
         if check is not None:
             err = check(status, raw, method=prep.method, path=prep.path,

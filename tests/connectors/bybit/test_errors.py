@@ -5,7 +5,9 @@ import orjson
 
 from connectors.bybit import constants as C
 from connectors.bybit import errors as E
-from connectors.bybit.rest import BYBIT
+from connectors.bybit.rest import BybitDialect
+
+BYBIT = BybitDialect()
 
 
 def _kind(code: int, *, idempotent: bool = False, status: int = 200) -> str:

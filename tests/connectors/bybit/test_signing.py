@@ -8,7 +8,7 @@ import json
 import pytest
 
 from connectors.bybit import constants as C
-from connectors.bybit.rest import BYBIT
+from connectors.bybit.rest import BybitDialect
 from connectors.bybit.signing import sign_rest, string_to_sign, ws_auth_args
 from tests.conftest import REALDATA
 
@@ -32,18 +32,19 @@ def test_documented_strings_to_sign_match() -> None:
 
 def test_the_dialect_signs_what_it_sends() -> None:
     get = _cases()[0]
+    dialect = BybitDialect(api_key=get["api_key"], recv_window_ms=int(get["recv_window"]))
     items = [tuple(p.split("=", 1)) for p in get["query_string"].split("&")]
-    payload, headers, ctype = BYBIT.build_request(
-        "GET", C.ORDER_REALTIME, items, api_key=get["api_key"], secret="s3cret",
-        timestamp_ms=int(get["timestamp"]), recv_window_ms=int(get["recv_window"]))
-    assert payload == get["query_string"] and ctype is None
+    query = dialect.encode_for("GET", items)
+    assert query == get["query_string"]
+    headers = dialect.sign_headers("GET", f"{C.ORDER_REALTIME}?{query}", "", secret="s3cret",
+                                   timestamp_ms=int(get["timestamp"]))
     expected = hmac.new(b"s3cret", get["string_to_sign"].encode(), hashlib.sha256).hexdigest()
     assert headers[C.H_SIGN] == expected
     assert headers[C.H_TIMESTAMP] == get["timestamp"] and headers[C.H_RECV_WINDOW] == "5000"
-    body, headers, ctype = BYBIT.build_request(
-        "POST", C.ORDER_CREATE, [("category", "linear"), ("qty", "0.1")], api_key="k",
-        secret="s", timestamp_ms=1, recv_window_ms=5000)
-    assert ctype == "application/json" and body == '{"category":"linear","qty":"0.1"}'
+    dialect = BybitDialect(api_key="k")
+    body = dialect.encode_for("POST", [("category", "linear"), ("qty", "0.1")])
+    assert body == '{"category":"linear","qty":"0.1"}' and dialect.content_type == "application/json"
+    headers = dialect.sign_headers("POST", C.ORDER_CREATE, body, secret="s", timestamp_ms=1)
     assert headers[C.H_SIGN] == sign_rest("s", 1, "k", 5000, body)
 
 
