@@ -21,9 +21,11 @@ from typing import Any, TextIO
 import orjson
 
 from daemon.ops import render
-from daemon.ops.ctl_cli import EXIT_DAEMON, EXIT_OK, EXIT_USAGE, UsageError, build_parser
+from daemon.ops.render import render_opportunities, render_position, render_positions, render_status, table
+from daemon.ops.ctl_cli import EXIT_DAEMON, EXIT_OK, EXIT_USAGE, UsageError, build_parser, parse
 
-__all__ = ["EXIT_DAEMON", "EXIT_OK", "EXIT_USAGE", "NoDaemon", "main", "request", "resolve_socket"]
+__all__ = ["EXIT_DAEMON", "EXIT_OK", "EXIT_USAGE", "NoDaemon", "main", "render_opportunities",
+           "render_position", "render_positions", "render_status", "request", "resolve_socket", "table"]
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -135,8 +137,6 @@ def plan(args: argparse.Namespace) -> tuple[str, str, Any]:
     if c == "increase":
         return "POST", f"/v1/positions/{pid}/increase", {"notional_usd": args.notional_usd, **execution}
     if c == "decrease":
-        if (args.notional_usd is None) == (args.fraction is None):
-            raise UsageError("decrease: give either NOTIONAL_USD or --fraction F, not both")
         size = {"notional_usd": args.notional_usd} if args.fraction is None else {"fraction": args.fraction}
         return "POST", f"/v1/positions/{pid}/decrease", _with_yes({**size, **execution}, args)
     if c == "close":
@@ -282,15 +282,14 @@ def cmd_read(client: Client) -> int:
         return EXIT_OK
     now, style, c = client.now_ms(), client.style, client.args.command
     if c == "positions":
-        items = data.get("positions", []) if isinstance(data, dict) else data
+        items = render.listing(data, "positions")
         if client.args.state:
             items = [p for p in items if p.get("state") in client.args.state]
         text = render.render_positions(items, now, style=style)
     elif c == "show":
         text = render.render_position(data, now, style=style)
     else:
-        items = data.get("opportunities", []) if isinstance(data, dict) else data
-        text = render.render_opportunities(items, now, style=style)
+        text = render.render_opportunities(data, now, style=style)
     client.out.write(text + "\n")
     return EXIT_OK
 
@@ -313,14 +312,13 @@ _COMMANDS: dict[str, Callable[[Client], int]] = {"status": cmd_status, "health":
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        parser, args = parse(argv)
     except UsageError as exc:
         if "--json" in argv:
             _dump({"error": exc.message, "field": None, "status": None, "kind": "usage"}, out)
         else:
-            parser.print_usage(err)
+            build_parser().print_usage(err)
             err.write(f"basisctl: error: {exc.message}\n")
         return EXIT_USAGE
     if args.command == "help":
@@ -329,8 +327,6 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     handler = _COMMANDS.get(args.command) or (cmd_read if args.command in _READS else cmd_action)
     try:
         return handler(client)
-    except UsageError as exc:
-        return client.fail(exc.message, kind="usage", code=EXIT_USAGE)
     except NoDaemon as exc:
         return client.fail(str(exc), kind="unreachable")
     except DaemonError as exc:

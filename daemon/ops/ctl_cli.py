@@ -106,6 +106,10 @@ def _pair_id(p: argparse.ArgumentParser) -> None:
     p.add_argument("id", metavar="ID", help="pair id (from `basisctl positions`)")
 
 
+def _streams(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--streams", action="store_true", help="one row per stream instead of per venue")
+
+
 def _reads(sub: Any, common: argparse.ArgumentParser) -> None:
     s = _add(sub, common, "status", "the daemon at a glance",
              "Version, uptime, halt, journal; each venue's stream health and the age of its oldest\n"
@@ -113,7 +117,7 @@ def _reads(sub: Any, common: argparse.ArgumentParser) -> None:
              "and open orders counted apart.",
              "  basisctl status\n  basisctl status --streams     # one row per stream\n"
              "  basisctl --json status | jq .counts\n")
-    s.add_argument("--streams", action="store_true", help="one row per stream instead of per venue")
+    _streams(s)
     w = _add(sub, common, "watch", "status, refreshed until Ctrl-C",
              "Clears the screen on a terminal; in a pipe, prints one status after another (with --json\n"
              "one JSON object per line). A daemon that stops answering is reported and watched for.\n"
@@ -123,13 +127,13 @@ def _reads(sub: Any, common: argparse.ArgumentParser) -> None:
     w.add_argument("--interval", "-n", type=_interval, default=2.0, metavar="SECONDS",
                    help="seconds between refreshes (default 2)")
     w.add_argument("--count", type=int, default=0, metavar="N", help="stop after N refreshes (default: never)")
-    w.add_argument("--streams", action="store_true", help="one row per stream instead of per venue")
+    _streams(w)
     h = _add(sub, common, "health", "a probe for monitors and containers",
              "Exit 0 when the daemon answers and its journal writes, 1 otherwise (also when nothing\n"
              "listens), with a one-line reason. A halt is an operator's decision, not ill health.\n"
              "--require-venues also needs every venue's streams healthy.",
              "  basisctl health\n  basisctl --json health\n"
-             "  HEALTHCHECK CMD [\"basisctl\", \"health\", \"--timeout\", \"3\"]\n")
+             "  HEALTHCHECK CMD [\"basisctl\", \"--timeout\", \"3\", \"health\"]\n")
     h.add_argument("--require-venues", action="store_true", help="unhealthy unless every venue is healthy")
     o = _add(sub, common, "opportunities", "the scanner's ranked trades",
              "Funding, borrow and fee APR in %, net APR after all of them, the basis in bps, book\n"
@@ -230,3 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     helper = sub.add_parser("help", help="help on one command: basisctl help open")
     helper.add_argument("topic", nargs="?", metavar="COMMAND")
     return p
+
+
+def parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """Parse and check what argparse cannot say alone; any problem is a `UsageError`."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "decrease" and (args.notional_usd is None) == (args.fraction is None):
+        raise UsageError("decrease: give either NOTIONAL_USD or --fraction F, not both")
+    return parser, args

@@ -123,9 +123,9 @@ def age(ms: Any) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
-def since(ts_ms: Any, now_ms: int) -> str:
-    """Age of a wall-clock timestamp; `-` when the timestamp is unknown (0 or missing)."""
-    if not _is_number(ts_ms) or ts_ms <= 0:
+def since(ts_ms: Any, now_ms: int | None) -> str:
+    """Age of a wall-clock timestamp; `-` when the timestamp (0 or missing) or the clock is unknown."""
+    if not _is_number(ts_ms) or ts_ms <= 0 or now_ms is None:
         return DASH
     return age(now_ms - ts_ms)
 
@@ -164,7 +164,7 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str], *, right: Iterab
 
 
 # -- status ----------------------------------------------------------------------------------------
-def _stream_rows(venues: Mapping[str, Any], now_ms: int, style: Style) -> list[list[str]]:
+def _stream_rows(venues: Mapping[str, Any], now_ms: int | None, style: Style) -> list[list[str]]:
     rows = []
     for name, v in sorted(venues.items()):
         for stream, st in sorted((v.get("streams") or {}).items()):
@@ -173,7 +173,7 @@ def _stream_rows(venues: Mapping[str, Any], now_ms: int, style: Style) -> list[l
     return rows
 
 
-def _venue_rows(venues: Mapping[str, Any], now_ms: int, style: Style) -> list[list[str]]:
+def _venue_rows(venues: Mapping[str, Any], now_ms: int | None, style: Style) -> list[list[str]]:
     rows = []
     for name, v in sorted(venues.items()):
         streams = v.get("streams") or {}
@@ -198,7 +198,7 @@ def pair_counts(positions: Sequence[Mapping[str, Any]] | None) -> str:
     return ", ".join(f"{by_state[s]} {s}" for s in names) + f" ({len(positions)} total)"
 
 
-def render_status(s: Mapping[str, Any], now_ms: int, positions: Sequence[Mapping[str, Any]] | None = None,
+def render_status(s: Mapping[str, Any], now_ms: int | None = None, positions: Sequence[Mapping[str, Any]] | None = None,
                   *, streams: bool = False, style: Style = PLAIN) -> str:
     """The daemon at a glance. `positions` is the `GET /v1/positions` list, so the pair counts are
     the positions view's own (the daemon's `counts.positions` are the venues' perp positions)."""
@@ -215,7 +215,7 @@ def render_status(s: Mapping[str, Any], now_ms: int, positions: Sequence[Mapping
         if journal.get("healthy", True):
             lines.append(f"journal: {style.health('ok')} ({journal.get('commits', 0)} commits)")
         else:
-            lines.append(f"journal: {style.health('failing')} ({journal.get('errors')} errors, "
+            lines.append(f"journal: {style.paint('FAILING', 'red')} ({journal.get('errors')} errors, "
                          f"{journal.get('pending_rows')} rows held in memory): {journal.get('last_error')}")
     venues = s.get("venues") or {}
     if not venues:
@@ -296,7 +296,15 @@ def position_totals(items: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return totals
 
 
-def render_positions(items: Sequence[Mapping[str, Any]], now_ms: int, *, style: Style = PLAIN) -> str:
+def listing(data: Any, key: str) -> list[Mapping[str, Any]]:
+    """The list in an API answer: `{"positions": [...]}` or the bare list."""
+    items = data.get(key, []) if isinstance(data, Mapping) else data
+    return list(items or [])
+
+
+def render_positions(data: Any, now_ms: int | None = None, *, style: Style = PLAIN) -> str:
+    """`data`: the `GET /v1/positions` answer or its list. Ages need `now_ms`."""
+    items = listing(data, "positions")
     if not items:
         return "no pairs"
     rows = []
@@ -313,12 +321,12 @@ def render_positions(items: Sequence[Mapping[str, Any]], now_ms: int, *, style: 
     header = ["ID", "TYPE", "SYMBOL", "STATE", "VENUES", "NOTIONAL USD", "AGE", "RESIDUAL",
               "FUNDING USD", "INTEREST USD", "FEES USD", "BASIS USD", "NET USD", "REASON"]
     open_count = sum(1 for p in items if p.get("state") not in _TERMINAL_STATES)
-    foot = (f"{len(items)} pairs ({open_count} live); TOTAL notional counts live pairs only; PnL in USD "
+    foot = (f"{len(items)} pair{'s' if len(items) != 1 else ''} ({open_count} live); TOTAL notional counts live pairs only; PnL in USD "
             "as contributions to net (interest and fees paid are negative)")
     return table(rows, header, right=(5, 6, 7, 8, 9, 10, 11, 12), style=style) + "\n" + foot
 
 
-def render_position(p: Mapping[str, Any], now_ms: int, *, style: Style = PLAIN) -> str:
+def render_position(p: Mapping[str, Any], now_ms: int | None = None, *, style: Style = PLAIN) -> str:
     coin = base_asset(p.get("symbol"))
     op = p.get("operation") or {}
     lines = [
@@ -360,7 +368,9 @@ def _opp_venues(o: Mapping[str, Any]) -> str:
     return "/".join(str(v) for v in (venues or {}).values()) or DASH
 
 
-def render_opportunities(items: Sequence[Mapping[str, Any]], now_ms: int, *, style: Style = PLAIN) -> str:
+def render_opportunities(data: Any, now_ms: int | None = None, *, style: Style = PLAIN) -> str:
+    """`data`: the `GET /v1/opportunities` answer or its list. Time to funding needs `now_ms`."""
+    items = listing(data, "opportunities")
     if not items:
         return "no opportunities"
     rows = []
@@ -377,8 +387,8 @@ def render_opportunities(items: Sequence[Mapping[str, Any]], now_ms: int, *, sty
                  right=(0, 4, 5, 6, 7, 8, 9, 10, 11), style=style)
 
 
-def _until(ts_ms: Any, now_ms: int) -> str:
-    if not _is_number(ts_ms) or ts_ms <= 0:
+def _until(ts_ms: Any, now_ms: int | None) -> str:
+    if not _is_number(ts_ms) or ts_ms <= 0 or now_ms is None:
         return DASH
     return "in " + age(ts_ms - now_ms)
 
