@@ -159,8 +159,8 @@ def _colour_wanted(args: argparse.Namespace, stream: TextIO) -> bool:
     return stream.isatty()
 
 
-def _dump(data: Any, out: TextIO, indent: bool = True) -> None:
-    out.write(json.dumps(data, indent=2 if indent else None, sort_keys=True) + "\n")
+def _dump(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 class Client:
@@ -187,12 +187,12 @@ class Client:
         return data
 
     def fail(self, message: str, *, status: int | None = None, field: str | None = None,
-             kind: str = "daemon", code: int = EXIT_DAEMON) -> int:
+             kind: str = "daemon") -> int:
         if self.args.json:
             _dump({"error": message, "field": field, "status": status, "kind": kind}, self.out)
         else:
             self.err.write(self.err_style.paint(render.error_line(status, message, field), "red") + "\n")
-        return code
+        return EXIT_DAEMON
 
     def now_ms(self) -> int:
         return int(time.time() * 1000)
@@ -234,12 +234,12 @@ def cmd_health(client: Client) -> int:
     if client.args.json:
         _dump({"ok": healthy, "reason": reason}, client.out)
     else:
-        word = client.style.health("healthy" if healthy else "down").replace("down", "unhealthy")
+        word = client.style.paint("healthy", "green") if healthy else client.style.paint("unhealthy", "red")
         client.out.write(f"{word}: {reason}\n")
     return EXIT_OK if healthy else EXIT_DAEMON
 
 
-def cmd_watch(client: Client, sleep: Callable[[float], None] = time.sleep) -> int:
+def cmd_watch(client: Client) -> int:
     args = client.args
     clear = client.out.isatty() and not args.json
     shown = 0
@@ -267,7 +267,7 @@ def cmd_watch(client: Client, sleep: Callable[[float], None] = time.sleep) -> in
             shown += 1
             if args.count and shown >= args.count:
                 return EXIT_OK
-            sleep(args.interval)
+            time.sleep(args.interval)
     except KeyboardInterrupt:
         if clear:
             client.out.write("\n")

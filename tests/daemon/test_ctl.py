@@ -255,3 +255,14 @@ def test_help_describes_every_command_with_examples() -> None:
     assert "exit codes: 0 ok, 1" in top and "NO_COLOR" in top
     err = io.StringIO()
     assert main(["help", "nope"], io.StringIO(), err) == EXIT_USAGE and "no command 'nope'" in err.getvalue()
+
+
+def test_watch_reports_a_missing_daemon_and_goes_on(short_dir) -> None:
+    out = io.StringIO()
+    sock = str(short_dir / "none.sock")
+    assert main(["--socket", sock, "watch", "--count", "2", "-n", "0.1"], out, io.StringIO()) == 0
+    assert out.getvalue().count("no basisd daemon is listening") == 2
+    out = io.StringIO()
+    assert main(["--socket", sock, "--json", "watch", "--count", "1"], out, io.StringIO()) == 0
+    import json
+    assert "no basisd daemon" in json.loads(out.getvalue())["error"]
