@@ -3,6 +3,7 @@ the health verdict, the wording of daemon errors, and what each command line ask
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
@@ -236,7 +237,6 @@ def test_usage_errors_exit_2_as_text_or_json() -> None:
     assert out.getvalue() == "" and "basisctl: error: argument COMMAND: invalid choice: 'bogus'" in err.getvalue()
     out, err = io.StringIO(), io.StringIO()
     assert main(["--json", "decrease", "p1"], out, err) == EXIT_USAGE
-    import json
     body = json.loads(out.getvalue())
     assert body["kind"] == "usage" and "--fraction" in body["error"] and body["status"] is None
 
@@ -264,5 +264,4 @@ def test_watch_reports_a_missing_daemon_and_goes_on(short_dir) -> None:
     assert out.getvalue().count("no basisd daemon is listening") == 2
     out = io.StringIO()
     assert main(["--socket", sock, "--json", "watch", "--count", "1"], out, io.StringIO()) == 0
-    import json
     assert "no basisd daemon" in json.loads(out.getvalue())["error"]
