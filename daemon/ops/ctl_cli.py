@@ -136,8 +136,9 @@ def _reads(sub: Any, common: argparse.ArgumentParser) -> None:
              "  HEALTHCHECK CMD [\"basisctl\", \"--timeout\", \"3\", \"health\"]\n")
     h.add_argument("--require-venues", action="store_true", help="unhealthy unless every venue is healthy")
     o = _add(sub, common, "opportunities", "the scanner's ranked trades",
-             "Funding, borrow and fee APR in %, net APR after all of them, the basis in bps, book\n"
-             "depth in USD, time to the next funding, and why a candidate is not tradeable.",
+             "Funding, borrow and fee APR in %, net APR after all of them, priced over the hold in\n"
+             "hours (HOLD H) with the funding model used (MODEL; apr_only: no fit yet), the basis in\n"
+             "bps, book depth in USD, time to the next funding, and why a candidate is not tradeable.",
              "  basisctl opportunities\n  basisctl opportunities --type reverse_basis --ok --limit 5\n")
     o.add_argument("--type", choices=PAIR_TYPES, help="only this pair type")
     o.add_argument("--symbol", help="only this symbol, e.g. BTCUSDT")

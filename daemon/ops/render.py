@@ -369,7 +369,8 @@ def _opp_venues(o: Mapping[str, Any]) -> str:
 
 
 def render_opportunities(data: Any, now_ms: int | None = None, *, style: Style = PLAIN) -> str:
-    """`data`: the `GET /v1/opportunities` answer or its list. Time to funding needs `now_ms`."""
+    """`data`: the `GET /v1/opportunities` answer or its list. HOLD H is the hold the APRs are priced
+    over, MODEL how funding was forecast (apr_only: no fit yet). Time to funding needs `now_ms`."""
     items = listing(data, "opportunities")
     if not items:
         return "no opportunities"
@@ -379,12 +380,13 @@ def render_opportunities(data: Any, now_ms: int | None = None, *, style: Style =
         rows.append([i + 1, o.get("type"), o.get("symbol"), _opp_venues(o), pct(o.get("funding_apr_pct")),
                      pct(o.get("borrow_apr_pct")), pct(o.get("fee_apr_pct")),
                      style.signed(pct(o.get("net_apr_pct")), o.get("net_apr_pct")),
-                     number(o.get("zscore")), bps(o.get("basis_bps")), usd(o.get("depth_usd")),
+                     number(o.get("holding_hours"), 1), o.get("model"), number(o.get("zscore")), bps(o.get("basis_bps")), usd(o.get("depth_usd")),
                      _until(o.get("next_funding_ms"), now_ms),
                      "yes" if o.get("ok") else style.paint("no", "yellow"), why])
     return table(rows, ["#", "TYPE", "SYMBOL", "VENUES", "FUNDING APR %", "BORROW APR %", "FEE APR %",
-                        "NET APR %", "Z", "BASIS BPS", "DEPTH USD", "NEXT FUNDING", "OK", "WHY NOT"],
-                 right=(0, 4, 5, 6, 7, 8, 9, 10, 11), style=style)
+                        "NET APR %", "HOLD H", "MODEL", "Z", "BASIS BPS", "DEPTH USD", "NEXT FUNDING",
+                        "OK", "WHY NOT"],
+                 right=(0, 4, 5, 6, 7, 8, 10, 11, 12, 13), style=style)
 
 
 def _until(ts_ms: Any, now_ms: int | None) -> str:

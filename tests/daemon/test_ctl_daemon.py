@@ -149,7 +149,7 @@ def test_opportunities_in_both_renderings_and_a_bad_filter(daemon: DaemonProc) -
     r = daemon.ctl("opportunities", "--limit", "3")
     header, *rows = r.stdout.splitlines()
     assert r.returncode == 0 and 1 <= len(rows) <= 3
-    for col in ("FUNDING APR %", "NET APR %", "BASIS BPS", "DEPTH USD", "NEXT FUNDING", "WHY NOT"):
+    for col in ("FUNDING APR %", "NET APR %", "HOLD H", "MODEL", "BASIS BPS", "DEPTH USD", "NEXT FUNDING", "WHY NOT"):
         assert col in header
     assert NEGATIVE_ZERO.search(r.stdout) is None and "None" not in r.stdout
     line, body = _refused(daemon, "opportunities", "--limit", "0")
