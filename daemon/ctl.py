@@ -96,6 +96,17 @@ def render_status(s: dict[str, Any]) -> str:
     lines.append(table(rows, ["VENUE", "STATE", "STREAMS", "UNHEALTHY"]) if rows else "no venues")
     counts = s.get("counts", {})
     lines.append("  ".join(f"{k}={v}" for k, v in counts.items()))
+    lost = (s.get("legging") or {}).get("lost") or []
+    if lost:
+        lines.append(f"LOST pairs (the venue no longer holds their legs): {', '.join(lost)}")
+    unmanaged = s.get("unmanaged") or {}
+    for u in unmanaged.get("positions", []):
+        lines.append(f"unmanaged: {u.get('venue')} {u.get('kind')} {u.get('name')} "
+                     f"{_fmt(u.get('qty'), 6)} (venue {_fmt(u.get('venue_qty'), 6)}, "
+                     f"pairs {_fmt(u.get('explained_qty'), 6)})")
+    for o in unmanaged.get("orders", []):
+        lines.append(f"unmanaged order: {o.get('venue')} {o.get('market')} {o.get('symbol')} "
+                     f"{o.get('side')} {o.get('client_id')} ({o.get('status')})")
     return "\n".join(lines)
 
 
