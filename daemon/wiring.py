@@ -41,6 +41,7 @@ class Daemon(Protocol):
     sim: Any
     legging: Any
     watchdog: Any
+    fresh: bool
 
     def background(self, tasks: list[asyncio.Task[Any]]) -> None: ...
 
@@ -64,8 +65,15 @@ def sim_config_for(cfg: Config) -> Any:
 async def start_sim(daemon: Daemon) -> None:
     from connectors.sim import SimCluster
 
-    cluster = SimCluster(sim_config_for(daemon.cfg))
+    from pathlib import Path
+
+    # The venue persists beside the journal, so a restart meets the same accounts.
+    cluster = SimCluster(sim_config_for(daemon.cfg), state_dir=Path(daemon.cfg.daemon.state_dir),
+                         fresh=daemon.fresh)
     await cluster.start()
+    if cluster.resumed:
+        daemon.log.info("sim_resumed", venues=cluster.resumed,
+                        state_dir=daemon.cfg.daemon.state_dir)
     daemon.sim = cluster
     daemon.components.append(cluster)
     for info in cluster.venues:

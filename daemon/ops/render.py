@@ -228,6 +228,18 @@ def render_status(s: Mapping[str, Any], now_ms: int | None = None, positions: Se
         lines.append(table(_venue_rows(venues, now_ms, style),
                            ["VENUE", "STATE", "STREAMS", "OLDEST LAST MSG", "UNHEALTHY"],
                            right=(3,), style=style))
+    lost = (s.get("legging") or {}).get("lost") or []
+    if lost:
+        lines.append(style.paint(f"LOST pairs (the venue no longer holds their legs): "
+                                 f"{', '.join(lost)}", "red"))
+    unmanaged = s.get("unmanaged") or {}
+    for u in unmanaged.get("positions", []):
+        lines.append(f"unmanaged: {u.get('venue')} {u.get('kind')} {u.get('name')} "
+                     f"{coins(u.get('qty'))} (venue {coins(u.get('venue_qty'))}, "
+                     f"pairs {coins(u.get('explained_qty'))})")
+    for o in unmanaged.get("orders", []):
+        lines.append(f"unmanaged order: {o.get('venue')} {o.get('market')} {o.get('symbol')} "
+                     f"{o.get('side')} {o.get('client_id')} ({o.get('status')})")
     counts = s.get("counts") or {}
     lines.append(f"pairs: {pair_counts(positions)}   venue positions: {counts.get('positions', DASH)}   "
                  f"open orders: {counts.get('open_orders', DASH)}")
