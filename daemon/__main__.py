@@ -1,4 +1,4 @@
-"""`basisd`: run | sim | check-config | config-reference."""
+"""`basisd`: run | sim | check-config | backtest | config-reference."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="print the configuration reference (markdown) generated from the code")
     ref.add_argument("--write", metavar="FILE",
                      help="refresh the reference block in FILE (e.g. README.md) instead of printing")
+    from daemon.opportunity.backtest_cli import add_arguments as add_backtest_arguments
+    add_backtest_arguments(sub.add_parser(
+        "backtest", help="run the pricing and the strategy over a real funding history CSV"))
     return p
 
 
@@ -77,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         return config_reference(args.write)
     if args.command == "sim":
         return run_sim_cli(args.config, args.seed)
+    if args.command == "backtest":
+        from daemon.opportunity.backtest_cli import main as backtest_main
+        return backtest_main(args)
     return 2
 
 

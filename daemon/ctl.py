@@ -128,10 +128,11 @@ def render_opportunities(data: Any) -> str:
     rows = [[i + 1, o.get("type"), o.get("symbol"), o.get("venues") if isinstance(o.get("venues"), str)
              else "/".join(str(v) for v in (o.get("venues") or {}).values()),
              _fmt(o.get("funding_apr_pct")), _fmt(o.get("borrow_apr_pct")), _fmt(o.get("fee_apr_pct")),
-             _fmt(o.get("net_apr_pct")), _fmt(o.get("zscore")), _fmt(o.get("basis_bps"), 1)]
+             _fmt(o.get("net_apr_pct")), _fmt(o.get("holding_hours"), 1), o.get("model") or "",
+             _fmt(o.get("zscore")), _fmt(o.get("basis_bps"), 1)]
             for i, o in enumerate(items)]
     return table(rows, ["#", "TYPE", "SYMBOL", "VENUES", "FUNDING APR%", "BORROW APR%", "FEE APR%",
-                        "NET APR%", "Z", "BASIS BPS"])
+                        "NET APR%", "HOLD H", "MODEL", "Z", "BASIS BPS"])
 
 
 # -- commands ---------------------------------------------------------------------------------------

@@ -261,6 +261,7 @@ async def start_components(daemon: Daemon) -> None:
     from daemon.legging.api import position_routes
     from daemon.risk.api import risk_routes
     from daemon.opportunity.scanner import Scanner
+    from daemon.opportunity.pricing import StrategyTerms
     from daemon.opportunity.api import scanner_routes
     from daemon.opportunity.strategy import LeggingAdapter, Strategy, collateral_from_hub
     from daemon.risk.watchdog import Watchdog
@@ -291,6 +292,7 @@ async def start_components(daemon: Daemon) -> None:
         tiers = v.reference.tiers.get(symbol) if v is not None else None
         return brackets_from_tiers(tiers) if tiers else None
 
+    engine.brackets = brackets      # pre-flight judges with the same tiers as the watchdog
     watchdog = Watchdog(daemon.hub, cfg.watchdog, lambda: [rt.pair for rt in engine.pairs.values()],
                         EngineRiskActions(engine, daemon.venues), brackets=brackets, log=daemon.log,
                         journal=journal.record_risk_step, state_store=journal,
@@ -319,6 +321,7 @@ async def start_components(daemon: Daemon) -> None:
     strategy = Strategy(cfg.strategy, opportunities=lambda: scanner.latest,
                         engine=LeggingAdapter(engine), halt_mode=lambda: watchdog.halt_state.mode,
                         collateral=lambda: collateral_from_hub(daemon.hub), log=daemon.log)
+    scanner.terms = lambda: StrategyTerms.from_strategy(strategy.cfg)   # one exit rule for both
     later = [feed, borrow, Reconfigurable(scanner, "scanner"), Reconfigurable(strategy, "strategy")]
     daemon.components.extend(later)
 

@@ -25,6 +25,7 @@ PURE = (
     "connectors.binance.signing",
     "connectors.binance.schemas",
     "connectors.binance.errors",
+    "connectors.binance.constants",
     "connectors.sim.engine.",
     "daemon.core.",
     "daemon.risk.distance",
@@ -35,6 +36,9 @@ PURE = (
     "daemon.risk.assess",
     "daemon.legging.hedge",
     "daemon.legging.preflight",
+    "daemon.opportunity.pricing",
+    "daemon.opportunity.backtest",
+    "daemon.ops.config_reference",
 )
 PURE_FORBIDDEN = frozenset({"asyncio", "aiohttp", "websockets", "sqlite3", "socket", "uvloop",
                             "http", "urllib.request", "subprocess", "threading"})

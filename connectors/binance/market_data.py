@@ -2,8 +2,9 @@
 
 One websocket per (market, kind): spot depth on the combined `/stream`, USD-M depth on `/public`,
 markPrice on `/market`. Per frame, in the websocket's task: decode (precompiled msgspec) -> BookSync
--> hub.book_changed. Snapshots are fetched by separate tasks while diffs buffer; a gap or a
-reconnect marks the book RESYNCING/DOWN in the hub until a fresh snapshot has been replayed.
+-> hub.book_changed. Snapshots are fetched by separate tasks while diffs buffer; a gap, a crossed
+book or a reconnect marks the book RESYNCING/DOWN in the hub until a fresh snapshot has been
+replayed (a snapshot that itself comes out crossed is fetched again, with backoff).
 """
 from __future__ import annotations
 
@@ -84,6 +85,9 @@ class _BookFeed:
         elif result is Sync.GAP:
             self.owner.gaps_detected += 1
             self._resync(sym, f"sequence gap at U={ev.U}")
+        elif result is Sync.CROSSED:
+            self.owner.crossed_books += 1
+            self._resync(sym, f"crossed book at u={ev.u}")
 
     # -- snapshots -----------------------------------------------------------------------------
     def _resync(self, sym: str, reason: str) -> None:
@@ -125,7 +129,12 @@ class _BookFeed:
                 hub.book_changed(self.keys[sym])
                 self.pending.pop(sym, None)
                 return
-            # snapshot older than the buffered diffs: the venue's cache lags, ask again
+            if result is Sync.CROSSED:
+                owner.crossed_books += 1
+                owner.last_error = f"{self.market} {sym} snapshot {snap.lastUpdateId} is crossed"
+                owner.hub.set_health(owner.venue, self.streams[sym], Health.RESYNCING,
+                                     "crossed snapshot")
+            # else the snapshot is older than the buffered diffs: the venue's cache lags
             await asyncio.sleep(backoff.next_delay())
 
 
@@ -144,6 +153,7 @@ class BinanceMarketData:
         self.backoff = backoff
         self._intervals = funding_intervals or dict
         self.gaps_detected = 0
+        self.crossed_books = 0
         self.snapshots = 0
         self.snapshot_errors = 0
         self.last_error = ""

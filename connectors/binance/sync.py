@@ -1,8 +1,8 @@
 """Pure L2 book sequencing by Binance's documented procedures (no I/O, no clock).
 
 Feed it parsed diffs and snapshots; it applies them to the book and says what happened. The I/O shell
-fetches a snapshot when told `SNAPSHOT_NEEDED` / `GAP`, marks the book RESYNCING meanwhile and
-HEALTHY on `SYNCED`.
+fetches a snapshot when told `SNAPSHOT_NEEDED` / `GAP` / `CROSSED`, marks the book RESYNCING
+meanwhile and HEALTHY on `SYNCED`.
 
 USD-M futures (`pu` chain):
   drop a diff with u < lastUpdateId; the first applied diff has U <= lastUpdateId <= u;
@@ -11,6 +11,8 @@ Spot (`U` chain):
   drop a diff with u <= lastUpdateId; the first applied diff has U <= lastUpdateId + 1 <= u;
   every later diff has U == previous diff's u + 1.
 Diffs that arrive while a snapshot is pending are buffered (bounded) and replayed onto it.
+A book whose best bid reaches its best ask cannot be a real L2 state: after a diff, or after a
+snapshot and its replay, it is cleared like a gap and a fresh snapshot is asked for.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class BookLike(Protocol):
     def apply_levels(self, side: int, levels: Any) -> Any: ...
     def load_snapshot(self, bids: Any, asks: Any) -> Any: ...
     def clear(self) -> Any: ...
+    def is_crossed(self) -> bool: ...
 
 
 class Rule(IntEnum):
@@ -46,6 +49,7 @@ class Sync(IntEnum):
     SNAPSHOT_NEEDED = 3  # the snapshot is too old for the buffered diffs: fetch another
     GAP = 4              # continuity broken: book cleared, fetch a snapshot
     SYNCED = 5           # snapshot loaded and buffered diffs replayed: book usable
+    CROSSED = 6          # the venue's data crossed the book: cleared, fetch a snapshot
 
 
 class DiffEvent(Protocol):
@@ -60,7 +64,7 @@ class BookSync:
     or chained)."""
 
     __slots__ = ("book", "rule", "_buffer", "_synced", "_last_u", "_snap_id", "gaps",
-                 "snapshots", "dropped")
+                 "snapshots", "dropped", "crossings")
 
     def __init__(self, book: BookLike, rule: Rule, max_buffer: int = 10_000) -> None:
         self.book = book
@@ -72,6 +76,7 @@ class BookSync:
         self.gaps = 0
         self.snapshots = 0
         self.dropped = 0
+        self.crossings = 0
 
     @property
     def synced(self) -> bool:
@@ -90,8 +95,15 @@ class BookSync:
             self._buffer.append((U, u, pu, bids, asks, ts_ms))
             return Sync.BUFFERED
         result = self._step(U, u, pu, bids, asks, ts_ms)
+        if result is Sync.APPLIED and self.book.is_crossed():
+            # Kept for the replay: a snapshot older than this diff needs it for continuity.
+            self.crossings += 1
+            self.reset()
+            self._buffer.append((U, u, pu, bids, asks, ts_ms))
+            return Sync.CROSSED
         if result is Sync.GAP:
-            self._to_resync()
+            self.gaps += 1
+            self.reset()
             self._buffer.append((U, u, pu, bids, asks, ts_ms))
         return result
 
@@ -112,9 +124,17 @@ class BookSync:
             if result is Sync.GAP:
                 # The snapshot predates the oldest buffered diff we still have (or the buffer has a
                 # hole): keep diffs from here on and ask for a newer snapshot.
-                self._to_resync()
+                self.gaps += 1
+                self.reset()
                 self._buffer.extend(x for x in buffered if x[1] >= u)
                 return Sync.SNAPSHOT_NEEDED
+        if book.is_crossed():
+            # Keep the diffs newer than this snapshot: a next snapshot that is only a little
+            # newer still chains onto them.
+            self.crossings += 1
+            self.reset()
+            self._buffer.extend(x for x in buffered if x[1] > last_update_id)
+            return Sync.CROSSED
         return Sync.SYNCED
 
     # -- core ----------------------------------------------------------------------------------
@@ -145,12 +165,6 @@ class BookSync:
         self._last_u = u
         return Sync.APPLIED
 
-    def _to_resync(self) -> None:
-        self.gaps += 1
-        self._synced = False
-        self._last_u = None
-        self._buffer.clear()
-        self.book.clear()
 
     def apply_event(self, ev: Any) -> Sync:
         """Convenience for decoded `DepthUpdate` structs (futures carry `pu`, spot do not)."""

@@ -1,9 +1,14 @@
 """L2 order book: pure data structure, no I/O.
 
-Prices are stored as integer ticks. Internally each side is kept in "key space", where
-key = +ticks on the bid side and -ticks on the ask side, so that on *both* sides the best level
-is the largest key and the distance from the touch (in the direction that costs a taker) is
-simply ``best_key - key``. Every query is therefore written once for both sides.
+Prices are stored exactly, as integer multiples of a price unit: the tick, as long as every
+price the venue sends is on the tick grid (always, for a sane venue). An off-grid price is not
+rounded to a tick (that once merged 232 into a level at 40, and let a zero-qty update for an off-grid
+price delete a real level): the unit is refined to a divisor of the tick that holds it and every key
+is rescaled, once; ``load_snapshot`` and ``clear`` go back to the tick. Internally each side is
+kept in "key space", where key = +units on the bid side and -units on the ask side, so that on
+*both* sides the best level is the largest key and the distance from the touch (in the direction
+that costs a taker) is simply ``best_key - key``. Every query is therefore written once for both
+sides.
 
 Per side:
   * ``dict key -> qty`` for O(1) level look-up,
@@ -19,7 +24,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from math import gcd
 from typing import Final
 
 __all__ = ["ASK", "BID", "OrderBook"]
@@ -32,8 +38,8 @@ _SIGN: Final = (1, -1)
 # A taker buy consumes asks, a taker sell consumes bids. Upper case too: Binance spells it so.
 _TAKER_SIDE: Final[dict[str, int]] = {"buy": ASK, "sell": BID, "BUY": ASK, "SELL": BID}
 # Venue prices arrive as decimal strings and the same few hundred recur near the touch;
-# memoising string -> ticks skips float parsing and rounding (about a third of the cost of a
-# level update, see benchmarks/bench_book.py). Bounded: cleared when full.
+# memoising string -> key units skips the exact decimal parse (most of the cost of a level update
+# otherwise, see benchmarks/bench_book.py). Bounded: cleared when full.
 _PRICE_CACHE_MAX: Final = 8192
 # Sizes computed by summing level quantities can exceed the true total by float rounding;
 # such a residue must not turn a fillable order into "cannot fill".
@@ -75,6 +81,9 @@ class OrderBook:
         "ts_ms",
         "_units",
         "_scale",
+        "_per_tick",
+        "_tick_units",
+        "_tick_scale",
         "_qty",
         "_keys",
         "_pcache",
@@ -88,7 +97,11 @@ class OrderBook:
         self.symbol: str = symbol
         self.last_update_id: int = 0
         self.ts_ms: int = 0
-        self._units, self._scale = _decimal_grid(tick_size)
+        # Price of a key unit is _units / _scale; a tick is _per_tick key units (1 unless an
+        # off-grid price refined the unit).
+        self._tick_units, self._tick_scale = _decimal_grid(tick_size)
+        self._units, self._scale = self._tick_units, self._tick_scale
+        self._per_tick = 1
         self._qty: tuple[dict[int, float], dict[int, float]] = ({}, {})
         self._keys: tuple[list[int], list[int]] = ([], [])
         self._pcache: dict[str | float, int] = {}
@@ -105,7 +118,54 @@ class OrderBook:
         return round(float(price) / self._tick)
 
     def to_price(self, ticks: int) -> float:
-        return ticks * self._units / self._scale
+        return ticks * self._tick_units / self._tick_scale
+
+    @property
+    def on_grid(self) -> bool:
+        """False while the book holds (or held, since the last snapshot) an off-grid price."""
+        return self._per_tick == 1
+
+    def _key_units(self, price: str | float, grow: bool) -> int | None:
+        """``price`` as an exact whole number of key units (unsigned).
+
+        An off-grid price refines the unit when ``grow``; otherwise it answers None (no level
+        can sit there). Floats are taken at their shortest repr, as a venue would have sent it."""
+        try:
+            d = Decimal(price if isinstance(price, str) else repr(float(price)))
+            num, den = d.as_integer_ratio()
+        except (InvalidOperation, OverflowError, ValueError):
+            raise ValueError(f"price must be a finite decimal number, got {price!r}") from None
+        # price / unit = (num / den) * (scale / units)
+        top, bottom = num * self._scale, den * self._units
+        if top % bottom:
+            if not grow:
+                return None
+            self._refine(bottom // gcd(top, bottom))
+            top, bottom = num * self._scale, den * self._units
+        return top // bottom
+
+    def _refine(self, factor: int) -> None:
+        """Divide the key unit by ``factor``: every key is multiplied, order is unchanged. In place,
+        because ``apply_levels`` holds the dicts, lists and memo in locals."""
+        for side in (BID, ASK):
+            d = self._qty[side]
+            scaled = [(k * factor, q) for k, q in d.items()]
+            d.clear()
+            d.update(scaled)
+            keys = self._keys[side]
+            keys[:] = [k * factor for k in keys]
+        self._scale *= factor
+        self._per_tick *= factor
+        self._pcache.clear()
+        self.__class__ = _OffGridOrderBook
+
+    def _back_to_tick_grid(self) -> None:
+        """With no levels left, an off-grid episode is over: keys are ticks again."""
+        if self._per_tick != 1:
+            self._units, self._scale = self._tick_units, self._tick_scale
+            self._per_tick = 1
+            self._pcache.clear()
+            self.__class__ = OrderBook
 
     # ------------------------------------------------------------------ mutation
     def clear(self) -> None:
@@ -113,6 +173,7 @@ class OrderBook:
         for side in (BID, ASK):
             self._qty[side].clear()
             self._keys[side].clear()
+        self._back_to_tick_grid()
 
     def set_level_ticks(self, side: int, ticks: int, qty: float) -> None:
         key = ticks if side == BID else -ticks
@@ -127,7 +188,7 @@ class OrderBook:
             del keys[bisect_left(keys, key)]
 
     def set_level(self, side: int, price: float | str, qty: float | str) -> None:
-        self.set_level_ticks(side, round(float(price) / self._tick), float(qty))
+        self.apply_levels(side, ((price, qty),))
 
     def apply_levels(self, side: int, levels: Iterable[Level]) -> None:
         """Apply venue levels ``[[price, qty, ...], ...]`` (strings or numbers) in order.
@@ -141,12 +202,14 @@ class OrderBook:
         neg = side != BID
         for lv in levels:
             p = lv[0]
+            qty = float(lv[1])
             key = cache.get(p)
             if key is None:
-                key = self._parse_price(p)
+                key = self._parse_price(p, qty > 0.0)
+                if key is None:  # removing a price finer than any level held: nothing to delete
+                    continue
             if neg:
                 key = -key
-            qty = float(lv[1])
             if qty > 0.0:
                 if key not in d:
                     insort(keys, key)
@@ -155,12 +218,14 @@ class OrderBook:
                 del d[key]
                 del keys[bisect_left(keys, key)]
 
-    def _parse_price(self, price: str | float) -> int:
-        cache = self._pcache
-        if len(cache) >= _PRICE_CACHE_MAX:
-            cache.clear()
-        ticks = cache[price] = round(float(price) / self._tick)
-        return ticks
+    def _parse_price(self, price: str | float, grow: bool = True) -> int | None:
+        key = self._key_units(price, grow)  # before touching the memo: refining clears it
+        if key is not None:
+            cache = self._pcache
+            if len(cache) >= _PRICE_CACHE_MAX:
+                cache.clear()
+            cache[price] = key
+        return key
 
     def apply_diff(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         self.apply_levels(BID, bids)
@@ -174,19 +239,25 @@ class OrderBook:
         last_update_id: int | None = None,
         ts_ms: int | None = None,
     ) -> None:
-        """Replace the whole book. One sort per side instead of one insort per level."""
+        """Replace the whole book. One sort per side instead of one insort per level.
+
+        A refined price unit is kept (and so is the memo): a venue whose book holds off-grid
+        prices sends them in every snapshot."""
+        for d in self._qty:
+            d.clear()
         cache = self._pcache
         for side, levels in ((BID, bids), (ASK, asks)):
             sign = _SIGN[side]
             d = self._qty[side]
-            d.clear()
             for lv in levels:
                 p = lv[0]
+                qty = float(lv[1])
                 key = cache.get(p)
                 if key is None:
-                    key = self._parse_price(p)
+                    key = self._parse_price(p, qty > 0.0)
+                    if key is None:
+                        continue
                 key *= sign
-                qty = float(lv[1])
                 if qty > 0.0:
                     d[key] = qty
                 else:  # a later zero for a price seen earlier in the same snapshot removes it
@@ -283,8 +354,11 @@ class OrderBook:
         return len(self._keys[ASK])
 
     def qty_at(self, side: int, price: float | str) -> float:
-        """Quantity resting at ``price`` on ``side`` (0.0 if no level)."""
-        return self.qty_at_ticks(side, round(float(price) / self._tick))
+        """Quantity resting at exactly ``price`` on ``side`` (0.0 if no level)."""
+        key = self._key_units(price, grow=False)
+        if key is None:
+            return 0.0
+        return self._qty[side].get(key * _SIGN[side], 0.0)
 
     def qty_at_ticks(self, side: int, ticks: int) -> float:
         return self._qty[side].get(ticks if side == BID else -ticks, 0.0)
@@ -309,15 +383,15 @@ class OrderBook:
         sign = _SIGN[side]
         return [(sign * k, d[k]) for k in self._keys[side][: -n - 1 : -1]]
 
-    def _max_dev_ticks(self, touch_ticks: int, bps: float) -> int:
-        """Largest integer ``dev`` with ``dev * 1e4 <= bps * touch_ticks``.
+    def _max_dev(self, touch: int, bps: float) -> float:
+        """Largest integer ``dev`` (key units) with ``dev * 1e4 <= bps * touch``.
 
         The comparison is the definition of "within bps" used everywhere (depth and its
         reference model); the floor of the quotient is corrected both ways so float rounding
         in the division can never include or drop a boundary level."""
-        limit = bps * touch_ticks
+        limit = bps * touch
         if limit == math.inf:
-            return touch_ticks + (1 << 62)  # beyond any representable level
+            return math.inf  # every level, however far
         dev = math.floor(limit / 1e4)
         while (dev + 1) * 1e4 <= limit:
             dev += 1
@@ -334,7 +408,7 @@ class OrderBook:
         if not keys or not bps >= 0.0:
             return 0.0
         best = keys[-1]
-        dev = self._max_dev_ticks(abs(best), bps)
+        dev = self._max_dev(abs(best), bps)
         i = bisect_left(keys, best - dev)
         d = self._qty[side]
         return math.fsum([d[k] for k in keys[i:]])
@@ -345,7 +419,7 @@ class OrderBook:
         if not keys or not bps >= 0.0:
             return 0.0
         best = keys[-1]
-        dev = self._max_dev_ticks(abs(best), bps)
+        dev = self._max_dev(abs(best), bps)
         i = bisect_left(keys, best - dev)
         d = self._qty[side]
         ticks_notional = math.fsum([abs(k) * d[k] for k in keys[i:]])
@@ -353,7 +427,7 @@ class OrderBook:
 
     # ------------------------------------------------------------------ taker maths
     def _walk(self, side: int, qty: float) -> tuple[int, float] | None:
-        """(touch ticks, mean distance from touch in ticks) to fill ``qty`` on ``side``.
+        """(touch, mean distance from the touch) in key units to fill ``qty`` on ``side``.
 
         Works on distances from the touch rather than on prices so that the VWAP of a size
         filled at the touch is exactly the touch, and slippage carries no cancellation error.
@@ -432,13 +506,16 @@ class OrderBook:
     # ------------------------------------------------------------------ misc
     def copy(self) -> OrderBook:
         """Independent copy (e.g. for a scanner snapshot)."""
-        other = OrderBook.__new__(OrderBook)
+        other = type(self).__new__(type(self))
         other._tick = self._tick
         other.symbol = self.symbol
         other.last_update_id = self.last_update_id
         other.ts_ms = self.ts_ms
         other._units = self._units
         other._scale = self._scale
+        other._per_tick = self._per_tick
+        other._tick_units = self._tick_units
+        other._tick_scale = self._tick_scale
         other._qty = (self._qty[BID].copy(), self._qty[ASK].copy())
         other._keys = (self._keys[BID].copy(), self._keys[ASK].copy())
         other._pcache = {}
@@ -450,3 +527,35 @@ class OrderBook:
             f"ask={self.best_ask()} levels={len(self._keys[BID])}/{len(self._keys[ASK])} "
             f"u={self.last_update_id})"
         )
+
+
+class _OffGridOrderBook(OrderBook):
+    """The book while its key unit is finer than the tick (see ``OrderBook._refine``): the tick API
+    scales between ticks and keys. A separate class so that the usual on-grid book pays nothing
+    for it; ``OrderBook`` switches ``__class__`` both ways.
+
+    An off-grid level has no tick of its own: the *_ticks reads round it away from the touch (bids
+    down, asks up), to the tick a taker could surely get. Prices themselves are exact."""
+
+    __slots__ = ()
+
+    def set_level_ticks(self, side: int, ticks: int, qty: float) -> None:
+        super().set_level_ticks(side, ticks * self._per_tick, qty)
+
+    def best_bid_ticks(self) -> int | None:
+        keys = self._keys[BID]
+        return keys[-1] // self._per_tick if keys else None
+
+    def best_ask_ticks(self) -> int | None:
+        keys = self._keys[ASK]
+        return -(keys[-1] // self._per_tick) if keys else None
+
+    def qty_at_ticks(self, side: int, ticks: int) -> float:
+        return super().qty_at_ticks(side, ticks * self._per_tick)
+
+    def levels_ticks(self, side: int, n: int) -> list[tuple[int, float]]:
+        if n <= 0:
+            return []
+        d = self._qty[side]
+        sign, per_tick = _SIGN[side], self._per_tick
+        return [(sign * (k // per_tick), d[k]) for k in self._keys[side][: -n - 1 : -1]]

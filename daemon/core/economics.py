@@ -399,3 +399,56 @@ def expected_duration_from_half_life(
     """Same as ``expected_duration_hours`` for callers holding a half-life rather than theta."""
     _positive("half_life_hours", half_life_hours)
     return expected_duration_hours(f, mu, math.log(2.0) / half_life_hours, target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pricing the hold, not the instant
+# ---------------------------------------------------------------------------------------------
+
+
+def expected_funding(f0: float, mu: float, theta: float, t_hours: float) -> float:
+    """E[F(t)] = mu + (F0 - mu) e^(-theta t): the OU mean path from F0."""
+    _positive("theta", theta)
+    if t_hours < 0:
+        raise ValueError(f"t_hours must be >= 0, got {t_hours!r}")
+    return mu + (f0 - mu) * math.exp(-theta * t_hours)
+
+
+def mean_reversion_factor(theta: float, hold_hours: float) -> float:
+    """(1 - e^(-theta T)) / (theta T): the share of today's deviation a hold of T keeps on average.
+
+    1 at T = 0 (the hold earns today's rate), -> 0 as T grows (it earns the mean). expm1 keeps
+    the small-T end exact instead of cancelling 1 - 1.
+    """
+    _positive("theta", theta)
+    if hold_hours < 0:
+        raise ValueError(f"hold_hours must be >= 0, got {hold_hours!r}")
+    x = theta * hold_hours
+    if x < 1e-12:
+        return 1.0
+    return -math.expm1(-x) / x
+
+
+def mean_expected_funding(f0: float, mu: float, theta: float, hold_hours: float) -> float:
+    """Mean of E[F(t)] over a hold of T hours: mu + (F0 - mu)(1 - e^(-theta T))/(theta T).
+
+    A net APR that assumes F0 lasts the whole hold overstates an entry made at an extreme; this
+    is what the same rate is expected to pay on average while the position is held.
+    """
+    return mu + (f0 - mu) * mean_reversion_factor(theta, hold_hours)
+
+
+def hours_to_cross(f0: float, mu: float, theta: float, level: float, *, rising: bool) -> float:
+    """Hours until the mean path E[F(t)] from F0 crosses ``level`` (upward if ``rising``).
+
+    0 when F0 is already at or past the level in that direction; inf when the mean path never
+    gets there (it only approaches mu, so a level at mu or beyond is never reached).
+    """
+    _positive("theta", theta)
+    if not rising:
+        return hours_to_cross(-f0, -mu, theta, -level, rising=True)
+    if f0 >= level:
+        return 0.0
+    if mu <= level:
+        return math.inf
+    return math.log((mu - f0) / (mu - level)) / theta

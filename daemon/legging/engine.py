@@ -2,16 +2,18 @@
 
 One asyncio task per running operation per pair. Fills arrive through the hub (ORDER updates,
 subscriber priority 20, after the watchdog) and through REST acknowledgements; both fold into the
-pair's order table idempotently (legging_runtime). Decisions are the pure `hedge.decide`; the
+pair's order table idempotently (runtime.py). Decisions are the pure `hedge.decide`; the
 engine only executes them, with bounded attempts and backoff, so no pair can loop or churn.
 
 `decrease_now` / `liquidate_now` are the watchdog's entry points: called from a hub callback, they
 move the pair and write both legs' first orders (journaled write-ahead first) before returning,
 then the operation goes on in its task like any other.
 
-This module holds the public operations, the halt gate and the views. The operation machinery
-is in legging_ops (Operations), the hub subscriber in legging_events (HubEvents), order sending
-in legging_exec (Executor), recovery in legging_recovery.
+`LeggingEngine` is the facade: the public operations, the halt gate and the views. It owns its
+parts, composed, not inherited: `executor` (orders.py: build, send, settle, resolve, cancel,
+chase), `operations` (operations.py: one bounded task per operation), `events` (events.py: the
+hub subscriber), and hands them to `recover` (recovery.py) at start. All share one pair map,
+`pairs`.
 """
 from __future__ import annotations
 
@@ -30,7 +32,12 @@ from daemon.journal import Journal, JournalError
 from daemon.legging.config import LeggingConfig
 from daemon.legging.events import HubEvents
 from daemon.legging.operations import EngineError, OpTask, Operations, log
-from daemon.legging.preflight import PreflightError, check, leg_key
+from daemon.legging.orders import OrderExecutor
+from daemon.legging.preflight import (PreflightError, check, distance_pct, leg_key,
+                                      perp_liq_distance_pct, spot_short_liq_distance_pct)
+from daemon.risk.inputs import BracketSource, liquidation_bar, margin_assets
+from daemon.risk.maths import margin_asset_distance
+from daemon.legging.recovery import recover
 from daemon.legging.runtime import LegMeta, PairRuntime
 from connectors.base import Venue
 from daemon.core.pairs import (EXECUTIONS, PAIR_TYPES, Event, IllegalTransition, Pair, make_legs,
@@ -39,7 +46,7 @@ from daemon.core.pairs import (EXECUTIONS, PAIR_TYPES, Event, IllegalTransition,
 __all__ = ["EngineError", "LeggingEngine", "log"]
 
 
-class LeggingEngine(HubEvents, Operations):
+class LeggingEngine:
 
     def __init__(self, hub: Hub, venues: Mapping[str, Venue], cfg: LeggingConfig,
                  journal: Journal | None = None, *, clock: Callable[[], float] = time.time,
@@ -53,19 +60,33 @@ class LeggingEngine(HubEvents, Operations):
         "risk_state" is the stored halt and daily-loss baseline) before any pair is loaded or
         any operation resumes, so a restored halt gates the resumed operations too."""
         self.hub = hub
+        # The venue's leverage brackets per (venue, symbol), as the watchdog reads them; None
+        # until wiring sets it (pre-flight then uses the one fallback tier).
+        self.brackets: BracketSource | None = None
         self.allow = allow
         # (pair id, market, venue) -> liquidation distance in % (set by the daemon: the watchdog)
         self.liq_distance_source: Callable[[str, str, str], float | None] | None = None
         self.halt_mode = halt_mode
         self.before_resume = before_resume
         self.venues = venues
-        self.cfg = cfg
         self.journal = journal
         self.clock = clock
         self.pairs: dict[str, PairRuntime] = {}
         self.recovery_report: dict[str, Any] = {}
-        self.alerts: list[str] = []
-        self._unsubscribe = hub.subscribe(self._on_hub, priority=20)
+        self.executor = OrderExecutor(hub, venues, cfg, journal, clock)
+        self.operations = Operations(self.executor, self.pairs, cfg)
+        self.alerts = self.operations.alerts
+        self.events = HubEvents(hub, self.pairs, self.executor, journal)
+        self._cfg = cfg
+
+    @property
+    def cfg(self) -> LeggingConfig:
+        return self._cfg
+
+    @cfg.setter
+    def cfg(self, cfg: LeggingConfig) -> None:
+        """A reload: every part sizes, bounds and times from the new config from now on."""
+        self._cfg = self.executor.cfg = self.operations.cfg = cfg
 
     # ================================================================= lifecycle
     async def start(self) -> None:
@@ -80,17 +101,18 @@ class LeggingEngine(HubEvents, Operations):
                 # no resume without the halt in force; a retried start opens the journal again
                 await asyncio.to_thread(self.journal.close)
                 raise
-        await self._recover(state)
+        self.recovery_report = await recover(state, self.pairs, self.executor, self.operations,
+                                             self)
 
     async def stop(self) -> None:
         tasks = [rt.task for rt in self.pairs.values() if rt.task and not rt.task.done()]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._unsubscribe()
+        self.events.close()
         if self.journal is not None:
             for rt in self.pairs.values():
-                self._persist(rt)
+                self.executor.persist(rt)
             await asyncio.to_thread(self.journal.close)
 
     # ================================================================= halt gate
@@ -150,10 +172,10 @@ class LeggingEngine(HubEvents, Operations):
             raise EngineError(422, f"no price for {symbol}: books not ready", "symbol")
         step = max(meta[0].step, meta[1].step)
         qty = hedge.round_step(notional_usd / price, step, "down")
-        now_ms = self._now_ms()
+        now_ms = self.executor.now_ms()
         await self._refresh_borrow(legs, meta)
         try:
-            check(self.hub, self.cfg, legs, qty, now_ms)
+            check(self.hub, self.cfg, legs, qty, now_ms, brackets=self.brackets)
         except PreflightError as exc:
             raise EngineError(422, f"pre-flight refused: {exc.reason}", exc.field) from None
         pid = client_ids.new_pair_id(now_ms)
@@ -168,16 +190,17 @@ class LeggingEngine(HubEvents, Operations):
         rt.opened_ms = now_ms
         self.pairs[pid] = rt
         self.hub.set_pair(rt.pair)
-        self._persist(rt)
-        self._journal_op(rt, "open", None)
+        self.executor.persist(rt)
+        self.operations.journal_op(rt, "open", None)
         if self.journal is not None:
             try:
                 await self.journal.barrier()   # durable before the first order (journal.py, layer 1)
             except JournalError as exc:       # fail closed: the pair ends before any order
-                self._apply(pair, Event.FLAT, self._now_ms(), f"not opened: {exc}")
-                self._persist(rt)
+                self.operations.apply(pair, Event.FLAT, self.executor.now_ms(),
+                                      f"not opened: {exc}")
+                self.executor.persist(rt)
                 raise EngineError(503, f"journal not durable, nothing sent: {exc}") from None
-        rt.task = asyncio.create_task(self._run_op(rt, "open", pair.targets, execution))
+        rt.task = asyncio.create_task(self.operations.run_op(rt, "open", pair.targets, execution))
         return pid
 
     async def increase(self, pid: str, notional_usd: float, execution: str | None = None) -> None:
@@ -190,13 +213,13 @@ class LeggingEngine(HubEvents, Operations):
         add = hedge.round_step(notional_usd / price, max(rt.meta[0].step, rt.meta[1].step), "down")
         await self._refresh_borrow(rt.pair.legs, rt.meta)
         try:
-            check(self.hub, self.cfg, rt.pair.legs, add, self._now_ms(),
-                  (abs(rt.exposure(0)), abs(rt.exposure(1))))
+            check(self.hub, self.cfg, rt.pair.legs, add, self.executor.now_ms(),
+                  (abs(rt.exposure(0)), abs(rt.exposure(1))), brackets=self.brackets)
         except PreflightError as exc:
             raise EngineError(422, f"pre-flight refused: {exc.reason}", exc.field) from None
         new_qty = rt.pair.target_qty + add
-        await self._start_op(rt, "increase", Event.ADJUST, open_targets(rt.pair, new_qty),
-                             execution, new_qty)
+        await self.operations.start_op(rt, "increase", Event.ADJUST,
+                                       open_targets(rt.pair, new_qty), execution, new_qty)
         rt.entry_notional += add * price
 
     async def decrease(self, pid: str, fraction: float, execution: str | None = None) -> None:
@@ -206,8 +229,8 @@ class LeggingEngine(HubEvents, Operations):
             raise EngineError(400, "fraction must be in (0, 1]", "fraction")
         step = max(rt.meta[0].step, rt.meta[1].step)
         new_qty = hedge.round_step(rt.pair.target_qty * (1 - fraction), step, "nearest")
-        await self._start_op(rt, "decrease", Event.ADJUST, open_targets(rt.pair, new_qty),
-                             execution, new_qty)
+        await self.operations.start_op(rt, "decrease", Event.ADJUST,
+                                       open_targets(rt.pair, new_qty), execution, new_qty)
 
     def decrease_now(self, pid: str, fraction: float) -> OpTask:
         """`decrease(pid, fraction, "taker")` with both legs' first orders (reducing: reduceOnly
@@ -220,8 +243,9 @@ class LeggingEngine(HubEvents, Operations):
             raise EngineError(400, "fraction must be in (0, 1]", "fraction")
         step = max(rt.meta[0].step, rt.meta[1].step)
         new_qty = hedge.round_step(rt.pair.target_qty * (1 - fraction), step, "nearest")
-        return self._start_op_now(rt, "decrease", Event.ADJUST, open_targets(rt.pair, new_qty),
-                                  new_qty, "entry", "taker")
+        return self.operations.start_op_now(rt, "decrease", Event.ADJUST,
+                                            open_targets(rt.pair, new_qty), new_qty, "entry",
+                                            "taker")
 
     def liquidate_now(self, pid: str) -> OpTask:
         """`liquidate(pid)` with both legs' market orders written before this returns. A running
@@ -232,8 +256,8 @@ class LeggingEngine(HubEvents, Operations):
         if (rt.task is not None and not rt.task.done()) or rt.live_orders():
             return OpTask(self._liquidate_and_wait(pid), loop=asyncio.get_running_loop(),
                           name=f"op-{pid}-liquidate")
-        return self._start_op_now(rt, "liquidate", Event.CLOSE, (0.0, 0.0), rt.pair.target_qty,
-                                  "flatten", "market")
+        return self.operations.start_op_now(rt, "liquidate", Event.CLOSE, (0.0, 0.0),
+                                            rt.pair.target_qty, "flatten", "market")
 
     async def _liquidate_and_wait(self, pid: str) -> None:
         await self.liquidate(pid)
@@ -244,16 +268,17 @@ class LeggingEngine(HubEvents, Operations):
     async def close(self, pid: str, execution: str | None = None) -> None:
         rt = self._get(pid)
         self._gate("close", pid)
-        await self._start_op(rt, "close", Event.CLOSE, (0.0, 0.0), execution, rt.pair.target_qty)
+        await self.operations.start_op(rt, "close", Event.CLOSE, (0.0, 0.0), execution,
+                                       rt.pair.target_qty)
 
     async def liquidate(self, pid: str) -> None:
         rt = self._get(pid)
         if rt.task and not rt.task.done():
             rt.task.cancel()
             await asyncio.gather(rt.task, return_exceptions=True)
-        await self._cancel_live(rt)
-        await self._start_op(rt, "liquidate", Event.CLOSE, (0.0, 0.0), "market",
-                             rt.pair.target_qty)
+        await self.executor.cancel_live(rt)
+        await self.operations.start_op(rt, "liquidate", Event.CLOSE, (0.0, 0.0), "market",
+                                       rt.pair.target_qty)
 
     async def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> None:
         """Bring the perp to the margin liability: `qty` coins to add (> 0) to the perp's position
@@ -288,7 +313,7 @@ class LeggingEngine(HubEvents, Operations):
         else:
             targets = (e0, e1 + qty * p.legs[1].sign)
         size = hedge.round_step(max(abs(targets[0]), abs(targets[1])), step, "nearest")
-        await self._start_op(rt, "repair", Event.ADJUST, targets, "taker", size)
+        await self.operations.start_op(rt, "repair", Event.ADJUST, targets, "taker", size)
         if rt.task is not None:
             await asyncio.shield(rt.task)
 
@@ -298,10 +323,11 @@ class LeggingEngine(HubEvents, Operations):
             rt.task.cancel()
             await asyncio.gather(rt.task, return_exceptions=True)
         try:
-            self._apply(rt.pair, Event.DETACH, self._now_ms(), "detached by operator")
+            self.operations.apply(rt.pair, Event.DETACH, self.executor.now_ms(),
+                                  "detached by operator")
         except IllegalTransition as exc:
             raise EngineError(409, str(exc)) from None
-        self._persist(rt)
+        self.executor.persist(rt)
 
     async def wait_idle(self, pid: str, timeout: float = 60.0) -> None:
         rt = self._get(pid)
@@ -312,8 +338,8 @@ class LeggingEngine(HubEvents, Operations):
     def view(self, pid: str) -> dict[str, Any]:
         rt = self._get(pid)
         p = rt.pair
-        marks = tuple(self._mark(rt, i) for i in (0, 1))
-        held = max(1.0, self._now_ms() - rt.opened_ms)
+        marks = tuple(self.executor.mark(rt, i) for i in (0, 1))
+        held = max(1.0, self.executor.now_ms() - rt.opened_ms)
         pnl = pair_pnl(rt.books, marks, rt.entry_notional, held)  # type: ignore[arg-type]
         legs = []
         for i, leg in enumerate(p.legs):
@@ -324,7 +350,7 @@ class LeggingEngine(HubEvents, Operations):
                          "liq_distance_pct": self._liq_distance(rt, i),
                          "interest_coin": book.interest_coin,
                          "blocked": rt.blocked_reason[i] or None})
-        tol = self._tolerance(rt)
+        tol = self.executor.tolerance(rt)
         return {"id": p.id, "type": p.type, "symbol": p.symbol, "state": p.state.value,
                 "origin": p.origin, "execution": p.execution, "reason": p.reason, "target_qty": p.target_qty,
                 "notional_usd": p.notional_usd, "legs": legs, "residual_base": rt.residual(),
@@ -370,12 +396,14 @@ class LeggingEngine(HubEvents, Operations):
             if hourly is None:
                 continue      # no rate known: the pre-flight check refuses with the reason
             self.hub.set_borrow(Borrow(venue=leg.venue, asset=asset, hourly_rate=hourly,
-                                       max_borrowable=amount, ts_ms=self._now_ms()))
+                                       max_borrowable=amount, ts_ms=self.executor.now_ms()))
 
     # ================================================================= helpers
-    def _persist(self, rt: PairRuntime) -> None:
-        if self.journal is not None:
-            self.journal.put("pair", rt.journal_row())
+    def _get(self, pid: str) -> PairRuntime:
+        rt = self.pairs.get(pid)
+        if rt is None:
+            raise EngineError(404, f"no position {pid!r}", "id")
+        return rt
 
     def _meta(self, legs: tuple[Any, Any]) -> tuple[LegMeta, LegMeta]:
         out = []
@@ -396,16 +424,19 @@ class LeggingEngine(HubEvents, Operations):
                 return book.mid()
         return None
 
+    def _tiers(self, venue: str, symbol: str) -> tuple[Any, ...] | None:
+        tiers = self.brackets(venue, symbol) if self.brackets is not None else None
+        return tuple(tiers) if tiers else None
+
     def _liq_distance(self, rt: PairRuntime, i: int) -> float | None:
-        from daemon.legging.preflight import perp_liq_distance_pct, spot_short_liq_distance_pct
         leg = rt.pair.legs[i]
         if self.liq_distance_source is not None:
             # The watchdog's figure: whole cross-margin account, tiers and the venue's own, fresh.
             watched = self.liq_distance_source(rt.pair.id, leg.market, leg.venue)
             if watched is not None:
                 return watched
-        qty = abs(rt.exposure(i))
-        price = self._mark(rt, i)
+        qty = rt.exposure(i)
+        price = self.executor.mark(rt, i)
         if not qty or not price:
             return None
         if leg.market == "perp":
@@ -413,19 +444,17 @@ class LeggingEngine(HubEvents, Operations):
             if pos is not None and pos.liquidation_price > 0:
                 return abs(price - pos.liquidation_price) / price * 100.0
             w = self.hub.balances.get((leg.venue, "futures", rt.meta[i].quote))
-            return perp_liq_distance_pct((w.free + w.locked) if w else 0.0, qty, price)
+            return perp_liq_distance_pct((w.free + w.locked) if w else 0.0, qty, price,
+                                         brackets=self._tiers(leg.venue, leg.symbol))
         if not leg.borrows:
             return 100.0
+        # The whole cross-margin account as the venue holds it, through the one margin maths;
+        # before the venue reports the coin, this pair's short alone on the margin wallet.
+        bar = liquidation_bar(self.hub, leg.venue)
+        assets, priced = margin_assets(self.hub, leg.venue)
+        if priced and any(a.asset == rt.meta[i].base for a in assets):
+            return distance_pct(margin_asset_distance(assets, rt.meta[i].base, bar))
         usdt = self.hub.balances.get((leg.venue, "margin", rt.meta[i].quote))
-        acct = self.hub.margin_accounts.get(leg.venue)
-        if acct is not None and acct.margin_level > 0:
-            # ML scales as 1/P: distance to the liquidation bar
-            return (acct.margin_level / acct.force_liquidation_bar - 1.0) * 100.0
-        # the margin wallet holds collateral + sale proceeds: ML(P) = assets / (q P)
-        assets = (usdt.free + usdt.locked) if usdt else 0.0
-        return spot_short_liq_distance_pct(assets - qty * price, qty, price)
+        held = (usdt.free + usdt.locked) if usdt else 0.0
+        return spot_short_liq_distance_pct(held - abs(qty) * price, abs(qty), price, bar=bar)
 
-    # ================================================================= recovery
-    async def _recover(self, state: dict[str, Any]) -> None:
-        from daemon.legging.recovery import recover
-        self.recovery_report = await recover(self, state)

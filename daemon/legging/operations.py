@@ -1,10 +1,10 @@
 """The legging engine's operation machinery: one task per operation, bounded reconciliation.
 
-`_start_op` moves the pair's state machine and starts `_run_op`; the run executes the legs
-(taker / chase / batches / market), then folds fills into `hedge.decide` until the pair is
-hedged, failed or out of budget, and `_finish` applies the outcome. Every attempt is bounded
-(counts, budget, backoff), so no pair can loop or churn. The public operations are in
-daemon/legging.py (LeggingEngine), order sending in daemon/legging_exec.py.
+`start_op` moves the pair's state machine and starts `run_op`; the run executes the legs
+(taker / chase / batches / market) through the `OrderExecutor`, then folds fills into
+`hedge.decide` until the pair is hedged, failed or out of budget, and `finish` applies the
+outcome. Every attempt is bounded (counts, budget, backoff), so no pair can loop or churn. The
+public operations are `LeggingEngine`'s (engine.py); order sending is orders.py.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import structlog
 
 from connectors.transport.backoff import Backoff
 from daemon.legging import hedge
-from daemon.legging.orders import Executor, OpAborted
+from daemon.legging.config import LeggingConfig
+from daemon.legging.orders import OpAborted, OrderExecutor
 from daemon.legging.runtime import PairRuntime
 from daemon.core.pairs import Event, IllegalTransition, State
 
@@ -39,48 +40,56 @@ class OpTask(asyncio.Task):  # type: ignore[type-arg]
     written_ns: int = 0
 
 
-class Operations(Executor):
-    """Mixin of LeggingEngine (which sets `pairs` and `alerts`)."""
+class Operations:
+    """Runs the operations of the pairs in `pairs` (the engine's map, shared), sending through
+    `executor`. `alerts`: the engine-wide alert list (the last 100). `cfg` is replaced on a
+    reload (`LeggingEngine.cfg`)."""
 
-    pairs: dict[str, PairRuntime]
-    alerts: list[str]
+    def __init__(self, executor: OrderExecutor, pairs: dict[str, PairRuntime],
+                 cfg: LeggingConfig) -> None:
+        self.executor = executor
+        self.pairs = pairs
+        self.cfg = cfg
+        self.alerts: list[str] = []
 
-    def _apply(self, pair: Any, event: Event, now_ms: int, reason: str = "") -> State:
+    def apply(self, pair: Any, event: Event, now_ms: int, reason: str = "") -> State:
         """Every state change goes through here, so the hub's copy and its subscribers follow."""
         new = pair.apply(event, now_ms, reason)
-        self.hub.set_pair(pair)
+        self.executor.hub.set_pair(pair)
         return new
 
     # ================================================================= op machinery
-    def _get(self, pid: str) -> PairRuntime:
-        rt = self.pairs.get(pid)
-        if rt is None:
-            raise EngineError(404, f"no position {pid!r}", "id")
-        return rt
-
-    async def _start_op(self, rt: PairRuntime, kind: str, event: Event,
-                        targets: tuple[float, float], execution: str | None,
-                        new_qty: float) -> None:
+    async def start_op(self, rt: PairRuntime, kind: str, event: Event,
+                       targets: tuple[float, float], execution: str | None,
+                       new_qty: float) -> None:
         self._begin_op(rt, kind, event, targets, new_qty)
-        rt.task = asyncio.create_task(self._run_op(rt, kind, targets,
-                                                   execution or rt.pair.execution))
+        rt.task = asyncio.create_task(self.run_op(rt, kind, targets,
+                                                  execution or rt.pair.execution))
 
-    def _start_op_now(self, rt: PairRuntime, kind: str, event: Event,
-                      targets: tuple[float, float], new_qty: float, fire_kind: str,
-                      style: str) -> OpTask:
-        """`_start_op` + the operation's first `_fire`, without an await: the pair moves, both
+    def resume_op(self, rt: PairRuntime) -> None:
+        """Recovery: the journaled operation goes on toward its targets (at market for a
+        liquidation, taker otherwise), with a fresh order budget."""
+        rt.op_orders = 0
+        p = rt.pair
+        rt.task = asyncio.create_task(self.run_op(
+            rt, p.op_kind, p.targets, "market" if p.op_kind == "liquidate" else "taker"))
+
+    def start_op_now(self, rt: PairRuntime, kind: str, event: Event,
+                     targets: tuple[float, float], new_qty: float, fire_kind: str,
+                     style: str) -> OpTask:
+        """`start_op` + the operation's first `fire`, without an await: the pair moves, both
         legs' orders are journaled write-ahead and written before this returns; the task goes on
-        from there exactly as `_run_op` would after that `_fire` (fills, reconcile, finish)."""
+        from there exactly as `run_op` would after that `fire` (fills, reconcile, finish)."""
         loop = asyncio.get_running_loop()
         self._begin_op(rt, kind, event, targets, new_qty)
         first: list[Any] | BaseException
         written = 0
         try:
             deltas = (targets[0] - rt.exposure(0), targets[1] - rt.exposure(1))
-            first, written = self._fire_now(rt, deltas, fire_kind, style)
-        except Exception as exc:   # raised in the task, where `_run_op` handles it (the pair moved)
+            first, written = self.executor.fire_now(rt, deltas, fire_kind, style)
+        except Exception as exc:   # raised in the task, where `run_op` handles it (the pair moved)
             first = exc
-        task = OpTask(self._run_op(rt, kind, targets, style, first=first),
+        task = OpTask(self.run_op(rt, kind, targets, style, first=first),
                       loop=loop, name=f"op-{rt.pair.id}-{kind}")
         task.written_ns = written
         rt.task = task
@@ -92,7 +101,7 @@ class Operations(Executor):
         if rt.task and not rt.task.done():
             raise EngineError(409, f"position {p.id} is busy ({p.op_kind} running)")
         try:
-            self._apply(p, event, self._now_ms(), "")
+            self.apply(p, event, self.executor.now_ms(), "")
         except IllegalTransition as exc:
             raise EngineError(409, str(exc)) from None
         p.op_seq += 1
@@ -102,13 +111,13 @@ class Operations(Executor):
         rt.blocked = [False, False]
         rt.blocked_reason = ["", ""]
         rt.op_orders = 0
-        self._persist(rt)
-        self._journal_op(rt, kind, None)
+        self.executor.persist(rt)
+        self.journal_op(rt, kind, None)
 
-    async def _run_op(self, rt: PairRuntime, kind: str, targets: tuple[float, float],
-                      execution: str, resume: bool = False,
-                      first: list[Any] | BaseException | None = None) -> None:
-        """`first`: what `_fire_now` already sent (or the error it raised) in place of
+    async def run_op(self, rt: PairRuntime, kind: str, targets: tuple[float, float],
+                     execution: str, resume: bool = False,
+                     first: list[Any] | BaseException | None = None) -> None:
+        """`first`: what `fire_now` already sent (or the error it raised) in place of
         `_execute`."""
         p = rt.pair
         # This task's own context: every log line of the operation names its pair and symbol.
@@ -120,12 +129,12 @@ class Operations(Executor):
                     if isinstance(first, BaseException):
                         raise first
                     if first is not None:
-                        await self._complete_fire(rt, first)
+                        await self.executor.complete_fire(rt, first)
                     elif not resume:
                         await self._execute(rt, targets, execution)
                     decision = await self._reconcile(rt)
             except (TimeoutError, OpAborted) as exc:
-                await self._cancel_live(rt)
+                await self.executor.cancel_live(rt)
                 decision = hedge.Decision(hedge.FAIL, reason=f"operation stopped: {exc!r}")
             result = await self._finish(rt, kind, decision)
         except asyncio.CancelledError:
@@ -133,24 +142,24 @@ class Operations(Executor):
             raise
         except Exception as exc:  # an engine bug must not leave the pair silently unmanaged
             log.exception("legging op crashed", extra={"pair": p.id})
-            self._alert(rt, f"{kind} crashed: {exc!r}")
+            self.alert(rt, f"{kind} crashed: {exc!r}")
             try:
                 if p.state not in (State.FAILED, State.CLOSED, State.DETACHED):
-                    self._apply(p, Event.FAIL, self._now_ms(), f"{kind} crashed: {exc!r}")
+                    self.apply(p, Event.FAIL, self.executor.now_ms(), f"{kind} crashed: {exc!r}")
             except IllegalTransition:
                 pass
         finally:
-            self._persist(rt)
-            self._journal_op(rt, kind, result)
+            self.executor.persist(rt)
+            self.journal_op(rt, kind, result)
 
     async def _execute(self, rt: PairRuntime, targets: tuple[float, float], execution: str) -> None:
         deltas = (targets[0] - rt.exposure(0), targets[1] - rt.exposure(1))
         if execution == "market":
-            await self._fire(rt, deltas, "flatten", "market")
+            await self.executor.fire(rt, deltas, "flatten", "market")
         elif execution == "taker":
-            await self._fire(rt, deltas, "entry", "taker")
+            await self.executor.fire(rt, deltas, "entry", "taker")
         elif execution == "chase":
-            await self._chase(rt, deltas)
+            await self.executor.chase(rt, deltas)
         else:
             clips = self.cfg.batch_clips
             for k in range(clips):
@@ -158,9 +167,9 @@ class Operations(Executor):
                 d = tuple(hedge.round_step((targets[i] - rt.exposure(i)) / left,
                                            rt.meta[i].step, "nearest") for i in (0, 1))
                 if self.cfg.batch_mode == "chase":
-                    await self._chase(rt, d)  # type: ignore[arg-type]
+                    await self.executor.chase(rt, d)  # type: ignore[arg-type]
                 else:
-                    await self._fire(rt, d, "entry", "taker")  # type: ignore[arg-type]
+                    await self.executor.fire(rt, d, "entry", "taker")  # type: ignore[arg-type]
                 dec = await self._reconcile(rt, allow_topup=False)
                 if dec.action == hedge.FAIL or rt.blocked[0] or rt.blocked[1]:
                     return
@@ -173,9 +182,9 @@ class Operations(Executor):
         out_since: float | None = None
         backoff = Backoff(base_s=cfg.backoff_base_s, cap_s=cfg.backoff_cap_s, jitter=False)
         backoff_until = 0.0
-        tol = self._tolerance(rt)
+        tol = self.executor.tolerance(rt)
         while True:
-            now = self.clock()
+            now = self.executor.clock()
             if abs(rt.residual()) > tol:
                 out_since = out_since if out_since is not None else now
             else:
@@ -196,50 +205,51 @@ class Operations(Executor):
             if d.action == hedge.WAIT:
                 live = rt.live_orders()
                 if live:
-                    await self._await_final(rt, live)
+                    await self.executor.await_final(rt, live)
                 else:
                     await asyncio.sleep(max(0.0, d.wait_s))
                 continue
             counts[d.action] += 1
             before = abs(rt.residual()), rt.exposure(0), rt.exposure(1)
             if d.action == hedge.TOPUP:
-                await self._fire(rt, d.deltas, "entry", "taker")
+                await self.executor.fire(rt, d.deltas, "entry", "taker")
             else:
                 kind = "complete" if d.action == hedge.COMPLETE else "trim"
-                await self._fire_leg(rt, d.leg, d.delta, kind, "taker")
+                await self.executor.fire_leg(rt, d.leg, d.delta, kind, "taker")
             if (abs(rt.residual()), rt.exposure(0), rt.exposure(1)) == before:
-                backoff_until = self.clock() + backoff.next_delay()   # nothing moved: back off
+                # nothing moved: back off
+                backoff_until = self.executor.clock() + backoff.next_delay()
             else:
                 backoff.reset()
 
     async def _finish(self, rt: PairRuntime, kind: str, d: hedge.Decision) -> str:
         p = rt.pair
-        tol = self._tolerance(rt)
-        now = self._now_ms()
+        tol = self.executor.tolerance(rt)
+        now = self.executor.now_ms()
         hedged = abs(rt.residual()) <= tol
         flat = abs(rt.exposure(0)) <= tol and abs(rt.exposure(1)) <= tol
         reasons = "; ".join(r for r in rt.blocked_reason if r)
         if d.action == hedge.FAIL or not hedged:
-            self._alert(rt, f"{kind} failed: {d.reason} {reasons}".strip())
-            self._apply(p, Event.FAIL if p.state is not State.OPENING or not flat else Event.FLAT, now,
+            self.alert(rt, f"{kind} failed: {d.reason} {reasons}".strip())
+            self.apply(p, Event.FAIL if p.state is not State.OPENING or not flat else Event.FLAT, now,
                     f"{kind}: {d.reason} {reasons}".strip())
             return "failed"
         if p.state is State.OPENING:
             if flat:
-                self._apply(p, Event.FLAT, now, f"open abandoned, flat: {reasons or d.reason}")
+                self.apply(p, Event.FLAT, now, f"open abandoned, flat: {reasons or d.reason}")
                 return "flat"
             short = abs(abs(rt.exposure(1)) - p.target_qty) > tol
-            self._apply(p, Event.HEDGED, now, "opened short of target" if short else "")
+            self.apply(p, Event.HEDGED, now, "opened short of target" if short else "")
             return "open"
         if p.state is State.CLOSING or (p.state is State.ADJUSTING and p.target_qty <= tol):
             if flat:
                 await self._repay_dust(rt)
-                self._apply(p, Event.FLAT, now, "")
+                self.apply(p, Event.FLAT, now, "")
                 return "closed"
-            self._apply(p, Event.FAIL, now, f"{kind} incomplete (hedged): {reasons}")
-            self._alert(rt, f"{kind} incomplete, pair hedged but not flat")
+            self.apply(p, Event.FAIL, now, f"{kind} incomplete (hedged): {reasons}")
+            self.alert(rt, f"{kind} incomplete, pair hedged but not flat")
             return "failed"
-        self._apply(p, Event.HEDGED, now, "")
+        self.apply(p, Event.HEDGED, now, "")
         return "open"
 
     async def _repay_dust(self, rt: PairRuntime) -> None:
@@ -254,42 +264,43 @@ class Operations(Executor):
                   and o.meta[0].base == rt.meta[0].base]
         if others:
             return
-        venue = self.venues[leg.venue]
+        venue = self.executor.venues[leg.venue]
         asset = rt.meta[0].base
         refresh = getattr(venue, "refresh_balances", None)
         try:
             if refresh is not None:
                 await refresh()
-            bal = self.hub.balances.get((leg.venue, "margin", asset))
+            bal = self.executor.hub.balances.get((leg.venue, "margin", asset))
             if bal is None or bal.liability <= 1e-12:
                 return
             if bal.free + 1e-12 < bal.liability:
                 meta = rt.meta[0]
-                price = self._touch(rt, 0, "BUY", passive=False) or rt.books[0].avg_price
+                price = self.executor.touch(rt, 0, "BUY", passive=False) or rt.books[0].avg_price
                 need = max(bal.liability - bal.free, meta.min_qty,
                            (meta.min_notional * 1.05 / price) if price else 0.0)
                 qty = hedge.round_step(need, meta.step, "up")
-                await self._fire_leg(rt, 0, qty, "complete", "taker")
+                await self.executor.fire_leg(rt, 0, qty, "complete", "taker")
                 if refresh is not None:
                     await refresh()
-                bal = self.hub.balances.get((leg.venue, "margin", asset))
+                bal = self.executor.hub.balances.get((leg.venue, "margin", asset))
             if bal is not None and bal.liability > 1e-12 and bal.free > 0:
                 await venue.repay(asset, min(bal.free, bal.liability))
                 if refresh is not None:
                     await refresh()
         except OpAborted:
-            self._alert(rt, "order budget spent before the remaining liability was repaid")
+            self.alert(rt, "order budget spent before the remaining liability was repaid")
         except Exception as exc:
-            self._alert(rt, f"repay of remaining liability failed: {exc!r}")
+            self.alert(rt, f"repay of remaining liability failed: {exc!r}")
 
-    def _journal_op(self, rt: PairRuntime, action: str, result: str | None) -> None:
-        if self.journal is not None:
-            now = self._now_ms()
-            self.journal.put("op", {"pair_id": rt.pair.id, "op": rt.pair.op_seq, "action": action,
-                                    "started_ms": now, "ended_ms": now if result else None,
-                                    "result": result, "doc": None})
+    def journal_op(self, rt: PairRuntime, action: str, result: str | None) -> None:
+        journal = self.executor.journal
+        if journal is not None:
+            now = self.executor.now_ms()
+            journal.put("op", {"pair_id": rt.pair.id, "op": rt.pair.op_seq, "action": action,
+                               "started_ms": now, "ended_ms": now if result else None,
+                               "result": result, "doc": None})
 
-    def _alert(self, rt: PairRuntime, message: str) -> None:
+    def alert(self, rt: PairRuntime, message: str) -> None:
         text = f"pair {rt.pair.id}: {message}"
         rt.alerts.append(text)
         self.alerts.append(text)

@@ -3,14 +3,17 @@
 Every order: deterministic client id -> write-ahead intent (journal.intent: one os.write) ->
 track registered (so a user-stream report that beats the REST answer is matched) -> send. An
 unknown outcome (timeout, 5xx) is resolved by querying the client id; the same id is never sent
-again, a retry is a new attempt with a new id. `_fire_now` + `_complete_fire` split `_fire` at its
+again, a retry is a new attempt with a new id. `fire_now` + `complete_fire` split `fire` at its
 first await, for the synchronous entry points (the same steps, in the same order).
+
+Every venue answer about one of our orders (REST acknowledgement, user-stream report through the
+hub, recovery's listing) reaches the pair through `OrderExecutor.fold`, which hands it to
+`PairRuntime.apply_update`: the one place a fill moves a leg book, and so the hedge residual.
 """
 from __future__ import annotations
 
 import asyncio
 import math
-import time
 from decimal import Decimal
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -22,7 +25,7 @@ from daemon.hub import Hub
 from daemon.journal import Journal, JournalError
 from daemon.legging.config import LeggingConfig
 from daemon.legging.preflight import leg_key
-from daemon.legging.runtime import FINAL, OrderTrack, PairRuntime
+from daemon.legging.runtime import OrderTrack, PairRuntime
 from connectors.base import Venue
 from connectors.types import OrderRequest
 
@@ -38,16 +41,22 @@ class OpAborted(Exception):
     """The operation hit a hard bound (order budget): stop sending, reconcile what is there."""
 
 
-class Executor:
-    hub: Hub
-    venues: Mapping[str, Venue]
-    cfg: LeggingConfig
-    journal: Journal | None
-    clock: Callable[[], float]
+class OrderExecutor:
+    """Sends, settles, resolves and cancels the orders of one pair at a time (`rt` in every
+    call); it owns no pair. `cfg` is replaced on a reload (`LeggingEngine.cfg`)."""
 
-    # -- plumbing (the engine provides persistence and notification) ---------------------------
-    def _persist(self, rt: PairRuntime) -> None:
-        raise NotImplementedError
+    def __init__(self, hub: Hub, venues: Mapping[str, Venue], cfg: LeggingConfig,
+                 journal: Journal | None, clock: Callable[[], float]) -> None:
+        self.hub = hub
+        self.venues = venues
+        self.cfg = cfg
+        self.journal = journal
+        self.clock = clock
+
+    # -- the pair's record and its waiters -------------------------------------------------------
+    def persist(self, rt: PairRuntime) -> None:
+        if self.journal is not None:
+            self.journal.put("pair", rt.journal_row())
 
     def _journal_order(self, rt: PairRuntime, track: OrderTrack) -> None:
         if self.journal is not None:
@@ -56,29 +65,45 @@ class Executor:
                 "order_id": track.order_id or None, "status": track.status,
                 "filled_qty": track.filled, "avg_price": track.avg, "ts_ms": track.ts_ms})
 
-    def _fold(self, rt: PairRuntime, track: OrderTrack, u: OrderUpdate) -> None:
+    def fold(self, rt: PairRuntime, track: OrderTrack, u: OrderUpdate) -> None:
+        """A venue's word on one of our orders: into the leg book, the journal, the waiters."""
         rows = rt.apply_update(track, u)
         if self.journal is not None:
             for row in rows:
                 self.journal.put("fill", row)
         self._journal_order(rt, track)
-        self._notify(rt)
+        self.notify(rt)
 
-    def _notify(self, rt: PairRuntime) -> None:
+    def notify(self, rt: PairRuntime) -> None:
+        """The pair's figures changed: wake whatever of its operation waits on them."""
         rt.wake.set()
 
-    async def _wait_change(self, rt: PairRuntime, timeout: float) -> None:
+    async def wait_change(self, rt: PairRuntime, timeout: float) -> None:
         rt.wake.clear()
         try:
             await asyncio.wait_for(rt.wake.wait(), timeout)
         except TimeoutError:
             pass
 
-    def _now_ms(self) -> int:
+    def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
+    def tolerance(self, rt: PairRuntime) -> float:
+        """The pair's residual budget (at its current target size)."""
+        step = max(rt.meta[0].step, rt.meta[1].step)
+        return self.cfg.tolerance(rt.pair.target_qty, step)
+
     # -- prices ----------------------------------------------------------------------------------
-    def _touch(self, rt: PairRuntime, leg: int, side: str, passive: bool) -> float | None:
+    def mark(self, rt: PairRuntime, i: int) -> float | None:
+        """Leg `i`'s mark price (the book's mid where the venue streams no mark)."""
+        leg = rt.pair.legs[i]
+        m = self.hub.marks.get((leg.venue, leg.symbol))
+        if m is not None:
+            return m.mark_price
+        book = self.hub.books.get(leg_key(leg))
+        return book.mid() if book is not None else None
+
+    def touch(self, rt: PairRuntime, leg: int, side: str, passive: bool) -> float | None:
         """Passive: our own side's best (post-only); aggressive: the opposite side's best."""
         book = self.hub.books.get(leg_key(rt.pair.legs[leg]))
         if book is None:
@@ -88,7 +113,7 @@ class Executor:
         return lvl[0] if lvl else None
 
     def _cap_price(self, rt: PairRuntime, leg: int, side: str) -> float | None:
-        touch = self._touch(rt, leg, side, passive=False)
+        touch = self.touch(rt, leg, side, passive=False)
         if touch is None:
             return None
         tick = rt.meta[leg].tick or 1e-8
@@ -116,7 +141,7 @@ class Executor:
         if style == "market":
             otype, price, tif = "MARKET", None, None
         elif style == "maker":
-            price = self._touch(rt, leg, side, passive=True)
+            price = self.touch(rt, leg, side, passive=True)
             if price is None:
                 return None
             tick = rt.meta[leg].tick or 1e-8
@@ -149,7 +174,7 @@ class Executor:
                            time_in_force=tif, side_effect=side_effect, reduce_only=reduce_only)
         track = OrderTrack(client_id=cid, venue=L.venue, market=L.market, symbol=L.symbol, leg=leg,
                            op=p.op_seq, kind=kind, side=side, qty=qty, price=price,
-                           order_type=otype, ts_ms=self._now_ms())
+                           order_type=otype, ts_ms=self.now_ms())
         return track, req
 
     def _register(self, rt: PairRuntime, track: OrderTrack, req: OrderRequest) -> Any:
@@ -182,7 +207,7 @@ class Executor:
             track.error = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}"
             if kind == "unknown":
                 track.status = "UNKNOWN"
-                await self._resolve(rt, track)
+                await self.resolve(rt, track)
             else:
                 track.status = "REJECTED"
                 if kind == "block":
@@ -191,11 +216,11 @@ class Executor:
                 elif kind == "postonly":
                     track.status = "EXPIRED"
                 self._journal_order(rt, track)
-                self._notify(rt)
+                self.notify(rt)
             return
-        self._fold(rt, track, ack)
+        self.fold(rt, track, ack)
 
-    async def _resolve(self, rt: PairRuntime, track: OrderTrack, tries: int = 3) -> None:
+    async def resolve(self, rt: PairRuntime, track: OrderTrack, tries: int = 3) -> None:
         """Unknown outcome: ask the venue about this client id (the order is never re-sent)."""
         venue = self.venues[track.venue]
         for i in range(tries):
@@ -210,13 +235,13 @@ class Executor:
                     continue
                 track.status = "NOT_SENT"
                 self._journal_order(rt, track)
-                self._notify(rt)
+                self.notify(rt)
                 return
-            self._fold(rt, track, u)
+            self.fold(rt, track, u)
             return
         self._journal_order(rt, track)   # still UNKNOWN: recovery/reconcile will ask again
 
-    async def _await_final(self, rt: PairRuntime, tracks: list[OrderTrack],
+    async def await_final(self, rt: PairRuntime, tracks: list[OrderTrack],
                            timeout: float | None = None) -> None:
         deadline = self.clock() + (timeout or self.cfg.order_timeout_s)
         while True:
@@ -226,24 +251,24 @@ class Executor:
             left = deadline - self.clock()
             if left <= 0:
                 break
-            await self._wait_change(rt, min(left, 0.25))
+            await self.wait_change(rt, min(left, 0.25))
         for t in [t for t in tracks if not t.final]:
-            await self._resolve(rt, t)
+            await self.resolve(rt, t)
             if t.status in ("NEW", "PARTIALLY_FILLED"):
-                await self._cancel(rt, t)
+                await self.cancel(rt, t)
 
-    async def _cancel(self, rt: PairRuntime, track: OrderTrack) -> None:
+    async def cancel(self, rt: PairRuntime, track: OrderTrack) -> None:
         venue = self.venues[track.venue]
         try:
             u = await venue.cancel(track.market, track.symbol, track.client_id)
         except Exception:
             u = None
         if u is not None:
-            self._fold(rt, track, u)
+            self.fold(rt, track, u)
         if not track.final:
-            await self._resolve(rt, track)
+            await self.resolve(rt, track)
 
-    async def _fire(self, rt: PairRuntime, deltas: tuple[float, float], kind: str, style: str
+    async def fire(self, rt: PairRuntime, deltas: tuple[float, float], kind: str, style: str
                     ) -> list[OrderTrack]:
         """Both legs built and signed first, then written in the same loop iteration."""
         built = []
@@ -253,19 +278,19 @@ class Executor:
                 if b is not None:
                     built.append(b)
         prepared = [(t, self._register(rt, t, r)) for t, r in built]
-        self._persist(rt)
+        self.persist(rt)
         if not prepared:
             return []
         await asyncio.gather(*(self._send(rt, t, pr) for t, pr in prepared))
         tracks = [t for t, _ in prepared]
-        await self._await_final(rt, tracks)
+        await self.await_final(rt, tracks)
         return tracks
 
-    def _fire_now(self, rt: PairRuntime, deltas: tuple[float, float], kind: str, style: str
+    def fire_now(self, rt: PairRuntime, deltas: tuple[float, float], kind: str, style: str
                   ) -> tuple[list[tuple[OrderTrack, Awaitable[OrderUpdate]]], int]:
-        """`_fire`'s first half without an await: both legs built (reducing), signed, journaled
+        """`fire`'s first half without an await: both legs built (reducing), signed, journaled
         write-ahead and written (`send_now` where the venue has it) before returning. Returns
-        the sent tracks with their pending answers (for `_complete_fire`) and the perf_counter_ns
+        the sent tracks with their pending answers (for `complete_fire`) and the perf_counter_ns
         of the first write (0: none left in this pass)."""
         built = []
         for leg in (0, 1):
@@ -274,7 +299,7 @@ class Executor:
                 if b is not None:
                     built.append(b)
         prepared = [(t, self._register(rt, t, r)) for t, r in built]
-        self._persist(rt)
+        self.persist(rt)
         sent: list[tuple[OrderTrack, Awaitable[OrderUpdate]]] = []
         first = 0
         for track, pr in prepared:
@@ -297,16 +322,16 @@ class Executor:
             fut.set_exception(exc)
             return fut
 
-    async def _complete_fire(self, rt: PairRuntime,
+    async def complete_fire(self, rt: PairRuntime,
                              sent: list[tuple[OrderTrack, Awaitable[OrderUpdate]]]) -> None:
-        """`_fire`'s second half for orders `_fire_now` wrote."""
+        """`fire`'s second half for orders `fire_now` wrote."""
         if not sent:
             return
         await asyncio.gather(*(self._settle(rt, t, answer) for t, answer in sent))
-        await self._await_final(rt, [t for t, _ in sent])
+        await self.await_final(rt, [t for t, _ in sent])
 
     # -- chase -----------------------------------------------------------------------------------
-    async def _chase(self, rt: PairRuntime, deltas: tuple[float, float]) -> None:
+    async def chase(self, rt: PairRuntime, deltas: tuple[float, float]) -> None:
         start = (rt.exposure(0), rt.exposure(1))
         goals = (start[0] + deltas[0], start[1] + deltas[1])
         t0 = self.clock()
@@ -334,14 +359,14 @@ class Executor:
             now = self.clock()
             behind = (self._progress(rt, other, goals, start) - self._progress(rt, leg, goals, start)
                       ) * abs(goals[leg] - start[leg])
-            if behind > self._tolerance(rt):
+            if behind > self.tolerance(rt):
                 lag_since = lag_since if lag_since is not None else now
             else:
                 lag_since = None
             escalate = (now - t0 >= cfg.chase_escalate_after_s or requotes >= cfg.chase_max_requotes
                         or (lag_since is not None and now - lag_since >= cfg.complete_budget_s))
             if escalate:
-                await self._fire_leg(rt, leg, remaining, "entry", "taker")
+                await self.fire_leg(rt, leg, remaining, "entry", "taker")
                 return
             b = self._build(rt, leg, remaining, "entry", "maker")
             if b is None:
@@ -350,42 +375,38 @@ class Executor:
                 continue
             track, req = b
             prepared = self._register(rt, track, req)
-            self._persist(rt)
+            self.persist(rt)
             await self._send(rt, track, prepared)
             requotes += 1
             placed = self.clock()
             while not track.final:
-                await self._wait_change(rt, max(0.02, cfg.chase_requote_min_interval_s / 2))
+                await self.wait_change(rt, max(0.02, cfg.chase_requote_min_interval_s / 2))
                 if track.final:
                     break
                 now = self.clock()
-                touch = self._touch(rt, leg, track.side, passive=True)
+                touch = self.touch(rt, leg, track.side, passive=True)
                 moved = touch is not None and touch != track.price
                 other_lag = (self._progress(rt, other, goals, start)
                              - self._progress(rt, leg, goals, start)) * abs(goals[leg] - start[leg])
-                if other_lag > self._tolerance(rt) and lag_since is None:
+                if other_lag > self.tolerance(rt) and lag_since is None:
                     lag_since = now
                 urgent = (now - t0 >= cfg.chase_escalate_after_s or rt.blocked[other]
                           or (lag_since is not None and now - lag_since >= cfg.complete_budget_s))
                 if urgent or (moved and now - placed >= cfg.chase_requote_min_interval_s):
-                    await self._cancel(rt, track)
+                    await self.cancel(rt, track)
                     break
             if not track.final:
-                await self._await_final(rt, [track])
+                await self.await_final(rt, [track])
 
-    async def _fire_leg(self, rt: PairRuntime, leg: int, delta: float, kind: str, style: str
+    async def fire_leg(self, rt: PairRuntime, leg: int, delta: float, kind: str, style: str
                         ) -> OrderTrack | None:
         deltas = (delta, 0.0) if leg == 0 else (0.0, delta)
-        tracks = await self._fire(rt, deltas, kind, style)
+        tracks = await self.fire(rt, deltas, kind, style)
         return tracks[0] if tracks else None
 
-    def _tolerance(self, rt: PairRuntime) -> float:
-        step = max(rt.meta[0].step, rt.meta[1].step)
-        return self.cfg.tolerance(rt.pair.target_qty, step)
-
-    async def _cancel_live(self, rt: PairRuntime) -> None:
+    async def cancel_live(self, rt: PairRuntime) -> None:
         live = rt.live_orders()
-        await asyncio.gather(*(self._cancel(rt, t) for t in live))
+        await asyncio.gather(*(self.cancel(rt, t) for t in live))
 
 
 def on_grid(ticks: int, tick: float) -> float:
@@ -393,10 +414,3 @@ def on_grid(ticks: int, tick: float) -> float:
     decimals = max(0, -Decimal(repr(tick)).normalize().as_tuple().exponent)  # type: ignore[operator]
     return round(ticks * tick, decimals)
 
-
-def final_status(status: str) -> bool:
-    return status in FINAL
-
-
-def now_s() -> float:
-    return time.time()

@@ -49,7 +49,7 @@ def leg_key(leg: Leg) -> InstrumentKey:
     return InstrumentKey(leg.venue, HUB_MARKET[leg.market], leg.symbol)
 
 
-def _pct(distance: float) -> float:
+def distance_pct(distance: float) -> float:
     """A signed distance (fraction) as the percent pre-flight reports; 0 at or beyond the price."""
     if not math.isfinite(distance):
         return NO_LIQUIDATION_PCT
@@ -71,7 +71,7 @@ def spot_short_liq_distance_pct(collateral: float, qty: float, price: float, *,
     `collateral` USDT and alone in the account, to the force-liquidation bar."""
     if qty <= 0 or price <= 0:
         return NO_LIQUIDATION_PCT
-    return _pct(margin_short_distance(collateral, qty, price, bar))
+    return distance_pct(margin_short_distance(collateral, qty, price, bar))
 
 
 def perp_liq_distance_pct(wallet: float, qty: float, price: float, mmr: float = FALLBACK_MMR, *,
@@ -80,7 +80,7 @@ def perp_liq_distance_pct(wallet: float, qty: float, price: float, mmr: float = 
     alone on a cross `wallet`, to maintenance margin (the venue's tiers when given)."""
     if qty == 0 or price <= 0:
         return NO_LIQUIDATION_PCT
-    return _pct(perp_distance(qty, price, wallet, fallback_tiers(brackets, mmr), price)[0])
+    return distance_pct(perp_distance(qty, price, wallet, fallback_tiers(brackets, mmr), price)[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def check(hub: Hub, cfg: LeggingConfig, legs: tuple[Leg, Leg], qty: float,
                 distance = math.inf
         else:
             distance, liq = _perp_after(hub, leg, key, qty, touch, extra_liability[i], tiers)
-        dist = _pct(distance)
+        dist = distance_pct(distance)
         if dist < cfg.liq_distance_floor_pct:
             raise PreflightError(f"{leg.venue} {key.market} leg would start {dist:.1f}% from "
                                  f"liquidation{level} (< floor {cfg.liq_distance_floor_pct:g}%): "

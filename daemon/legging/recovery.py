@@ -11,32 +11,41 @@
 4. Tracks still without an answer are queried by client id (None: the venue never accepted it).
    Our orders still resting are cancelled (the resumed operation decides afresh).
 5. Pairs that were mid-operation resume toward the journaled targets, unless the halt gate (in
-   force already: `LeggingEngine.before_resume` restores it first) refuses what the operation was
+   force already: the engine's `before_resume` restores it first) refuses what the operation was
    doing; then `halted_targets` shrinks them: under no_new an open/increase stops growing the
    pair (the lagging leg may still catch up: re-hedges are allowed), under reduce_only it becomes
    a trim of the longer leg back to the shorter (hedged; flat if one leg is empty), and so does a
    repair that was adding; under flatten they all go to flat.
+
+The engine hands `recover` its parts (the pair map, the order executor, the operations, its halt
+gate); recovery calls only their public methods.
 """
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from collections.abc import Callable
 
 from daemon.core import client_ids
 from daemon.legging.hedge import round_step
+from daemon.legging.operations import Operations
+from daemon.legging.orders import OrderExecutor
 from daemon.legging.runtime import OrderTrack, PairRuntime
 from daemon.core.pairs import State
 from daemon.journal import JournalError
-
-if TYPE_CHECKING:
-    from daemon.legging.engine import LeggingEngine
 
 _RESUME = {State.OPENING, State.ADJUSTING, State.CLOSING}
 _LOOKBACK_MS = 60_000
 # the intent under which an operation kind adds exposure
 _GROWS = {"open": "open", "increase": "increase", "repair": "rehedge_up"}
+
+
+class HaltGate(Protocol):
+    """The watchdog's halt gate as the engine presents it (`LeggingEngine` is one)."""
+
+    def allowed(self, intent: str, pid: str | None = None) -> bool: ...
+
+    def halt_mode_name(self) -> str: ...
 
 
 def halted_targets(kind: str, exposures: tuple[float, float], target_qty: float,
@@ -58,15 +67,18 @@ def halted_targets(kind: str, exposures: tuple[float, float], target_qty: float,
     return (signs[0] * size, signs[1] * size), size
 
 
-async def recover(engine: LeggingEngine, state: dict[str, Any]) -> dict[str, Any]:
+async def recover(state: dict[str, Any], pairs: dict[str, PairRuntime], executor: OrderExecutor,
+                  operations: Operations, gate: HaltGate) -> dict[str, Any]:
+    """Load `state` (what `Journal.open` returned) into `pairs`, reconcile every managed pair
+    with its venues and resume the operations that were running; returns the report."""
     report: dict[str, Any] = {"pairs": 0, "resumed": [], "halted": [], "adopted": [],
                               "not_sent": [],
                               "cancelled": [], "foreign_orders": 0, "errors": [],
                               "replayed_intents": state.get("replayed_intents", 0)}
     for pid, doc in state["pairs"].items():
         rt = PairRuntime.from_doc(doc)
-        engine.pairs[pid] = rt
-        engine.hub.set_pair(rt.pair)
+        pairs[pid] = rt
+        executor.hub.set_pair(rt.pair)
         report["pairs"] += 1
         for t in rt.orders.values():
             parsed = client_ids.parse(t.client_id)
@@ -84,48 +96,46 @@ async def recover(engine: LeggingEngine, state: dict[str, Any]) -> dict[str, Any
                     symbol=leg.symbol, leg=parsed.leg, op=parsed.op, kind=parsed.kind,
                     side=row["side"], qty=row["qty"], price=row["price"],
                     order_type=row["order_type"], status="UNKNOWN", ts_ms=row["ts_ms"])
-    for rt in list(engine.pairs.values()):
+    for rt in list(pairs.values()):
         if not rt.pair.managed:
             continue
         try:
-            await _reconcile_with_venues(engine, rt, report)
+            await _reconcile_with_venues(executor, rt, report)
         except Exception as exc:   # one venue down must not stop the others from recovering
             report["errors"].append(f"{rt.pair.id}: {exc!r}")
-            engine._alert(rt, f"recovery incomplete: {exc!r}")
-        engine._persist(rt)
+            operations.alert(rt, f"recovery incomplete: {exc!r}")
+        executor.persist(rt)
         if rt.pair.state in _RESUME:
-            rt.op_orders = 0
             report["resumed"].append(rt.pair.id)
-            _apply_halt(engine, rt, report)
-            rt.task = asyncio.create_task(engine._run_op(
-                rt, rt.pair.op_kind, rt.pair.targets,
-                "market" if rt.pair.op_kind == "liquidate" else "taker"))
-    if engine.journal is not None:
+            _apply_halt(executor, operations, gate, rt, report)
+            operations.resume_op(rt)
+    if executor.journal is not None:
         try:
-            await engine.journal.barrier()
+            await executor.journal.barrier()
         except JournalError as exc:   # operations resumed already: the journal's halt takes over
             report["errors"].append(f"journal: {exc}")
     return report
 
 
-def _apply_halt(engine: LeggingEngine, rt: PairRuntime, report: dict[str, Any]) -> None:
+def _apply_halt(executor: OrderExecutor, operations: Operations, gate: HaltGate,
+                rt: PairRuntime, report: dict[str, Any]) -> None:
     p = rt.pair
-    mode = engine.halt_mode_name()
+    mode = gate.halt_mode_name()
     got = halted_targets(p.op_kind, (rt.exposure(0), rt.exposure(1)), p.target_qty,
                          (p.legs[0].sign, p.legs[1].sign), max(rt.meta[0].step, rt.meta[1].step),
-                         lambda intent: engine.allowed(intent, p.id), mode == "flatten")
+                         lambda intent: gate.allowed(intent, p.id), mode == "flatten")
     if got is None:
         return
     was = p.target_qty
     p.targets, p.target_qty = got
     report["halted"].append({"id": p.id, "op": p.op_kind, "mode": mode or "gate",
                              "target_qty": p.target_qty, "was": was})
-    engine._alert(rt, f"{p.op_kind} resumed under halt {mode or '(gate)'}: size {was:g} -> "
-                      f"{p.target_qty:g}")
-    engine._persist(rt)
+    operations.alert(rt, f"{p.op_kind} resumed under halt {mode or '(gate)'}: size {was:g} -> "
+                         f"{p.target_qty:g}")
+    executor.persist(rt)
 
 
-async def _reconcile_with_venues(engine: LeggingEngine, rt: PairRuntime,
+async def _reconcile_with_venues(executor: OrderExecutor, rt: PairRuntime,
                                  report: dict[str, Any]) -> None:
     prefix = client_ids.pair_prefix(rt.pair.id)
     seen: set[str] = set()
@@ -135,7 +145,7 @@ async def _reconcile_with_venues(engine: LeggingEngine, rt: PairRuntime,
         if key in done:
             continue
         done.add(key)
-        venue = engine.venues[leg.venue]
+        venue = executor.venues[leg.venue]
         try:
             listed = await venue.orders_since(leg.market, leg.symbol,
                                               rt.pair.created_ms - _LOOKBACK_MS)
@@ -152,16 +162,16 @@ async def _reconcile_with_venues(engine: LeggingEngine, rt: PairRuntime,
             seen.add(u.client_id)
             track = rt.orders.get(u.client_id)
             if track is None:
-                track = engine._adopt(rt, u, parsed)
+                track = rt.adopt(u, parsed)
                 report["adopted"].append(u.client_id)
-            engine._fold(rt, track, u)
+            executor.fold(rt, track, u)
     for track in list(rt.orders.values()):
         if track.final or track.client_id in seen:
             continue
-        await engine._resolve(rt, track)
+        await executor.resolve(rt, track)
         if track.status == "NOT_SENT":
             report["not_sent"].append(track.client_id)
     for track in rt.live_orders():
         if track.status in ("NEW", "PARTIALLY_FILLED"):
-            await engine._cancel(rt, track)
+            await executor.cancel(rt, track)
             report["cancelled"].append(track.client_id)

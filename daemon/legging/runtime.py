@@ -13,6 +13,7 @@ import msgspec
 from msgspec import Struct, field
 
 from daemon.core import accounting as acc
+from daemon.core.client_ids import ClientId
 from connectors.types import OrderUpdate
 from daemon.core.pairs import Pair
 
@@ -119,8 +120,23 @@ class PairRuntime:
         return [o for o in self.orders.values() if not o.final]
 
     # -- venue events --------------------------------------------------------------------------
+    def adopt(self, u: OrderUpdate, parsed: ClientId) -> OrderTrack:
+        """One of our orders the table does not know (sent before a crash): take it in, and keep
+        its attempt number from ever being used again."""
+        leg = self.pair.legs[parsed.leg]
+        track = OrderTrack(client_id=u.client_id, venue=leg.venue, market=leg.market,
+                           symbol=leg.symbol, leg=parsed.leg, op=parsed.op, kind=parsed.kind,
+                           side=u.side, qty=u.qty, price=u.price or None, status="UNKNOWN",
+                           ts_ms=u.ts_ms)
+        self.orders[u.client_id] = track
+        self.bump_attempt_floor(parsed.op, parsed.leg, parsed.attempt)
+        return track
+
     def apply_update(self, track: OrderTrack, u: OrderUpdate) -> list[dict[str, Any]]:
-        """Fold one order update into the track and the leg book; returns fill rows to journal."""
+        """Fold one order update into the track and the leg book; returns fill rows to journal.
+
+        The only place a fill moves a leg book, so the only place a fill moves the hedge
+        residual (`residual()`: e0 + e1). Cumulative figures make it idempotent."""
         rows: list[dict[str, Any]] = []
         book = self.books[track.leg]
         meta = self.meta[track.leg]

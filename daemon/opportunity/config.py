@@ -2,7 +2,7 @@
 
 Percentages are in percent (10.0 = 10 %) because operators type them; fees are in percent of
 notional per fill (0.05 = 5 bps, Binance's VIP0 USD-M taker). The code converts to fractions at
-the boundary and uses fractions everywhere else (see daemon/economics.py).
+the boundary and uses fractions everywhere else (see daemon/core/economics.py).
 """
 from __future__ import annotations
 
@@ -44,22 +44,27 @@ class ScannerConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     default_fees: VenueFees = VenueFees()
     # "taker" is the honest cost of a round trip; "maker" assumes chase fills at the touch.
     fee_mode: Literal["taker", "maker"] = "taker"
-    # Holding-time assumption used to amortise fees and slippage. "expected" uses the OU
-    # expected duration (clamped to [min_holding_hours, max_holding_hours]) when a fit exists.
-    holding: Literal["fixed", "expected"] = "fixed"
+    # The hold that funding is projected over and that fees and slippage are amortised over.
+    # "expected": the OU model's expected time to the strategy's exit (band or flip), clamped to
+    # [min_holding_hours, max_holding_hours] and to at least one settlement; without a fit, and
+    # always with "fixed", `holding_hours` (the fallback, shown as model "apr_only" without a fit).
+    holding: Literal["fixed", "expected"] = "expected"
     holding_hours: _Hours = 168.0
-    min_holding_hours: _Hours = 24.0
+    min_holding_hours: _Hours = 8.0
     max_holding_hours: _Hours = 24.0 * 30
-    # Size the slippage and depth figures are quoted for, and the cap on entry slippage per leg.
-    quote_size_usd: _Usd = 10_000.0
+    # Borrow is priced at today's rate times this multiple: borrow rates spike exactly when
+    # negative funding makes a reverse basis look best.
+    borrow_stress: Annotated[float, Meta(ge=1, le=100)] = 1.5
+    # Size the slippage is walked for (from the mid, so the spread is charged). Unset: the
+    # strategy's entry notional, the size it actually sends. The cap limits the entry walk per
+    # leg beyond the touch.
+    quote_size_usd: _Usd | None = None
     slippage_cap_bps: Annotated[float, Meta(gt=0, le=500)] = 20.0
     # Hurdle: what simply lending the stable coin earns (r_USD); r_asset for the no-arb rate.
     stable_lend_apr_pct: _AprPct = 5.0
     asset_lend_apr_pct: _AprPct = 0.0
-    # Mean reversion: minimum evenly spaced samples for an OU fit, and the |F - mu| (in sigma_F)
-    # the expected duration is measured to (the strategy's exit band).
+    # Mean reversion: minimum evenly spaced samples for an OU fit.
     min_history: Annotated[int, Meta(ge=3, le=10_000)] = 30
-    duration_target_z: Annotated[float, Meta(gt=0, le=20)] = 0.5
     # Which pairs are priced. Cross-venue basis needs a transfer to rebalance; off by default.
     types: Annotated[list[TradeTypeName], Meta(min_length=1, max_length=3)] = field(
         default_factory=lambda: ["basis", "reverse_basis", "long_short"])

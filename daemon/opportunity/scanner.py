@@ -21,11 +21,13 @@ from typing import Any
 from msgspec import Struct
 
 from daemon.core import economics as ec
-from daemon.core.economics import TradeType
+from daemon.core.economics import HOURS_PER_YEAR, TradeType
 from daemon.opportunity.funding_feed import FundingStats, SpreadFit
 from connectors.types import Instrument, InstrumentKey, Mark
 from daemon.hub import Hub
 from daemon.opportunity.config import ScannerConfig
+from daemon.opportunity.pricing import (MODEL_APR_ONLY, Reversion, StrategyTerms, price_hold,
+                                        slippage_from_mid_bps)
 from connectors.tasks import cancel_and_wait
 
 Key = tuple[str, str]
@@ -52,7 +54,10 @@ class Opportunity(Struct, frozen=True, kw_only=True):
     slippage_bps: float                 # entry + exit, all legs, for quote_size_usd
     round_trip_fee: float               # fraction of notional, all legs, entry + exit
     holding_hours: float
-    apr: ec.AprBreakdown
+    apr: ec.AprBreakdown                # funding_apr: expected over the hold (see pricing.py)
+    model: str = MODEL_APR_ONLY         # "ou" | "ou_hold" | "apr_only" (no fit: today's rate)
+    current_funding_apr: float = 0.0    # today's rate annualised, signed toward the trade
+    hold_net_apr: float | None = None   # for a pair already open: exit costs only
     hurdle_excess_apr: float
     zscore: float | None = None
     mu: float | None = None             # OU mean of the rate, same units as funding_rate
@@ -82,7 +87,10 @@ class Opportunity(Struct, frozen=True, kw_only=True):
             "interval_h": self.interval_h, "next_funding_ms": self.next_funding_ms,
             "long_funding_rate": self.long_funding_rate, "long_interval_h": self.long_interval_h,
             "long_next_funding_ms": self.long_next_funding_ms,
+            "model": self.model,
             "funding_apr_pct": pct(self.apr.funding_apr),
+            "current_funding_apr_pct": pct(self.current_funding_apr),
+            "hold_net_apr_pct": pct(self.hold_net_apr),
             "borrow_apr_pct": pct(self.apr.borrow_apr),
             "fee_apr_pct": pct(self.apr.fee_apr),
             "slippage_apr_pct": pct(self.apr.slippage_apr),
@@ -127,15 +135,18 @@ def _leg_quote(hub: Hub, key: InstrumentKey, entry_side: str, qty: float, cfg: S
     if book is None or book.best_bid() is None or book.best_ask() is None:
         # Unknown depth: charge the cap on both fills so a blind candidate never looks cheap.
         return _LegQuote(2 * cfg.slippage_cap_bps, 0.0, tuple(reasons or [f"no {key.market} book"]))
+    # The cost is measured from the mid (the spread is paid on every taker fill); the cap
+    # limits how far past the touch the walk may go.
     total = 0.0
     for side in (entry_side, _OPPOSITE[entry_side]):
-        s = book.slippage_bps(side, qty)
-        if s is None:
+        walk = book.slippage_bps(side, qty)
+        cost = slippage_from_mid_bps(book, side, qty)
+        if walk is None or cost is None:
             reasons.append(f"{key.venue} {key.market} book too thin for {qty:g} {key.symbol}")
-            s = cfg.slippage_cap_bps
-        elif s > cfg.slippage_cap_bps:
-            reasons.append(f"{key.venue} {key.market} {side} slippage {s:.1f} bps > cap")
-        total += s
+            cost = cfg.slippage_cap_bps + (book.spread_bps() or 0.0) / 2.0
+        elif walk > cfg.slippage_cap_bps:
+            reasons.append(f"{key.venue} {key.market} {side} slippage {walk:.1f} bps > cap")
+        total += cost
     touch = book.best_ask() if entry_side == "buy" else book.best_bid()
     assert touch is not None
     depth = book.qty_within_slippage(entry_side, cfg.slippage_cap_bps) * touch[0]
@@ -149,10 +160,40 @@ def _fit_for(stats: FundingStats | None, interval_h: float) -> ec.OUFit | None:
     return stats.fit if stats.fit.sigma_f > 0 else None
 
 
-def _holding(cfg: ScannerConfig, expected_h: float | None) -> float:
-    if cfg.holding == "expected" and expected_h is not None:
-        return min(max(expected_h, cfg.min_holding_hours), cfg.max_holding_hours)
-    return cfg.holding_hours
+def _reversion(trade: TradeType, mark: Mark, interval: float, long_mark: Mark | None,
+               long_interval: float | None, st: FundingStats | None,
+               long_st: FundingStats | None, spread_fit: SpreadFit | None,
+               ) -> tuple[Reversion | None, float | None]:
+    """(mean-reversion state of what the strategy's signals read, half-life) or (None, None).
+
+    long_short works on the APR spread: fitted on the spread itself when both venues have a
+    common history (the venues' funding co-moves), else the two fits combined as if independent
+    (mu and sigma of a difference), each annualised with its own interval.
+    """
+    per_year = HOURS_PER_YEAR / interval
+    fit1 = _fit_for(st, interval)
+    if trade is not TradeType.LONG_SHORT:
+        if fit1 is None:
+            return None, None
+        return (Reversion(value=mark.funding_rate, mu=fit1.mu, sigma_f=fit1.sigma_f,
+                          theta=fit1.theta), fit1.half_life_hours)
+    assert long_mark is not None and long_interval is not None
+    if spread_fit is not None and spread_fit.fit is not None and spread_fit.fit.sigma_f > 0:
+        w = spread_fit.window_h
+        ann = HOURS_PER_YEAR / w
+        now = mark.funding_rate * w / interval - long_mark.funding_rate * w / long_interval
+        fit = spread_fit.fit
+        return (Reversion(value=now * ann, mu=fit.mu * ann, sigma_f=fit.sigma_f * ann,
+                          theta=fit.theta, scale=per_year), fit.half_life_hours)
+    fit0 = _fit_for(long_st, long_interval)
+    if fit0 is None or fit1 is None:
+        return None, None
+    ann0 = HOURS_PER_YEAR / long_interval
+    theta = min(fit1.theta, fit0.theta)       # the slower leg sets the pace
+    return (Reversion(value=mark.funding_rate * per_year - long_mark.funding_rate * ann0,
+                      mu=fit1.mu * per_year - fit0.mu * ann0,
+                      sigma_f=math.hypot(fit1.sigma_f * per_year, fit0.sigma_f * ann0),
+                      theta=theta, scale=per_year), math.log(2.0) / theta)
 
 
 def _interval(mark: Mark, inst: Instrument | None) -> float:
@@ -171,8 +212,11 @@ def price_candidate(
     hub: Hub, cfg: ScannerConfig, trade: TradeType, symbol: str,
     leg0: InstrumentKey, leg1: InstrumentKey, stats: Mapping[Key, FundingStats], now_ms: int,
     spreads: Mapping[tuple[Key, Key], SpreadFit] | None = None,
+    terms: StrategyTerms | None = None,
 ) -> Opportunity | None:
     """Price one candidate. leg0 = spot (or long perp), leg1 = perp (or short perp)."""
+    terms = terms if terms is not None else StrategyTerms()
+    size_usd = cfg.quote_size_usd if cfg.quote_size_usd is not None else terms.order_size_usd
     perp_key = leg1
     mark = hub.marks.get((perp_key.venue, perp_key.symbol))
     if mark is None or not mark.mark_price > 0 or not mark.index_price > 0:
@@ -182,7 +226,7 @@ def price_candidate(
     last_settled = mark.last_settled_rate if mark.last_settled_rate is not None else (
         st.last_settled_rate if st is not None else None)
     reasons: list[str] = []
-    qty = cfg.quote_size_usd / mark.mark_price
+    qty = size_usd / mark.mark_price
 
     long_mark: Mark | None = None
     long_interval: float | None = None
@@ -223,51 +267,16 @@ def price_candidate(
     depth = min(q0.depth_usd, q1.depth_usd)
     fee = _fee_fraction(cfg, ((leg0.venue, leg0.market), (leg1.venue, leg1.market)))
 
-    # Mean reversion. long_short works on the APR spread: fitted on the spread itself when both
-    # venues have a common history (the venues' funding co-moves), else the two fits combined as
-    # if independent (mu and sigma of a difference), each annualised with its own interval.
-    z = mu = sigma_f = half_life = duration = None
-    fit1 = _fit_for(st, interval)
-    spread_fit = (spreads or {}).get(((leg0.venue, leg0.symbol), (leg1.venue, leg1.symbol)))
-    if trade is TradeType.LONG_SHORT and spread_fit is not None and spread_fit.fit is not None \
-            and spread_fit.fit.sigma_f > 0:
-        assert long_mark is not None and long_interval is not None
-        w = spread_fit.window_h
-        ann = 24.0 * 365.0 / w
-        now_spread = mark.funding_rate * w / interval - long_mark.funding_rate * w / long_interval
-        fit = spread_fit.fit
-        mu, sigma_f = fit.mu * ann, fit.sigma_f * ann
-        z = ec.zscore(now_spread, fit.mu, fit.sigma_f)
-        half_life = fit.half_life_hours
-        duration = ec.expected_duration_hours(now_spread * ann, mu, fit.theta,
-                                              cfg.duration_target_z * sigma_f)
-    elif trade is TradeType.LONG_SHORT:
-        assert long_mark is not None and long_interval is not None
-        fit0 = _fit_for(stats.get((leg0.venue, leg0.symbol)), long_interval)
-        if fit0 is not None and fit1 is not None:
-            ann1, ann0 = 24.0 * 365.0 / interval, 24.0 * 365.0 / long_interval
-            spread = mark.funding_rate * ann1 - long_mark.funding_rate * ann0
-            mu = fit1.mu * ann1 - fit0.mu * ann0
-            sigma_f = math.hypot(fit1.sigma_f * ann1, fit0.sigma_f * ann0)
-            theta = min(fit1.theta, fit0.theta)       # the slower leg sets the pace
-            z = ec.zscore(spread, mu, sigma_f)
-            half_life = math.log(2.0) / theta
-            duration = ec.expected_duration_hours(spread, mu, theta,
-                                                  cfg.duration_target_z * sigma_f)
-    elif fit1 is not None:
-        mu, sigma_f, half_life = fit1.mu, fit1.sigma_f, fit1.half_life_hours
-        z = ec.zscore(mark.funding_rate, mu, sigma_f)
-        duration = ec.expected_duration_hours(mark.funding_rate, mu, fit1.theta,
-                                              cfg.duration_target_z * sigma_f)
-    holding = _holding(cfg, duration)
-
-    apr = ec.net_apr(
-        trade, mark.funding_rate, interval, holding_hours=holding,
-        round_trip_fee_fraction=fee, slippage_fraction_total=slippage_bps / 1e4,
-        borrow_hourly_rate=borrow_rate or 0.0,
-        long_funding_rate=long_mark.funding_rate if long_mark is not None else None,
-        long_interval_hours=long_interval,
-    )
+    rev, half_life = _reversion(trade, mark, interval, long_mark, long_interval, st,
+                                stats.get((leg0.venue, leg0.symbol)),
+                                (spreads or {}).get(((leg0.venue, leg0.symbol),
+                                                     (leg1.venue, leg1.symbol))))
+    priced = price_hold(cfg, terms, trade, mark.funding_rate, interval, rev=rev,
+                        round_trip_fee=fee, slippage_fraction=slippage_bps / 1e4,
+                        borrow_hourly_rate=borrow_rate or 0.0,
+                        long_rate=long_mark.funding_rate if long_mark is not None else None,
+                        long_interval_h=long_interval)
+    apr = priced.apr
     hurdle = ec.excess_over_hurdle(apr.net_apr, cfg.stable_lend_apr_pct / 100.0,
                                    cfg.asset_lend_apr_pct / 100.0)
     venues = ({"long": leg0.venue, "short": leg1.venue} if trade is TradeType.LONG_SHORT
@@ -280,11 +289,14 @@ def price_candidate(
         long_interval_h=long_interval,
         long_next_funding_ms=long_mark.next_funding_ms if long_mark is not None else None,
         basis_bps=basis, borrow_hourly_rate=borrow_rate, borrow_available=available,
-        max_borrowable=max_borrow, depth_usd=depth, quote_size_usd=cfg.quote_size_usd,
-        slippage_bps=slippage_bps, round_trip_fee=fee, holding_hours=holding, apr=apr,
-        hurdle_excess_apr=hurdle, zscore=z, mu=mu, sigma_f=sigma_f, half_life_h=half_life,
-        expected_duration_h=duration, ok=not reasons, reasons=tuple(reasons), ts_ms=now_ms,
-        mark_ts_ms=mark.ts_ms,
+        max_borrowable=max_borrow, depth_usd=depth, quote_size_usd=size_usd,
+        slippage_bps=slippage_bps, round_trip_fee=fee, holding_hours=priced.holding_hours,
+        apr=apr, hurdle_excess_apr=hurdle, model=priced.model,
+        current_funding_apr=priced.current_funding_apr, hold_net_apr=priced.hold_net_apr,
+        zscore=None if rev is None else ec.zscore(rev.value, rev.mu, rev.sigma_f),
+        mu=None if rev is None else rev.mu, sigma_f=None if rev is None else rev.sigma_f,
+        half_life_h=half_life, expected_duration_h=priced.expected_duration_h,
+        ok=not reasons, reasons=tuple(reasons), ts_ms=now_ms, mark_ts_ms=mark.ts_ms,
     )
 
 
@@ -319,7 +331,8 @@ def rank(opps: list[Opportunity]) -> list[Opportunity]:
 
 
 def scan(hub: Hub, cfg: ScannerConfig, stats: Mapping[Key, FundingStats], now_ms: int,
-         spreads: Mapping[tuple[Key, Key], SpreadFit] | None = None) -> list[Opportunity]:
+         spreads: Mapping[tuple[Key, Key], SpreadFit] | None = None,
+         terms: StrategyTerms | None = None) -> list[Opportunity]:
     """All candidates, priced and ranked.
 
     long_short candidates are priced in both directions and only the one whose funding runs
@@ -327,7 +340,7 @@ def scan(hub: Hub, cfg: ScannerConfig, stats: Mapping[Key, FundingStats], now_ms
     """
     priced: dict[tuple[Any, ...], Opportunity] = {}
     for trade, symbol, leg0, leg1 in candidates(hub, cfg):
-        opp = price_candidate(hub, cfg, trade, symbol, leg0, leg1, stats, now_ms, spreads)
+        opp = price_candidate(hub, cfg, trade, symbol, leg0, leg1, stats, now_ms, spreads, terms)
         if opp is None:
             continue
         if trade is TradeType.LONG_SHORT:
@@ -352,11 +365,15 @@ class Scanner:
     def __init__(self, hub: Hub, cfg: ScannerConfig,
                  stats: Callable[[], Mapping[Key, FundingStats]] | None = None,
                  clock_ms: Callable[[], int] | None = None,
-                 spreads: Callable[[], Mapping[tuple[Key, Key], SpreadFit]] | None = None) -> None:
+                 spreads: Callable[[], Mapping[tuple[Key, Key], SpreadFit]] | None = None,
+                 terms: Callable[[], StrategyTerms] | None = None) -> None:
         self.hub = hub
         self.cfg = cfg
         self._stats = stats or dict
         self._spreads = spreads or dict
+        # The strategy's exit rule and order size (wiring points this at the live strategy
+        # config, so a reload of [strategy] moves the pricing with it).
+        self.terms: Callable[[], StrategyTerms] = terms or StrategyTerms
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.latest: list[Opportunity] = []
         self.latest_ms = 0
@@ -365,7 +382,7 @@ class Scanner:
 
     def refresh(self, now_ms: int | None = None) -> list[Opportunity]:
         now = self._clock_ms() if now_ms is None else now_ms
-        self.latest = scan(self.hub, self.cfg, self._stats(), now, self._spreads())
+        self.latest = scan(self.hub, self.cfg, self._stats(), now, self._spreads(), self.terms())
         self.latest_ms = now
         return self.latest
 

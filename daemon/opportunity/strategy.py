@@ -2,7 +2,7 @@
 
 Pure core: `decide(cfg, opportunities, pairs, state, ...) -> Decision` (state in, intents out; no
 clock, no I/O). Shell: `Strategy` runs `decide` every `decision_interval_s` and hands the intents
-to the pair engine (daemon/legging.py).
+to the pair engine (daemon/legging/engine.py).
 
 Entry (all must hold, on `entry_confirm` consecutive decisions):
   candidate ok (healthy books, borrow available, fillable) and its funding earns for the trade;
@@ -193,9 +193,12 @@ def exit_reason(cfg: StrategyConfig, opp: Opportunity, pair: PairView, now_ms: i
             return "funding flipped"
     if now_ms - pair.opened_ms < cfg.min_hold_s * 1000.0:
         return None
-    margin = opp.apr.net_apr - cfg.exit_net_apr_pct / 100.0
+    # Once open, the entry fees are sunk and the exit's are due either way: judge staying by
+    # what staying earns (pricing.HoldPrice.hold_net_apr), not by a second round trip.
+    held = opp.hold_net_apr if opp.hold_net_apr is not None else opp.apr.net_apr
+    margin = held - cfg.exit_net_apr_pct / 100.0
     if not margin > 0:
-        return f"net APR {opp.apr.net_apr * 100:.2f} % <= {cfg.exit_net_apr_pct} %"
+        return f"net APR {held * 100:.2f} % <= {cfg.exit_net_apr_pct} % (staying)"
     if opp.mu is not None and opp.sigma_f is not None and opp.sigma_f > 0:
         value, _ = _trade_rate(opp)
         if ec.exit_signal(opp.type, value, opp.mu, opp.sigma_f, margin, cfg.exit_z):

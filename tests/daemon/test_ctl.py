@@ -21,8 +21,10 @@ def test_renderers_show_every_pnl_term_and_dashes_for_unknowns() -> None:
     assert render_positions({"positions": []}) == "no positions"
     opps = render_opportunities({"opportunities": [{"type": "reverse_basis", "symbol": "ETHUSDT",
                                                    "venues": {"spot": "sim-a", "perp": "sim-a"},
-                                                   "net_apr_pct": 19.6, "zscore": None}]})
+                                                   "net_apr_pct": 19.6, "zscore": None,
+                                                   "model": "apr_only", "holding_hours": 168.0}]})
     assert "sim-a/sim-a" in opps and "19.60" in opps and "None" not in opps
+    assert "MODEL" in opps and "apr_only" in opps and "168.0" in opps   # no fit, visibly
     status = render_status({"version": "0.1.0", "pid": 1, "uptime_s": 5, "halt": "none", "config": "x",
                             "venues": {"sim-a": {"state": "degraded", "streams": {
                                 "spot:BTCUSDT:book": {"health": "resyncing"},

@@ -1,84 +1,55 @@
 """The facade the server calls: `Exchange(cfg, seed, scenario)`. Pure: no I/O, no wall clock;
-time moves only through `advance(dt_s)`. Trading calls live in the margin/futures mixins."""
+time moves only through `advance(dt_s)`.
+
+The facade owns the components, each one concern given the shared `VenueState` and the other
+components it calls: market_data (books, public events and views), matching (resting orders),
+margin (valuation, borrow/repay, interest), margin_orders, futures, transfers, liquidation.
+Here live only the clock loop (scenario regimes, funding and interest boundaries), accounts,
+faults, the conservation checks, and one delegating method per endpoint the server serves."""
 from __future__ import annotations
 
 import hashlib
 import math
-import random
 from decimal import Decimal
 from typing import Any
 
 from connectors.sim.config import SimVenueConfig
-from connectors.sim.engine import refdata
-from connectors.sim.engine.book import Book, DepthModel
-from connectors.sim.engine.errors import BinanceError, err
 from connectors.sim.engine.faults import Faults
-from connectors.sim.engine.futures import FuturesMixin
+from connectors.sim.engine.futures import Futures
 from connectors.sim.engine.ledger import Ledger
-from connectors.sim.engine.liquidation import LiquidationMixin
-from connectors.sim.engine.margin import MarginMixin
-from connectors.sim.engine.margin_orders import MarginOrdersMixin
-from connectors.sim.engine.matching import MatchingMixin
-from connectors.sim.engine.market import BorrowRate, SymbolMarket
-from connectors.sim.engine.params import (
-    AssetSpec, EngineParams, SymbolSpec, asset_spec, log_drift_per_s, symbol_spec)
+from connectors.sim.engine.liquidation import Liquidation
+from connectors.sim.engine.margin import Margin
+from connectors.sim.engine.margin_orders import MarginOrders
+from connectors.sim.engine.market_data import MarketData
+from connectors.sim.engine.matching import Matching
+from connectors.sim.engine.params import AssetSpec, EngineParams, SymbolSpec, log_drift_per_s
 from connectors.sim.engine.scenario import Regime, Scenario
-from connectors.sim.engine.state import Account
+from connectors.sim.engine.state import Account, Order
+from connectors.sim.engine.transfers import Transfers
+from connectors.sim.engine.venue_state import HOUR_MS, HOUSE, POOL, Event, VenueState
 
-Event = tuple[str, dict[str, Any]]
-HOUR_MS = 3_600_000
-HOUSE, POOL = "house", "pool"
+__all__ = ["Event", "Exchange"]
+
+Params = dict[str, str]
+Rows = list[dict[str, Any]]
 
 
-class Exchange(MarginOrdersMixin, MarginMixin, FuturesMixin, LiquidationMixin, MatchingMixin):
+class Exchange:
     def __init__(self, cfg: SimVenueConfig, seed: int, scenario: Scenario | None = None,
                  params: EngineParams | None = None) -> None:
-        self.cfg = cfg
-        self.seed = seed
         self.scenario = scenario
-        self.p = params or EngineParams()
-        self.t = 0.0
-        self.epoch0_ms = cfg.epoch0_ms or self.p.default_epoch0_ms
-        self.speedup = cfg.speedup
-        self.specs: dict[str, SymbolSpec] = {s: symbol_spec(s) for s in cfg.symbols}
-        assets = {"USDT"} | {s.base for s in self.specs.values()}
-        self.assets: dict[str, AssetSpec] = {a: asset_spec(a) for a in sorted(assets)}
-        self.ledger_ = Ledger()
-        self.faults = Faults()
-        self._events: list[Event] = []
-        self._seq = 0
-        self.markets: dict[str, SymbolMarket] = {}
-        self.spot_books: dict[str, Book] = {}
-        self.fut_books: dict[str, Book] = {}
-        self.spot_models: dict[str, DepthModel] = {}
-        self.fut_models: dict[str, DepthModel] = {}
-        for sym, spec in self.specs.items():
-            self.markets[sym] = SymbolMarket(spec, random.Random(f"{seed}:{sym}:market"))
-            ids = random.Random(f"{seed}:{sym}:ids")
-            self.spot_books[sym] = Book(ids.randrange(10**9, 2 * 10**9))
-            self.fut_books[sym] = Book(ids.randrange(10**11, 2 * 10**11))
-            self.spot_models[sym] = DepthModel(
-                random.Random(f"{seed}:{sym}:spotbook"), self.p.levels, spec.spot_level_ticks,
-                spec.spot_touch_qty / float(spec.spot_step), spec.depth_decay, self.p.refill_tau_s)
-            self.fut_models[sym] = DepthModel(
-                random.Random(f"{seed}:{sym}:perpbook"), self.p.levels, spec.perp_level_ticks,
-                spec.perp_touch_qty / float(spec.perp_step), spec.depth_decay, self.p.refill_tau_s)
-        self.rates: dict[str, BorrowRate] = {
-            a: BorrowRate(s, random.Random(f"{seed}:{a}:rate")) for a, s in self.assets.items()}
-        self.rate_mult: dict[str, float] = {a: 1.0 for a in self.assets}
-        self.pool_saved: dict[str, Decimal] = {}
-        self.accounts: dict[str, Account] = {}
-        self.by_key: dict[str, str] = {}
-        self.funding_history: dict[str, list[dict[str, Any]]] = {s: [] for s in self.specs}
-        self.liquidations: list[dict[str, Any]] = []
-        self._init_matching()
-        now = self.now_ms()
-        self.next_funding_ms = {s: self._next_boundary(now, sp.funding_interval_h * HOUR_MS)
-                                for s, sp in self.specs.items()}
-        self.next_hour_ms = self._next_boundary(now, HOUR_MS)
+        self.state = state = VenueState(cfg, seed, params or EngineParams())
+        self.matching = Matching(state.specs)
+        self.market_data = MarketData(state, self.matching)
+        self.margin = Margin(state)
+        self.margin_orders = MarginOrders(state, self.matching, self.margin)
+        self.futures = Futures(state, self.matching)
+        self.transfers = Transfers(state, self.margin, self.futures)
+        self.liquidation = Liquidation(state, self.margin, self.margin_orders, self.futures)
+        self.pool_saved: dict[str, Decimal] = {}   # pools a borrow_pool regime replaced
         self._genesis()
-        self._refresh_books(0.0)
-        for b in list(self.spot_books.values()) + list(self.fut_books.values()):
+        self.market_data.refresh_books(0.0, self._fill_resting)
+        for b in list(state.spot_books.values()) + list(state.fut_books.values()):
             b.publish()  # the state at t=0 is the baseline; diffs start after it
         key, secret = cfg.api_key, cfg.api_secret
         if not key:
@@ -87,25 +58,55 @@ class Exchange(MarginOrdersMixin, MarginMixin, FuturesMixin, LiquidationMixin, M
         self._default = self._new_account(key, secret, dict(cfg.margin_funding),
                                           dict(cfg.futures_funding))
 
+    # ---------------------------------------------------------------- shared state, read-only
+    # (the server, tests and rigs read these; the components share `self.state`)
+    @property
+    def cfg(self) -> SimVenueConfig:
+        return self.state.cfg
+
+    @property
+    def seed(self) -> int:
+        return self.state.seed
+
+    @property
+    def p(self) -> EngineParams:
+        return self.state.p
+
+    @property
+    def t(self) -> float:
+        """Scenario seconds since start."""
+        return self.state.t
+
+    @property
+    def specs(self) -> dict[str, SymbolSpec]:
+        return self.state.specs
+
+    @property
+    def assets(self) -> dict[str, AssetSpec]:
+        return self.state.assets
+
+    @property
+    def accounts(self) -> dict[str, Account]:
+        return self.state.accounts
+
+    @property
+    def ledger_(self) -> Ledger:
+        return self.state.ledger
+
+    @property
+    def faults(self) -> Faults:
+        return self.state.faults
+
     # ---------------------------------------------------------------- time
     def now_ms(self) -> int:
-        return self.epoch0_ms + int(round(self.t * self.speedup * 1000))
-
-    @staticmethod
-    def _next_boundary(now: int, period: int) -> int:
-        return (now // period + 1) * period
-
-    def _next_id(self) -> int:
-        self._seq += 1
-        return self._seq
+        return self.state.now_ms()
 
     def drain_events(self) -> list[Event]:
         """Events produced since the last advance()/drain_events() (order calls produce some)."""
-        ev, self._events = self._events, []
-        return ev
+        return self.state.drain_events()
 
     def emit(self, key: str, payload: dict[str, Any]) -> None:
-        self._events.append((key, payload))
+        self.state.emit(key, payload)
 
     def advance(self, dt_s: float) -> list[Event]:
         remaining = float(dt_s)
@@ -116,12 +117,13 @@ class Exchange(MarginOrdersMixin, MarginMixin, FuturesMixin, LiquidationMixin, M
         return self.drain_events()
 
     def _step(self, h: float) -> None:
-        t0, t1 = self.t, self.t + h
+        state = self.state
+        t0, t1 = state.t, state.t + h
         if self.scenario is not None:
             for regime, edge in self.scenario.crossings(t0, t1):
                 self._regime_edge(regime, edge)
         active = self.scenario.active(t0) if self.scenario is not None else []
-        for sym, m in self.markets.items():
+        for sym, m in state.markets.items():
             drift, basis, theta, vol = 0.0, None, None, 1.0
             for r in active:
                 if not r.applies_to_symbol(sym):
@@ -133,26 +135,26 @@ class Exchange(MarginOrdersMixin, MarginMixin, FuturesMixin, LiquidationMixin, M
                 if r.kind in ("volatility", "basis_blowout") or r.vol_mult != 1.0:
                     vol *= r.vol_mult
             m.step(h, drift, basis, vol, theta)
-        for a, br in self.rates.items():
+        for a, br in state.rates.items():
             br.step(h)
             mult = 1.0
             for r in active:
                 if r.kind == "borrow_spike" and (not r.assets or a in r.assets):
                     mult *= r.multiplier
-            self.rate_mult[a] = mult
+            state.rate_mult[a] = mult
         prev_sec = math.floor(t0 + 1e-9)
-        self.t = t1
-        self._refresh_books(h)
-        now = self.now_ms()
-        for sym in self.specs:
-            while now >= self.next_funding_ms[sym]:
-                self._settle_funding(sym, self.next_funding_ms[sym])
-                self.next_funding_ms[sym] += self.specs[sym].funding_interval_h * HOUR_MS
-        while now >= self.next_hour_ms:
-            self._accrue_interest(self.next_hour_ms)
-            self.next_hour_ms += HOUR_MS
-        self._check_liquidations()
-        self._publish_market(math.floor(t1 + 1e-9) != prev_sec)
+        state.t = t1
+        self.market_data.refresh_books(h, self._fill_resting)
+        now = state.now_ms()
+        for sym in state.specs:
+            while now >= state.next_funding_ms[sym]:
+                self.futures.settle_funding(sym, state.next_funding_ms[sym])
+                state.next_funding_ms[sym] += state.specs[sym].funding_interval_h * HOUR_MS
+        while now >= state.next_hour_ms:
+            self.margin.accrue_interest(state.next_hour_ms)
+            state.next_hour_ms += HOUR_MS
+        self.liquidation.check()
+        self.market_data.publish(math.floor(t1 + 1e-9) != prev_sec)
 
     def _regime_edge(self, r: Regime, edge: str) -> None:
         if r.kind == "borrow_pool":
@@ -165,214 +167,171 @@ class Exchange(MarginOrdersMixin, MarginMixin, FuturesMixin, LiquidationMixin, M
         elif r.kind == "fault" and edge == "start":
             self.inject_fault(r.fault, **r.params)
 
-    # ---------------------------------------------------------------- books
-    def _refresh_books(self, h: float) -> None:
-        for sym, spec in self.specs.items():
-            m = self.markets[sym]
-            for book, model, tick, mid, mkt in (
-                (self.spot_books[sym], self.spot_models[sym], spec.spot_tick, m.mid, "spot"),
-                (self.fut_books[sym], self.fut_models[sym], spec.perp_tick, m.perp_mid, "futures"),
-            ):
-                if h > 0:
-                    model.refresh(h)
-                bids, asks = model.levels_for(mid / float(tick))
-                self._match_resting(mkt, sym, bids, asks, model)
-                self._overlay(mkt, sym, bids, asks)
-                book.replace(bids, asks)
-
-    def _publish_market(self, second_tick: bool) -> None:
-        now = self.now_ms()
-        for sym, spec in self.specs.items():
-            low = sym.lower()
-            for mkt, book, tick, step in (
-                ("spot", self.spot_books[sym], spec.spot_tick, spec.spot_step),
-                ("fut", self.fut_books[sym], spec.perp_tick, spec.perp_step),
-            ):
-                top_before = (book._pub_bids and max(book._pub_bids),
-                              book._pub_asks and min(book._pub_asks))
-                bb0 = book._pub_bids.get(top_before[0]) if top_before[0] else None
-                ba0 = book._pub_asks.get(top_before[1]) if top_before[1] else None
-                diff = book.publish()
-                if diff is None:
-                    continue
-                U, u, pu, b, a = diff
-                fmt = self._fmt_levels(mkt, tick, step)
-                if self.faults.take_skip_diff(mkt, sym):
-                    pass  # the ids are consumed: subscribers see a gap, as on a lossy feed
-                elif mkt == "spot":
-                    self.emit(f"spot:{low}@depth@100ms", {
-                        "e": "depthUpdate", "E": now, "s": sym, "U": U, "u": u,
-                        "b": fmt(b), "a": fmt(a)})
-                else:
-                    self.emit(f"fut:{low}@depth@100ms", {
-                        "e": "depthUpdate", "E": now, "T": now, "s": sym, "U": U, "u": u,
-                        "pu": pu, "b": fmt(b), "a": fmt(a)})
-                bb, ba = book.best_bid(), book.best_ask()
-                if bb is None or ba is None:
-                    continue
-                if (bb[0], bb[1], ba[0], ba[1]) != (top_before[0], bb0, top_before[1], ba0):
-                    tk = {"u": u, "s": sym, "b": fmt([bb])[0][0], "B": fmt([bb])[0][1],
-                          "a": fmt([ba])[0][0], "A": fmt([ba])[0][1]}
-                    if mkt == "spot":
-                        self.emit(f"spot:{low}@bookTicker", tk)
-                    else:
-                        self.emit(f"fut:{low}@bookTicker",
-                                  {"e": "bookTicker", **tk, "E": now, "T": now})
-            if second_tick:
-                pi = self._premium_index_one(sym)
-                self.emit(f"fut:{low}@markPrice@1s", {
-                    "e": "markPriceUpdate", "E": now, "s": sym, "p": pi["markPrice"],
-                    "i": pi["indexPrice"], "P": pi["estimatedSettlePrice"],
-                    "r": pi["lastFundingRate"], "T": pi["nextFundingTime"]})
-
-    @staticmethod
-    def _fmt_levels(mkt: str, tick: Decimal, step: Decimal) -> Any:
-        if mkt == "spot":
-            def f(levels: list[tuple[int, int]]) -> list[list[str]]:
-                return [[f"{p * tick:.8f}", f"{q * step:.8f}"] for p, q in levels]
+    def _fill_resting(self, o: Order, qty: Decimal) -> None:
+        """A resting order the refreshed book traded through."""
+        if o.market == "spot":
+            self.margin_orders.maker_fill(o, qty)
         else:
-            pd, qd = refdata.decimals(tick), refdata.decimals(step)
-
-            def f(levels: list[tuple[int, int]]) -> list[list[str]]:
-                return [[f"{p * tick:.{pd}f}", f"{q * step:.{qd}f}"] for p, q in levels]
-        return f
+            self.futures.maker_fill(o, qty)
 
     # ---------------------------------------------------------------- market data (REST)
-    def _spec(self, symbol: str | None) -> SymbolSpec:
-        if not symbol:
-            raise err(-1102, "symbol")
-        spec = self.specs.get(symbol.upper())
-        if spec is None:
-            raise err(-1121)
-        return spec
-
     def spot_exchange_info(self) -> dict[str, Any]:
-        return refdata.spot_exchange_info(list(self.specs.values()), self.now_ms())
+        return self.market_data.spot_exchange_info()
 
     def futures_exchange_info(self) -> dict[str, Any]:
-        return refdata.futures_exchange_info(list(self.specs.values()), self.now_ms())
+        return self.market_data.futures_exchange_info()
 
-    def funding_info(self) -> list[dict[str, Any]]:
-        return refdata.funding_info(list(self.specs.values()))
-
-    @staticmethod
-    def _limit(limit: int | str | None, default: int) -> int:
-        try:
-            n = int(limit) if limit not in (None, "") else default
-        except (TypeError, ValueError):
-            raise err(-1100) from None
-        return max(1, min(n, 5000))
+    def funding_info(self) -> Rows:
+        return self.market_data.funding_info()
 
     def spot_depth(self, symbol: str, limit: int | str | None = 100) -> dict[str, Any]:
-        spec = self._spec(symbol)
-        book = self.spot_books[spec.symbol]
-        n = self._limit(limit, 100)
-        f = self._fmt_levels("spot", spec.spot_tick, spec.spot_step)
-        return {"lastUpdateId": book.snapshot_id(), "bids": f(book.sorted_bids(n)),
-                "asks": f(book.sorted_asks(n))}
+        return self.market_data.spot_depth(symbol, limit)
 
     def futures_depth(self, symbol: str, limit: int | str | None = 500) -> dict[str, Any]:
-        spec = self._spec(symbol)
-        book = self.fut_books[spec.symbol]
-        n = self._limit(limit, 500)
-        f = self._fmt_levels("fut", spec.perp_tick, spec.perp_step)
-        now = self.now_ms()
-        return {"lastUpdateId": book.snapshot_id(), "E": now, "T": now,
-                "bids": f(book.sorted_bids(n)), "asks": f(book.sorted_asks(n))}
-
-    def _ticker(self, spec: SymbolSpec) -> dict[str, Any]:
-        book = self.spot_books[spec.symbol]
-        bb, ba = book.best_bid() or (0, 0), book.best_ask() or (0, 0)
-        t, s = spec.spot_tick, spec.spot_step
-        return {"symbol": spec.symbol, "bidPrice": f"{bb[0] * t:.8f}", "bidQty": f"{bb[1] * s:.8f}",
-                "askPrice": f"{ba[0] * t:.8f}", "askQty": f"{ba[1] * s:.8f}"}
+        return self.market_data.futures_depth(symbol, limit)
 
     def spot_book_ticker(self, symbol: str | None = None) -> Any:
-        if symbol:
-            return self._ticker(self._spec(symbol))
-        return [self._ticker(s) for s in self.specs.values()]
+        return self.market_data.spot_book_ticker(symbol)
 
     def futures_book_ticker(self, symbol: str | None = None) -> Any:
-        def one(spec: SymbolSpec) -> dict[str, Any]:
-            book = self.fut_books[spec.symbol]
-            bb, ba = book.best_bid() or (0, 0), book.best_ask() or (0, 0)
-            t, s = spec.perp_tick, spec.perp_step
-            pd, qd = refdata.decimals(t), refdata.decimals(s)
-            return {"symbol": spec.symbol, "bidPrice": f"{bb[0] * t:.{pd}f}",
-                    "bidQty": f"{bb[1] * s:.{qd}f}", "askPrice": f"{ba[0] * t:.{pd}f}",
-                    "askQty": f"{ba[1] * s:.{qd}f}", "time": self.now_ms(),
-                    "lastUpdateId": book.update_id}
-        if symbol:
-            return one(self._spec(symbol))
-        return [one(s) for s in self.specs.values()]
-
-    def _premium_index_one(self, sym: str) -> dict[str, Any]:
-        m = self.markets[sym]
-        return {"symbol": sym, "markPrice": f"{m.mark_price():.8f}",
-                "indexPrice": f"{m.index_price():.8f}",
-                "estimatedSettlePrice": f"{m.mark_price():.8f}",
-                # Binance's naming: lastFundingRate here is the predicted rate of the coming
-                # settlement; interestRate the per-interval interest component.
-                "lastFundingRate": f"{m.predicted_rate(self.p):.8f}",
-                "interestRate": f"{self._interest_per_interval(sym):.8f}",
-                "nextFundingTime": self.next_funding_ms[sym], "time": self.now_ms()}
-
-    def _interest_per_interval(self, sym: str) -> Decimal:
-        return self.p.funding_interest_8h * self.specs[sym].funding_interval_h / 8
+        return self.market_data.futures_book_ticker(symbol)
 
     def premium_index(self, symbol: str | None = None) -> Any:
-        if symbol:
-            return self._premium_index_one(self._spec(symbol).symbol)
-        return [self._premium_index_one(s) for s in self.specs]
+        return self.market_data.premium_index(symbol)
 
     def funding_rate_history(self, symbol: str | None = None,
-                             limit: int | str | None = 100) -> list[dict[str, Any]]:
-        n = self._limit(limit, 100)
-        if symbol:
-            return self.funding_history[self._spec(symbol).symbol][-n:]
-        rows = [r for h in self.funding_history.values() for r in h]
-        return sorted(rows, key=lambda r: r["fundingTime"])[-n:]
+                             limit: int | str | None = 100) -> Rows:
+        return self.market_data.funding_rate_history(symbol, limit)
 
     def leverage_brackets(self, account: str | None = None, symbol: str | None = None) -> Any:
-        specs = [self._spec(symbol)] if symbol else list(self.specs.values())
-        return refdata.leverage_brackets(specs, symbol)
+        return self.market_data.leverage_brackets(account, symbol)
 
     def mid(self, symbol: str) -> Decimal:
         """Spot mid (index) as Decimal, for valuing margin assets."""
-        return self.markets[symbol].index_price()
+        return self.state.markets[symbol].index_price()
 
     def asset_price(self, asset: str) -> Decimal:
-        if asset == "USDT":
-            return Decimal(1)
-        return self.markets[asset + "USDT"].index_price()
+        return self.state.asset_price(asset)
+
+    # ---------------------------------------------------------------- cross margin
+    def margin_values(self, acct: str) -> tuple[Decimal, Decimal]:
+        return self.margin.margin_values(acct)
+
+    def margin_level(self, acct: str) -> Decimal:
+        return self.margin.margin_level(acct)
+
+    def margin_borrow_repay(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.margin.margin_borrow_repay(acct, params)
+
+    def margin_borrow_repay_history(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.margin.margin_borrow_repay_history(acct, params)
+
+    def margin_interest_history(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.margin.margin_interest_history(acct, params)
+
+    def margin_next_hourly_interest_rate(self, acct: str | None,
+                                         params: Params) -> list[dict[str, str]]:
+        return self.margin.margin_next_hourly_interest_rate(acct, params)
+
+    def margin_trade_coeff(self, acct: str, params: Params | None = None) -> dict[str, str]:
+        return self.margin.margin_trade_coeff(acct, params)
+
+    def margin_max_borrowable(self, acct: str, params: Params) -> dict[str, str]:
+        return self.margin.margin_max_borrowable(acct, params)
+
+    def margin_account(self, acct: str, params: Params | None = None) -> dict[str, Any]:
+        return self.margin.margin_account(acct, params)
+
+    def margin_new_order(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.margin_orders.margin_new_order(acct, params)
+
+    def margin_get_order(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.margin_orders.margin_get_order(acct, params)
+
+    def margin_cancel_order(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.margin_orders.margin_cancel_order(acct, params)
+
+    def margin_open_orders(self, acct: str, params: Params | None = None) -> Rows:
+        return self.margin_orders.margin_open_orders(acct, params)
+
+    def margin_all_orders(self, acct: str, params: Params) -> Rows:
+        return self.margin_orders.margin_all_orders(acct, params)
+
+    def margin_my_trades(self, acct: str, params: Params) -> Rows:
+        return self.margin_orders.margin_my_trades(acct, params)
+
+    def asset_transfer(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.transfers.asset_transfer(acct, params)
+
+    # ---------------------------------------------------------------- USD-M futures
+    def futures_risk(self, acct: str) -> dict[str, Decimal]:
+        return self.futures.futures_risk(acct)
+
+    def futures_max_withdraw(self, acct: str) -> Decimal:
+        return self.futures.futures_max_withdraw(acct)
+
+    def futures_new_order(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.futures.futures_new_order(acct, params)
+
+    def futures_cancel_order(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.futures.futures_cancel_order(acct, params)
+
+    def futures_get_order(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.futures.futures_get_order(acct, params)
+
+    def futures_open_orders(self, acct: str, params: Params | None = None) -> Rows:
+        return self.futures.futures_open_orders(acct, params)
+
+    def futures_all_orders(self, acct: str, params: Params) -> Rows:
+        return self.futures.futures_all_orders(acct, params)
+
+    def futures_user_trades(self, acct: str, params: Params) -> Rows:
+        return self.futures.futures_user_trades(acct, params)
+
+    def futures_income(self, acct: str, params: Params | None = None) -> Rows:
+        return self.futures.futures_income(acct, params)
+
+    def futures_change_leverage(self, acct: str, params: Params) -> dict[str, Any]:
+        return self.futures.futures_change_leverage(acct, params)
+
+    def futures_position_risk(self, acct: str, params: Params | None = None) -> Rows:
+        return self.futures.futures_position_risk(acct, params)
+
+    def futures_account(self, acct: str, params: Params | None = None) -> dict[str, Any]:
+        return self.futures.futures_account(acct, params)
+
+    def futures_balance(self, acct: str, params: Params | None = None) -> Rows:
+        return self.futures.futures_balance(acct, params)
 
     # ---------------------------------------------------------------- accounts
     def _genesis(self) -> None:
-        legs = [(HOUSE, a, "free", v) for a, v in self.p.house_funding.items()]
-        legs += [(HOUSE, a, "free", Decimal(10**9)) for a in self.assets
-                 if a not in self.p.house_funding]
-        legs += [(POOL, a, "free", s.pool) for a, s in self.assets.items()]
-        self.ledger_.post(self.now_ms(), "genesis", "genesis", legs, genesis=True)
-        self.genesis_totals = self.ledger_.coin_totals()
+        state = self.state
+        legs = [(HOUSE, a, "free", v) for a, v in state.p.house_funding.items()]
+        legs += [(HOUSE, a, "free", Decimal(10**9)) for a in state.assets
+                 if a not in state.p.house_funding]
+        legs += [(POOL, a, "free", s.pool) for a, s in state.assets.items()]
+        state.ledger.post(state.now_ms(), "genesis", "genesis", legs, genesis=True)
+        self.genesis_totals = state.ledger.coin_totals()
 
     def _new_account(self, key: str, secret: str, margin: dict[str, str],
                      futures: dict[str, str]) -> tuple[str, str]:
-        acct_id = f"a{len(self.accounts) + 1}"
-        self.accounts[acct_id] = Account(acct_id, key, secret)
-        self.by_key[key] = acct_id
+        state = self.state
+        acct_id = f"a{len(state.accounts) + 1}"
+        state.accounts[acct_id] = Account(acct_id, key, secret)
+        state.by_key[key] = acct_id
         legs = []
         for a, v in margin.items():
             legs += [(acct_id, a, "free", Decimal(v)), (HOUSE, a, "free", -Decimal(v))]
         for a, v in futures.items():
             legs += [(acct_id, a, "fwallet", Decimal(v)), (HOUSE, a, "free", -Decimal(v))]
-        self.ledger_.post(self.now_ms(), "deposit", acct_id, legs)
+        state.ledger.post(state.now_ms(), "deposit", acct_id, legs)
         return key, secret
 
     def default_account(self) -> tuple[str, str]:
         return self._default
 
     def account_for_key(self, api_key: str) -> str | None:
-        return self.by_key.get(api_key)
+        return self.state.by_key.get(api_key)
 
     def create_account(self, funding: dict[str, str],
                        futures_funding: dict[str, str] | None = None) -> tuple[str, str]:
@@ -383,11 +342,9 @@ class Exchange(MarginOrdersMixin, MarginMixin, FuturesMixin, LiquidationMixin, M
         return self._new_account("sim" + h[:61], hashlib.sha256(h.encode()).hexdigest(),
                                  funding, futures_funding or {})
 
-    def _acct(self, acct: str) -> Account:
-        a = self.accounts.get(acct)
-        if a is None:
-            raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
-        return a
+    def _bal(self, acct: str, asset: str, bucket: str = "free") -> Decimal:
+        """One ledger bucket of one account (tests read balances through this)."""
+        return self.state.bal(acct, asset, bucket)
 
     # ---------------------------------------------------------------- faults
     def inject_fault(self, kind: str, **kw: Any) -> None:
@@ -397,23 +354,21 @@ class Exchange(MarginOrdersMixin, MarginMixin, FuturesMixin, LiquidationMixin, M
             self.set_pool(str(kw["asset"]).upper(), Decimal(str(kw["amount"])))
             return
         if kind == "skip_diff":
-            sym = self._spec(str(kw["symbol"])).symbol
+            sym = self.state.spec(str(kw["symbol"])).symbol
             self.faults.skip_diff(self.faults.market(str(kw.get("market", "spot"))), sym,
                                   int(kw.get("n", 1)))
             return
         self.faults.inject(kind, **kw)
 
     def pool_available(self, asset: str) -> Decimal:
-        return self.ledger_.get(POOL, asset, "free")
+        return self.margin.pool_available(asset)
 
     def set_pool(self, asset: str, amount: Decimal) -> None:
         """Sets the lendable pool of `asset`; the difference moves to/from the house."""
-        d = amount - self.pool_available(asset)
-        self.ledger_.post(self.now_ms(), "deposit", f"pool:{asset}",
-                          [(POOL, asset, "free", d), (HOUSE, asset, "free", -d)])
+        self.margin.set_pool(asset, amount)
 
     # ---------------------------------------------------------------- checks
-    def ledger(self) -> list[dict[str, Any]]:
+    def ledger(self) -> Rows:
         """Every balance change: txn, time, account, asset, bucket, delta (str), cause, ref."""
         return [{**e, "delta": str(e["delta"])} for e in self.ledger_.entries]
 
@@ -425,5 +380,5 @@ class Exchange(MarginOrdersMixin, MarginMixin, FuturesMixin, LiquidationMixin, M
         """receivable - (borrowed + interest) per asset; all zero when claims are conserved."""
         return self.ledger_.claim_imbalance()
 
-    def liquidation_log(self) -> list[dict[str, Any]]:
-        return list(self.liquidations)
+    def liquidation_log(self) -> Rows:
+        return list(self.state.liquidations)

@@ -1,5 +1,5 @@
-"""Engine-level faults (the server owns transport faults): skipped diffs, rejected orders,
-partial fills."""
+"""Engine-level faults (the server owns transport faults): skipped diffs, crossed diffs, rejected
+orders, partial fills."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -16,6 +16,7 @@ class Faults:
         self._skip: dict[tuple[str, str], int] = {}
         self._reject: dict[str, tuple[int, int, str]] = {}
         self._fraction: dict[str, Decimal] = {}
+        self._cross: dict[tuple[str, str], int] = {}
 
     @staticmethod
     def market(m: str) -> str:
@@ -34,8 +35,22 @@ class Faults:
         self._skip[(market, symbol)] = n - 1
         return True
 
+    def crossing_bids(self, market: str, symbol: str, bids: list[tuple[int, int]],
+                      best_ask: tuple[int, int] | None) -> list[tuple[int, int]]:
+        """The bids of a diff about to be published; with a `cross_book` fault pending, plus one
+        phantom lot a tick above the best ask. The engine's book never holds it: a subscriber's
+        book is crossed until it fetches a fresh snapshot."""
+        n = self._cross.get((market, symbol), 0)
+        if n <= 0 or best_ask is None:
+            return bids
+        self._cross[(market, symbol)] = n - 1
+        return [*bids, (best_ask[0] + 1, 1)]  # last: a later entry for a price wins
+
     def inject(self, kind: str, **kw: Any) -> None:
-        if kind == "reject_next":
+        if kind == "cross_book":
+            key = (self.market(str(kw.get("market", "spot"))), str(kw["symbol"]).upper())
+            self._cross[key] = self._cross.get(key, 0) + int(kw.get("n", 1))
+        elif kind == "reject_next":
             code = int(kw.get("code", -1003))
             msg = str(kw.get("msg") or MESSAGES.get(code, "Rejected by fault injection."))
             self._reject[self.market(str(kw["market"]))] = (int(kw.get("n", 1)), code, msg)

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.sim.engine import refdata
 from connectors.sim.engine.errors import BinanceError, err
-from connectors.sim.engine.matching import Q8, consume, dec_param, fee_of, walk
+from connectors.sim.engine.matching import Q8, Matching, consume, dec_param, fee_of, trim, walk
+from connectors.sim.engine.orders import find_open_order, find_order, orders_of
 from connectors.sim.engine.state import Order, Position
+from connectors.sim.engine.venue_state import HOUSE, VenueState
 
 if TYPE_CHECKING:
-    from connectors.sim.engine.exchange import Exchange
     from connectors.sim.engine.params import Bracket
 
 ZERO = Decimal(0)
-HOUSE = "house"
 DEFAULT_LEVERAGE = 20
 
 
@@ -28,63 +28,69 @@ def _sign(x: Decimal) -> int:
     return (x > 0) - (x < 0)
 
 
-class FuturesMixin:
-    # ------------------------------------------------------------ risk maths
-    def _lev(self: Exchange, acct: str, sym: str) -> int:
-        return self._acct(acct).leverage.get(sym, DEFAULT_LEVERAGE)
+class Futures:
+    """The USD-M account of every user: risk, orders, fills, funding, views and events."""
 
-    def _mark(self: Exchange, sym: str) -> Decimal:
-        return self.markets[sym].mark_price()
+    def __init__(self, venue: VenueState, matching: Matching) -> None:
+        self.venue = venue
+        self.matching = matching
+
+    # ------------------------------------------------------------ risk maths
+    def lev(self, acct: str, sym: str) -> int:
+        return self.venue.acct(acct).leverage.get(sym, DEFAULT_LEVERAGE)
+
+    def mark(self, sym: str) -> Decimal:
+        return self.venue.markets[sym].mark_price()
 
     @staticmethod
-    def _upnl(pos: Position, mark: Decimal) -> Decimal:
+    def upnl(pos: Position, mark: Decimal) -> Decimal:
         return pos.amt * mark - _sign(pos.amt) * pos.cost
 
-    def _bracket(self: Exchange, sym: str, notional: Decimal) -> Bracket:
-        return refdata.bracket_for(self.specs[sym].brackets, notional)
+    def _bracket(self, sym: str, notional: Decimal) -> Bracket:
+        return refdata.bracket_for(self.venue.specs[sym].brackets, notional)
 
-    def _maint(self: Exchange, sym: str, notional: Decimal) -> Decimal:
+    def maint(self, sym: str, notional: Decimal) -> Decimal:
         b = self._bracket(sym, notional)
         return max(ZERO, notional * b.mmr - b.cum)
 
-    def _open_order_im(self: Exchange, acct: str) -> Decimal:
-        return sum((o.remaining * o.price / self._lev(acct, o.symbol)
-                    for o in self._acct(acct).orders.values()
+    def _open_order_im(self, acct: str) -> Decimal:
+        return sum((o.remaining * o.price / self.lev(acct, o.symbol)
+                    for o in self.venue.acct(acct).orders.values()
                     if o.market == "futures" and o.is_open and not o.reduce_only), ZERO)
 
-    def futures_risk(self: Exchange, acct: str) -> dict[str, Decimal]:
+    def futures_risk(self, acct: str) -> dict[str, Decimal]:
         """wallet, upnl, margin balance, position IM, open-order IM, maintenance margin."""
-        a = self._acct(acct)
-        wallet = self._bal(acct, "USDT", "fwallet")
+        a = self.venue.acct(acct)
+        wallet = self.venue.bal(acct, "USDT", "fwallet")
         upnl = pim = mm = ZERO
         for sym, pos in a.positions.items():
             if pos.amt == 0:
                 continue
-            mark = self._mark(sym)
+            mark = self.mark(sym)
             notional = abs(pos.amt) * mark
-            upnl += self._upnl(pos, mark)
-            pim += notional / self._lev(acct, sym)
-            mm += self._maint(sym, notional)
+            upnl += self.upnl(pos, mark)
+            pim += notional / self.lev(acct, sym)
+            mm += self.maint(sym, notional)
         oim = self._open_order_im(acct)
         return {"wallet": wallet, "upnl": upnl, "margin": wallet + upnl, "pim": pim, "oim": oim,
                 "mm": mm, "available": wallet + upnl - pim - oim}
 
-    def futures_max_withdraw(self: Exchange, acct: str) -> Decimal:
+    def futures_max_withdraw(self, acct: str) -> Decimal:
         r = self.futures_risk(acct)
         return max(ZERO, min(r["wallet"], r["available"])).quantize(Q8, ROUND_DOWN)
 
-    def _liq_price(self: Exchange, acct: str, sym: str) -> Decimal:
+    def _liq_price(self, acct: str, sym: str) -> Decimal:
         """Cross: the mark at which margin balance == maintenance margin, other positions held."""
-        a = self._acct(acct)
+        a = self.venue.acct(acct)
         pos = a.positions.get(sym)
         if pos is None or pos.amt == 0:
             return ZERO
         r = self.futures_risk(acct)
-        mark = self._mark(sym)
+        mark = self.mark(sym)
         notional = abs(pos.amt) * mark
         b = self._bracket(sym, notional)
-        others_upnl = r["upnl"] - self._upnl(pos, mark)
-        others_mm = r["mm"] - self._maint(sym, notional)
+        others_upnl = r["upnl"] - self.upnl(pos, mark)
+        others_mm = r["mm"] - self.maint(sym, notional)
         w = r["wallet"] + others_upnl - others_mm
         q = abs(pos.amt)
         if pos.amt > 0:   # w + q(P - E) = qPm - cum
@@ -94,9 +100,9 @@ class FuturesMixin:
         return max(ZERO, px)
 
     # ------------------------------------------------------------ orders
-    def futures_new_order(self: Exchange, acct: str, params: dict[str, str]) -> dict[str, Any]:
-        a = self._acct(acct)
-        spec = self._spec(params.get("symbol"))
+    def futures_new_order(self, acct: str, params: dict[str, str]) -> dict[str, Any]:
+        a = self.venue.acct(acct)
+        spec = self.venue.spec(params.get("symbol"))
         sym = spec.symbol
         side = (params.get("side") or "").upper()
         if not side:
@@ -137,7 +143,7 @@ class FuturesMixin:
                 raise err(-1102, "price")
             if price % tick != 0:
                 raise BinanceError(400, -4014, "Price not increased by tick size.")
-        mark = self._mark(sym)
+        mark = self.mark(sym)
         if not reduce_only and qty * (price or mark) < spec.perp_min_notional:
             raise err(-4164, spec.perp_min_notional)
         pos = a.position(sym)
@@ -148,15 +154,15 @@ class FuturesMixin:
                 raise err(-2022)
             lots = min(lots, int(abs(pos.amt) / step))
         is_buy = side == "BUY"
-        book = self.fut_books[sym]
-        fills = walk(book, self._overlay_for("fut", sym, is_buy), is_buy, lots,
+        book = self.venue.fut_books[sym]
+        fills = walk(book, self.matching.overlay_for("fut", sym, is_buy), is_buy, lots,
                      int(price / tick) if typ == "LIMIT" else None)
         if tif == "GTX" and fills:
             raise err(-5022)
-        self.faults.check_reject("fut")
-        frac = self.faults.fraction("fut")
+        self.venue.faults.check_reject("fut")
+        frac = self.venue.faults.fraction("fut")
         if frac < 1:
-            fills = _trim(fills, int(lots * frac))
+            fills = trim(fills, int(lots * frac))
         filled = sum(q for _, q in fills)
         if tif == "FOK" and filled < lots:
             fills, filled = [], 0
@@ -165,10 +171,10 @@ class FuturesMixin:
         fill_qty = Decimal(filled) * step
         projected = pos.amt + sgn * fill_qty
         if not reduce_only and abs(projected) > abs(pos.amt) or rests and not reduce_only:
-            lev = self._lev(acct, sym)
+            lev = self.lev(acct, sym)
             risk = self.futures_risk(acct)
             notional_fill = sum((Decimal(p) * tick * Decimal(q) * step for p, q in fills), ZERO)
-            fee = notional_fill * self.p.fut_taker_fee
+            fee = notional_fill * self.venue.p.fut_taker_fee
             cur_im = abs(pos.amt) * mark / lev
             new_im = abs(projected) * mark / lev
             rest_im = (Decimal(lots - filled) * step * price / lev) if rests else ZERO
@@ -179,33 +185,33 @@ class FuturesMixin:
             exposure = abs(projected) + (Decimal(lots - filled) * step if rests else ZERO)
             if exposure * mark > cap:
                 raise err(-2027)
-        now = self.now_ms()
-        oid = self._next_id()
+        now = self.venue.now_ms()
+        oid = self.venue.next_id()
         o = Order("futures", acct, sym, oid, cid or f"sim-{oid}", side, typ, tif, price,
                   Decimal(lots) * step if reduce_only else qty, now, reduce_only=reduce_only,
                   orig_type=typ, update_ms=now)
         a.orders[oid] = o
-        self._fut_order_event(o, "NEW")
-        consume(book, self.fut_models[sym], is_buy, fills)
+        self.order_event(o, "NEW")
+        consume(book, self.venue.fut_models[sym], is_buy, fills)
         for p, q in fills:
-            self._fut_fill(o, Decimal(p) * tick, Decimal(q) * step, maker=False)
+            self.fill(o, Decimal(p) * tick, Decimal(q) * step, maker=False)
         if rests:
-            self._rest(o)
+            self.matching.rest(o)
         elif o.remaining > 0:
             o.status = "EXPIRED"
-            self._fut_order_event(o, "EXPIRED")
+            self.order_event(o, "EXPIRED")
         if fills:
-            self._futures_account_event(acct, "ORDER", [sym])
-        resp = self._fut_order_json(o)
+            self.account_event(acct, "ORDER", [sym])
+        resp = self._order_json(o)
         if (params.get("newOrderRespType") or "ACK").upper() == "ACK":
             resp.update({"status": "NEW", "executedQty": "0", "cumQty": "0", "cumQuote": "0",
                          "avgPrice": "0.00"})
         return resp
 
-    def _fut_fill(self: Exchange, o: Order, price: Decimal, qty: Decimal, maker: bool,
-                  liquidation: bool = False) -> Decimal:
+    def fill(self, o: Order, price: Decimal, qty: Decimal, maker: bool,
+             liquidation: bool = False) -> Decimal:
         acct, sym = o.account, o.symbol
-        pos = self._acct(acct).position(sym)
+        pos = self.venue.acct(acct).position(sym)
         sgn = 1 if o.side == "BUY" else -1
         realized = ZERO
         rest = qty
@@ -220,28 +226,28 @@ class FuturesMixin:
         if rest > 0:
             pos.amt += sgn * rest
             pos.cost += price * rest
-        now = self.now_ms()
+        now = self.venue.now_ms()
         pos.update_ms = now
         notional = price * qty
         fee = ZERO if liquidation else fee_of(
-            notional, self.p.fut_maker_fee if maker else self.p.fut_taker_fee)
+            notional, self.venue.p.fut_maker_fee if maker else self.venue.p.fut_taker_fee)
         ref = f"order:{o.order_id}"
         cause = "liquidation" if liquidation else "fill"
-        self.ledger_.post(now, cause, ref, [(acct, "USDT", "fwallet", realized),
-                                            (HOUSE, "USDT", "free", -realized)])
-        self.ledger_.post(now, "fee", ref, [(acct, "USDT", "fwallet", -fee),
-                                            (HOUSE, "USDT", "free", fee)])
+        self.venue.ledger.post(now, cause, ref, [(acct, "USDT", "fwallet", realized),
+                                                (HOUSE, "USDT", "free", -realized)])
+        self.venue.ledger.post(now, "fee", ref, [(acct, "USDT", "fwallet", -fee),
+                                                (HOUSE, "USDT", "free", fee)])
         o.executed += qty
         o.cum_quote += notional
         o.status = "FILLED" if o.remaining <= 0 else "PARTIALLY_FILLED"
         o.update_ms = now
-        tid = self._next_id()
+        tid = self.venue.next_id()
         trade = {"buyer": o.side == "BUY", "commission": s8(fee), "commissionAsset": "USDT",
                  "id": tid, "maker": maker, "orderId": o.order_id, "price": str(price),
                  "qty": str(qty), "quoteQty": str(notional), "realizedPnl": s8(realized),
                  "side": o.side, "positionSide": "BOTH", "symbol": sym, "time": now}
         o.fills.append(trade)
-        a = self._acct(acct)
+        a = self.venue.acct(acct)
         a.futures_trades.append(trade)
         if realized:
             a.income.append({"symbol": sym, "incomeType": "REALIZED_PNL", "income": s8(realized),
@@ -251,28 +257,28 @@ class FuturesMixin:
             a.income.append({"symbol": sym, "incomeType": "COMMISSION", "income": s8(-fee),
                              "asset": "USDT", "info": "", "time": now, "tranId": tid,
                              "tradeId": str(tid)})
-        self._fut_order_event(o, "CALCULATED" if liquidation else "TRADE",
-                              last=(price, qty, fee, tid, maker, realized))
+        self.order_event(o, "CALCULATED" if liquidation else "TRADE",
+                         last=(price, qty, fee, tid, maker, realized))
         if o.status == "FILLED":
-            self._unrest(o)
+            self.matching.unrest(o)
         return realized
 
-    def _fut_maker_fill(self: Exchange, o: Order, qty: Decimal) -> None:
+    def maker_fill(self, o: Order, qty: Decimal) -> None:
         if o.reduce_only:
-            pos = self._acct(o.account).position(o.symbol)
+            pos = self.venue.acct(o.account).position(o.symbol)
             room = abs(pos.amt) if pos.amt and _sign(pos.amt) != (1 if o.side == "BUY" else -1) \
                 else ZERO
             if room <= 0:
                 o.status = "EXPIRED"
-                self._unrest(o)
-                self._fut_order_event(o, "EXPIRED")
+                self.matching.unrest(o)
+                self.order_event(o, "EXPIRED")
                 return
             qty = min(qty, room)
-        self._fut_fill(o, o.price, qty, maker=True)
-        self._futures_account_event(o.account, "ORDER", [o.symbol])
+        self.fill(o, o.price, qty, maker=True)
+        self.account_event(o.account, "ORDER", [o.symbol])
 
-    def _fut_order_json(self: Exchange, o: Order) -> dict[str, Any]:
-        spec = self.specs[o.symbol]
+    def _order_json(self, o: Order) -> dict[str, Any]:
+        spec = self.venue.specs[o.symbol]
         pd = refdata.decimals(spec.perp_tick)
         avg = (o.cum_quote / o.executed) if o.executed else ZERO
         return {"clientOrderId": o.client_id, "cumQty": str(o.executed),
@@ -285,12 +291,12 @@ class FuturesMixin:
                 "time": o.time_ms, "workingType": "CONTRACT_PRICE", "priceProtect": False,
                 "priceMatch": "NONE", "selfTradePreventionMode": "NONE", "goodTillDate": 0}
 
-    def _fut_order_event(self: Exchange, o: Order, x: str,
-                         last: tuple[Any, ...] | None = None) -> None:
-        now = self.now_ms()
+    def order_event(self, o: Order, x: str,
+                    last: tuple[Any, ...] | None = None) -> None:
+        now = self.venue.now_ms()
         price, qty, fee, tid, maker, rp = last or (ZERO, ZERO, ZERO, 0, False, ZERO)
         avg = (o.cum_quote / o.executed) if o.executed else ZERO
-        self.emit(f"user:{o.account}:futures", {
+        self.venue.emit(f"user:{o.account}:futures", {
             "e": "ORDER_TRADE_UPDATE", "E": now, "T": now, "o": {
                 "s": o.symbol, "c": o.client_id, "S": o.side, "o": o.type, "f": o.tif or "GTC",
                 "q": str(o.orig_qty), "p": str(o.price), "ap": str(avg), "sp": "0", "x": x,
@@ -300,71 +306,71 @@ class FuturesMixin:
                 "ot": o.orig_type or o.type, "ps": "BOTH", "cp": False, "rp": s8(rp),
                 "pP": False, "si": 0, "ss": 0, "V": "NONE", "pm": "NONE", "gtd": 0}})
 
-    def _futures_account_event(self: Exchange, acct: str, reason: str, symbols: list[str],
-                               balance_change: Decimal = ZERO) -> None:
-        a = self._acct(acct)
-        w = self._bal(acct, "USDT", "fwallet")
+    def account_event(self, acct: str, reason: str, symbols: list[str],
+                      balance_change: Decimal = ZERO) -> None:
+        a = self.venue.acct(acct)
+        w = self.venue.bal(acct, "USDT", "fwallet")
         positions = []
         for sym in symbols:
             pos = a.position(sym)
-            mark = self._mark(sym)
+            mark = self.mark(sym)
             positions.append({"s": sym, "pa": str(pos.amt), "ep": str(pos.entry),
                               "bep": str(pos.entry), "cr": "0",
-                              "up": s8(self._upnl(pos, mark)), "mt": "cross", "iw": "0",
+                              "up": s8(self.upnl(pos, mark)), "mt": "cross", "iw": "0",
                               "ps": "BOTH"})
-        now = self.now_ms()
-        self.emit(f"user:{acct}:futures", {
+        now = self.venue.now_ms()
+        self.venue.emit(f"user:{acct}:futures", {
             "e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {
                 "m": reason, "B": [{"a": "USDT", "wb": s8(w), "cw": s8(w),
                                     "bc": s8(balance_change)}], "P": positions}})
 
-    def _futures_balance_event(self: Exchange, acct: str, reason: str, change: Decimal) -> None:
-        self._futures_account_event(acct, reason, [], change)
+    def balance_event(self, acct: str, reason: str, change: Decimal) -> None:
+        self.account_event(acct, reason, [], change)
 
-    def futures_cancel_order(self: Exchange, acct: str, params: dict[str, str]) -> dict[str, Any]:
-        try:
-            o = self._find_order(acct, "futures", params)
-        except BinanceError as e:
-            if e.code == -2013:
-                raise err(-2011) from None
-            raise
-        if not o.is_open:
-            raise err(-2011)
-        self._cancel(o)
-        return self._fut_order_json(o)
+    def futures_cancel_order(self, acct: str, params: dict[str, str]) -> dict[str, Any]:
+        o = find_open_order(self.venue, acct, "futures", params)
+        self.cancel(o)
+        return self._order_json(o)
 
-    def futures_get_order(self: Exchange, acct: str, params: dict[str, str]) -> dict[str, Any]:
-        return self._fut_order_json(self._find_order(acct, "futures", params))
+    def cancel(self, o: Order) -> None:
+        o.status = "CANCELED"
+        o.update_ms = self.venue.now_ms()
+        self.matching.unrest(o)
+        self.order_event(o, "CANCELED")
 
-    def futures_open_orders(self: Exchange, acct: str,
+    def futures_get_order(self, acct: str, params: dict[str, str]) -> dict[str, Any]:
+        return self._order_json(find_order(self.venue, acct, "futures", params))
+
+    def futures_open_orders(self, acct: str,
                             params: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        return [self._fut_order_json(o) for o in
-                self._orders_of(acct, "futures", (params or {}).get("symbol"), open_only=True)]
+        return [self._order_json(o) for o in
+                orders_of(self.venue, acct, "futures", (params or {}).get("symbol"),
+                          open_only=True)]
 
-    def futures_all_orders(self: Exchange, acct: str,
+    def futures_all_orders(self, acct: str,
                            params: dict[str, str]) -> list[dict[str, Any]]:
         """GET /fapi/v1/allOrders: every order of the symbol, open and final."""
-        return [self._fut_order_json(o) for o in
-                self._orders_of(acct, "futures", params.get("symbol"), open_only=False)]
+        return [self._order_json(o) for o in
+                orders_of(self.venue, acct, "futures", params.get("symbol"), open_only=False)]
 
-    def futures_user_trades(self: Exchange, acct: str,
+    def futures_user_trades(self, acct: str,
                             params: dict[str, str]) -> list[dict[str, Any]]:
-        sym = self._spec(params.get("symbol")).symbol
+        sym = self.venue.spec(params.get("symbol")).symbol
         n = int(params.get("limit") or 500)
-        return [t for t in self._acct(acct).futures_trades if t["symbol"] == sym][-n:]
+        return [t for t in self.venue.acct(acct).futures_trades if t["symbol"] == sym][-n:]
 
-    def futures_income(self: Exchange, acct: str,
+    def futures_income(self, acct: str,
                        params: dict[str, str] | None = None) -> list[dict[str, Any]]:
         p = params or {}
         kind, sym = p.get("incomeType"), p.get("symbol")
-        rows = [r for r in self._acct(acct).income
+        rows = [r for r in self.venue.acct(acct).income
                 if (not kind or r["incomeType"] == kind) and (not sym or r["symbol"] == sym)]
         return rows[-int(p.get("limit") or 100):]
 
-    def futures_change_leverage(self: Exchange, acct: str,
+    def futures_change_leverage(self, acct: str,
                                 params: dict[str, str]) -> dict[str, Any]:
-        a = self._acct(acct)
-        spec = self._spec(params.get("symbol"))
+        a = self.venue.acct(acct)
+        spec = self.venue.spec(params.get("symbol"))
         raw = params.get("leverage")
         if not raw:
             raise err(-1102, "leverage")
@@ -376,24 +382,24 @@ class FuturesMixin:
             raise err(-4028, lev)
         cap = max(b.cap for b in spec.brackets if b.initial_leverage >= lev)
         pos = a.position(spec.symbol)
-        if abs(pos.amt) * self._mark(spec.symbol) > cap:
+        if abs(pos.amt) * self.mark(spec.symbol) > cap:
             raise BinanceError(400, -2027, "Exceeded the maximum allowable position at "
                                "current leverage.")
         a.leverage[spec.symbol] = lev
         return {"leverage": lev, "maxNotionalValue": str(int(cap)), "symbol": spec.symbol}
 
     # ------------------------------------------------------------ views
-    def futures_position_risk(self: Exchange, acct: str,
+    def futures_position_risk(self, acct: str,
                               params: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        a = self._acct(acct)
+        a = self.venue.acct(acct)
         sym = (params or {}).get("symbol")
-        syms = [self._spec(sym).symbol] if sym else list(self.specs)
+        syms = [self.venue.spec(sym).symbol] if sym else list(self.venue.specs)
         out = []
         for s in syms:
             pos = a.position(s)
-            mark = self._mark(s)
-            lev = self._lev(acct, s)
-            cap = max(b.cap for b in self.specs[s].brackets if b.initial_leverage >= lev)
+            mark = self.mark(s)
+            lev = self.lev(acct, s)
+            cap = max(b.cap for b in self.venue.specs[s].brackets if b.initial_leverage >= lev)
             out.append({"entryPrice": str(pos.entry), "breakEvenPrice": str(pos.entry),
                         "marginType": "cross", "isAutoAddMargin": "false",
                         "isolatedMargin": "0.00000000", "leverage": str(lev),
@@ -401,29 +407,29 @@ class FuturesMixin:
                         "markPrice": s8(mark), "maxNotionalValue": str(int(cap)),
                         "positionAmt": str(pos.amt), "notional": s8(pos.amt * mark),
                         "isolatedWallet": "0", "symbol": s,
-                        "unRealizedProfit": s8(self._upnl(pos, mark)),
+                        "unRealizedProfit": s8(self.upnl(pos, mark)),
                         "positionSide": "BOTH", "updateTime": pos.update_ms})
         return out
 
-    def futures_account(self: Exchange, acct: str,
+    def futures_account(self, acct: str,
                         params: dict[str, str] | None = None) -> dict[str, Any]:
-        a = self._acct(acct)
+        a = self.venue.acct(acct)
         r = self.futures_risk(acct)
         mw = self.futures_max_withdraw(acct)
-        now = self.now_ms()
+        now = self.venue.now_ms()
         positions = []
-        for s in self.specs:
+        for s in self.venue.specs:
             pos = a.position(s)
-            mark = self._mark(s)
-            lev = self._lev(acct, s)
+            mark = self.mark(s)
+            lev = self.lev(acct, s)
             notional = abs(pos.amt) * mark
             positions.append({
                 "symbol": s, "initialMargin": s8(notional / lev),
-                "maintMargin": s8(self._maint(s, notional)),
-                "unrealizedProfit": s8(self._upnl(pos, mark)),
+                "maintMargin": s8(self.maint(s, notional)),
+                "unrealizedProfit": s8(self.upnl(pos, mark)),
                 "positionInitialMargin": s8(notional / lev), "openOrderInitialMargin": "0",
                 "leverage": str(lev), "isolated": False, "entryPrice": str(pos.entry),
-                "maxNotional": str(int(max(b.cap for b in self.specs[s].brackets
+                "maxNotional": str(int(max(b.cap for b in self.venue.specs[s].brackets
                                            if b.initial_leverage >= lev))),
                 "bidNotional": "0", "askNotional": "0", "positionSide": "BOTH",
                 "positionAmt": str(pos.amt), "updateTime": pos.update_ms})
@@ -445,48 +451,38 @@ class FuturesMixin:
                 "availableBalance": s8(r["available"]), "maxWithdrawAmount": s8(mw),
                 "assets": [asset], "positions": positions}
 
-    def futures_balance(self: Exchange, acct: str,
+    def futures_balance(self, acct: str,
                         params: dict[str, str] | None = None) -> list[dict[str, Any]]:
         r = self.futures_risk(acct)
         return [{"accountAlias": "SgsR", "asset": "USDT", "balance": s8(r["wallet"]),
                  "crossWalletBalance": s8(r["wallet"]), "crossUnPnl": s8(r["upnl"]),
                  "availableBalance": s8(r["available"]),
                  "maxWithdrawAmount": s8(self.futures_max_withdraw(acct)),
-                 "marginAvailable": True, "updateTime": self.now_ms()}]
+                 "marginAvailable": True, "updateTime": self.venue.now_ms()}]
 
     # ------------------------------------------------------------ funding
-    def _settle_funding(self: Exchange, sym: str, at_ms: int) -> None:
-        m = self.markets[sym]
-        rate = m.predicted_rate(self.p)
+    def settle_funding(self, sym: str, at_ms: int) -> None:
+        m = self.venue.markets[sym]
+        rate = m.predicted_rate(self.venue.p)
         mark = m.mark_price()
-        self.funding_history[sym].append({"symbol": sym, "fundingRate": s8(rate),
+        self.venue.funding_history[sym].append({"symbol": sym, "fundingRate": s8(rate),
                                           "fundingTime": at_ms, "markPrice": s8(mark)})
         m.reset_interval(rate)
-        for acct, a in self.accounts.items():
+        for acct, a in self.venue.accounts.items():
             pos = a.positions.get(sym)
             if pos is None or pos.amt == 0:
                 continue
             # rate > 0: longs pay shorts; the house is every user's counterparty.
             amount = -(pos.amt * mark * rate).quantize(Q8, ROUND_HALF_EVEN)
-            self.ledger_.post(at_ms, "funding", f"funding:{sym}:{at_ms}", [
+            self.venue.ledger.post(at_ms, "funding", f"funding:{sym}:{at_ms}", [
                 (acct, "USDT", "fwallet", amount), (HOUSE, "USDT", "free", -amount)])
             a.income.append({"symbol": sym, "incomeType": "FUNDING_FEE", "income": s8(amount),
                              "asset": "USDT", "info": "FUNDING_FEE", "time": at_ms,
-                             "tranId": self._next_id(), "tradeId": ""})
-            w = self._bal(acct, "USDT", "fwallet")
+                             "tranId": self.venue.next_id(), "tradeId": ""})
+            w = self.venue.bal(acct, "USDT", "fwallet")
             # Binance: a crossed FUNDING_FEE update carries only the balance, no positions.
-            self.emit(f"user:{acct}:futures", {
+            self.venue.emit(f"user:{acct}:futures", {
                 "e": "ACCOUNT_UPDATE", "E": at_ms, "T": at_ms, "a": {
                     "m": "FUNDING_FEE", "B": [{"a": "USDT", "wb": s8(w), "cw": s8(w),
                                                "bc": s8(amount)}], "P": []}})
 
-
-def _trim(fills: list[tuple[int, int]], max_lots: int) -> list[tuple[int, int]]:
-    out = []
-    left = max_lots
-    for p, q in fills:
-        if left <= 0:
-            break
-        out.append((p, min(q, left)))
-        left -= min(q, left)
-    return out

@@ -4,8 +4,9 @@ User orders never match each other; resting ones are shown in the book (overlay)
 only model liquidity."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from connectors.sim.engine.errors import err
 from connectors.sim.engine.state import Order
@@ -72,39 +73,50 @@ def consume(book: Book, model: DepthModel, is_buy: bool, fills: list[Fill]) -> N
         model.deplete(not is_buy, p, lots)
 
 
-class MatchingMixin:
+def trim(fills: list[Fill], max_lots: int) -> list[Fill]:
+    """The first `max_lots` of a walk (the fill_fraction fault)."""
+    out = []
+    left = max_lots
+    for p, q in fills:
+        if left <= 0:
+            break
+        out.append((p, min(q, left)))
+        left -= min(q, left)
+    return out
+
+
+def book_market(o: Order) -> str:
+    """The book an order rests on: "spot" or "fut"."""
+    return "spot" if o.market == "spot" else "fut"
+
+
+class Matching:
     """Book-side plumbing shared by margin and futures: resting orders and their overlay."""
 
-    open_orders: dict[tuple[str, str], list[Order]]
-    overlays: dict[tuple[str, str], tuple[dict[int, int], dict[int, int]]]
-    specs: dict[str, SymbolSpec]
+    def __init__(self, specs: dict[str, SymbolSpec]) -> None:
+        self.specs = specs
+        self.open_orders: dict[tuple[str, str], list[Order]] = {}
+        self.overlays: dict[tuple[str, str], tuple[dict[int, int], dict[int, int]]] = {}
 
-    def _init_matching(self) -> None:
-        self.open_orders = {}
-        self.overlays = {}
-
-    def _tick_step(self, mkt: str, sym: str) -> tuple[Decimal, Decimal]:
+    def tick_step(self, mkt: str, sym: str) -> tuple[Decimal, Decimal]:
         s = self.specs[sym]
         return (s.spot_tick, s.spot_step) if mkt == "spot" else (s.perp_tick, s.perp_step)
 
-    def _rest(self, o: Order) -> None:
-        self.open_orders.setdefault((self._mkt(o), o.symbol), []).append(o)
+    def rest(self, o: Order) -> None:
+        self.open_orders.setdefault((book_market(o), o.symbol), []).append(o)
 
-    def _unrest(self, o: Order) -> None:
-        lst = self.open_orders.get((self._mkt(o), o.symbol), [])
+    def unrest(self, o: Order) -> None:
+        lst = self.open_orders.get((book_market(o), o.symbol), [])
         if o in lst:
             lst.remove(o)
 
-    @staticmethod
-    def _mkt(o: Order) -> str:
-        return "spot" if o.market == "spot" else "fut"
-
-    def _match_resting(self, mkt: str, sym: str, bids: Levels, asks: Levels,
-                       model: DepthModel) -> None:
+    def match_resting(self, mkt: str, sym: str, bids: Levels, asks: Levels,
+                      model: DepthModel, fill: Callable[[Order, Decimal], None]) -> None:
+        """Fills (through `fill`) the resting orders the fresh model levels trade through."""
         orders = self.open_orders.get((mkt, sym))
         if not orders:
             return
-        tick, step = self._tick_step(mkt, sym)
+        tick, step = self.tick_step(mkt, sym)
         for o in list(orders):
             if not o.is_open:
                 continue
@@ -123,12 +135,12 @@ class MatchingMixin:
                 model.deplete(not is_buy, p, take)
                 got += take
             if got > 0:
-                self._maker_fill(o, Decimal(got) * step)
+                fill(o, Decimal(got) * step)
 
-    def _overlay(self, mkt: str, sym: str, bids: Levels, asks: Levels) -> None:
+    def overlay(self, mkt: str, sym: str, bids: Levels, asks: Levels) -> None:
         ob: dict[int, int] = {}
         oa: dict[int, int] = {}
-        tick, step = self._tick_step(mkt, sym)
+        tick, step = self.tick_step(mkt, sym)
         for o in self.open_orders.get((mkt, sym), ()):
             if not o.is_open:
                 continue
@@ -141,12 +153,6 @@ class MatchingMixin:
             asks[p] = asks.get(p, 0) + q
         self.overlays[(mkt, sym)] = (ob, oa)
 
-    def _overlay_for(self, mkt: str, sym: str, is_buy: bool) -> dict[int, int]:
+    def overlay_for(self, mkt: str, sym: str, is_buy: bool) -> dict[int, int]:
         ob, oa = self.overlays.get((mkt, sym), ({}, {}))
         return oa if is_buy else ob
-
-    def _maker_fill(self, o: Order, qty: Decimal) -> None:
-        raise NotImplementedError
-
-    def _order_events(self, o: Order, **kw: Any) -> None:
-        raise NotImplementedError

@@ -9,7 +9,7 @@ Unsigned, loopback peers only (403 otherwise). Body: a JSON object with "action"
     {"action": "rest_5xx", "n": 2, "market": null, "executed": false}
     {"action": "rest_timeout", "n": 1, "market": "margin", "seconds": 30}
     {"action": "clock_skew", "ms": -3000}
-    {"action": "skip_diff" | "reject_next" | "fill_fraction" | "borrow_pool", ...}
+    {"action": "skip_diff" | "cross_book" | "reject_next" | "fill_fraction" | "borrow_pool", ...}
                                  engine faults: other fields go to Exchange.inject_fault(kind, **kw)
     {"action": "advance", "seconds": 60, "step": 0.1}           step the engine (any clock mode)
     {"action": "create_account", "funding": {"USDT": "1000"}, "futures_funding": {"USDT": "10"}}
@@ -24,17 +24,17 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 from connectors.sim.engine.errors import BinanceError
+from connectors.sim.server.context import VenueContext
+from connectors.sim.server.listen_tokens import wall_ms
 
-if TYPE_CHECKING:
-    from connectors.sim.server.venue import VenueServer
 
-ENGINE_FAULTS = ("skip_diff", "reject_next", "fill_fraction", "borrow_pool")
+ENGINE_FAULTS = ("skip_diff", "cross_book", "reject_next", "fill_fraction", "borrow_pool")
 _ORDER_MARKETS = ("margin", "futures")
 _MAX_ADVANCE_STEPS = 2_000_000
 
@@ -90,7 +90,7 @@ def _stream_key(body: dict[str, Any]) -> str:
     return f"{market}:{stream}"
 
 
-async def _advance(venue: VenueServer, body: dict[str, Any]) -> dict[str, Any]:
+async def _advance(venue: VenueContext, body: dict[str, Any]) -> dict[str, Any]:
     seconds = _num(body, "seconds")
     step = _num(body, "step", 0.1, minimum=1e-3)
     if seconds / step > _MAX_ADVANCE_STEPS:
@@ -107,7 +107,7 @@ async def _advance(venue: VenueServer, body: dict[str, Any]) -> dict[str, Any]:
     return {"now_ms": venue.server_ms(), "steps": n}
 
 
-async def apply(venue: VenueServer, body: dict[str, Any]) -> dict[str, Any]:
+async def apply(venue: VenueContext, body: dict[str, Any]) -> dict[str, Any]:
     action = body.get("action")
     faults = venue.faults
     if action == "drop_ws":
@@ -155,8 +155,6 @@ async def apply(venue: VenueServer, body: dict[str, Any]) -> dict[str, Any]:
         venue.expire_listen_keys()
         return {}
     if action == "expire_listen_tokens":
-        from connectors.sim.server.ws_api import wall_ms
-
         return {"terminated": venue.ws_api.expire_all(wall_ms(), venue.server_ms())}
     raise BadControl(f"unknown action {action!r}", "action")
 
@@ -168,7 +166,7 @@ def _loopback(request: web.Request) -> bool:
         return False
 
 
-def state(venue: VenueServer) -> dict[str, Any]:
+def state(venue: VenueContext) -> dict[str, Any]:
     ex = venue.exchange
     totals = getattr(ex, "totals_by_asset", None)
     ledger = getattr(ex, "ledger", None)
@@ -181,7 +179,7 @@ def state(venue: VenueServer) -> dict[str, Any]:
     }
 
 
-def control_routes(venue: VenueServer) -> list[web.RouteDef]:
+def control_routes(venue: VenueContext) -> list[web.RouteDef]:
     async def control(request: web.Request) -> web.Response:
         if not _loopback(request):
             return _json({"ok": False, "error": "control is loopback-only", "field": ""}, 403)

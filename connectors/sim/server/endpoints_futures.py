@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.sim.server import auth
-from connectors.sim.server.endpoints_spot import _engine, _listen_key_delete, _listen_key_keepalive
+from connectors.sim.server.common import (engine_call, listen_key_create, listen_key_delete,
+                                          listen_key_keepalive, server_time)
 from connectors.sim.server.errors import ApiError
 from connectors.sim.server.rest import Ctx, Endpoint
 
@@ -36,15 +37,6 @@ def _depth(ctx: Ctx) -> Any:
     return ctx.venue.exchange.futures_depth(symbol, limit)
 
 
-def _time(ctx: Ctx) -> dict[str, int]:
-    return {"serverTime": ctx.venue.server_ms()}
-
-
-def _listen_key_post(ctx: Ctx) -> dict[str, str]:
-    v = ctx.venue
-    return {"listenKey": v.listen_keys.create(str(ctx.account), "futures", v.wall_s())}
-
-
 def _leverage_bracket(ctx: Ctx) -> Any:
     return ctx.venue.exchange.leverage_brackets(ctx.account, ctx.params.get("symbol") or None)
 
@@ -57,11 +49,11 @@ def _funding_rate_history(ctx: Ctx) -> Any:
 
 
 def futures_endpoints() -> list[Endpoint]:
-    e = _engine
+    e = engine_call
     return [
         # -- public
         Endpoint("GET", "/fapi/v1/ping", "fapi", "NONE", 1, lambda c: {}),
-        Endpoint("GET", "/fapi/v1/time", "fapi", "NONE", 1, _time),
+        Endpoint("GET", "/fapi/v1/time", "fapi", "NONE", 1, server_time),
         Endpoint("GET", "/fapi/v1/exchangeInfo", "fapi", "NONE", 1,
                  lambda c: c.venue.exchange.futures_exchange_info()),
         Endpoint("GET", "/fapi/v1/depth", "fapi", "NONE", _fapi_depth_weight, _depth),
@@ -88,7 +80,7 @@ def futures_endpoints() -> list[Endpoint]:
         Endpoint("GET", "/fapi/v1/leverageBracket", "fapi", "SIGNED", 1, _leverage_bracket),
         Endpoint("POST", "/fapi/v1/leverage", "fapi", "SIGNED", 1, e("futures_change_leverage")),
         # -- user data stream
-        Endpoint("POST", "/fapi/v1/listenKey", "fapi", "KEY", 1, _listen_key_post),
-        Endpoint("PUT", "/fapi/v1/listenKey", "fapi", "KEY", 1, _listen_key_keepalive("futures")),
-        Endpoint("DELETE", "/fapi/v1/listenKey", "fapi", "KEY", 1, _listen_key_delete("futures")),
+        Endpoint("POST", "/fapi/v1/listenKey", "fapi", "KEY", 1, listen_key_create("futures")),
+        Endpoint("PUT", "/fapi/v1/listenKey", "fapi", "KEY", 1, listen_key_keepalive("futures")),
+        Endpoint("DELETE", "/fapi/v1/listenKey", "fapi", "KEY", 1, listen_key_delete("futures")),
     ]

@@ -9,10 +9,11 @@ websocket port.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from connectors.sim.server import auth
+from connectors.sim.server.common import (engine_call, listen_key_create, listen_key_delete,
+                                          listen_key_keepalive, server_time)
 from connectors.sim.server.errors import ApiError
 from connectors.sim.server.rest import Ctx, Endpoint
 
@@ -28,13 +29,6 @@ def _spot_depth_weight(params: dict[str, str]) -> int:
     if limit <= 1000:
         return 50
     return 250
-
-
-def _engine(name: str) -> Callable[[Ctx], Any]:
-    """Signed call passed straight to the engine: `exchange.<name>(account, params)`."""
-    def call(ctx: Ctx) -> Any:
-        return getattr(ctx.venue.exchange, name)(ctx.account, ctx.params)
-    return call
 
 
 def _depth(ctx: Ctx) -> Any:
@@ -77,51 +71,12 @@ def _capital_config(ctx: Ctx) -> list[dict[str, Any]]:
              "networkList": []} for a in assets]
 
 
-def _margin_listen_key_post(ctx: Ctx) -> dict[str, str]:
-    v = ctx.venue
-    return {"listenKey": v.listen_keys.create(str(ctx.account), "margin", v.wall_s())}
-
-
-def _listen_key_of(ctx: Ctx, kind: str) -> str:
-    """Margin names its key in the request; USD-M keys are per account (the active one)."""
-    v = ctx.venue
-    if kind == "margin":
-        return auth.mandatory(ctx.params, "listenKey")
-    return ctx.params.get("listenKey") or \
-        v.listen_keys.active_for(str(ctx.account), kind, v.wall_s()) or ""
-
-
-def _listen_key_keepalive(kind: str) -> Callable[[Ctx], dict[str, Any]]:
-    def call(ctx: Ctx) -> dict[str, Any]:
-        v = ctx.venue
-        key = _listen_key_of(ctx, kind)
-        if not v.listen_keys.keepalive(key, str(ctx.account), kind, v.wall_s()):
-            raise ApiError(400, -1125, "This listenKey does not exist.")
-        return {} if kind == "margin" else {"listenKey": key}
-    return call
-
-
-def _listen_key_delete(kind: str) -> Callable[[Ctx], dict[str, Any]]:
-    def call(ctx: Ctx) -> dict[str, Any]:
-        v = ctx.venue
-        key = _listen_key_of(ctx, kind)
-        if not v.listen_keys.delete(key, str(ctx.account), kind):
-            raise ApiError(400, -1125, "This listenKey does not exist.")
-        v.close_listen_key(key)
-        return {}
-    return call
-
-
-def _time(ctx: Ctx) -> dict[str, int]:
-    return {"serverTime": ctx.venue.server_ms()}
-
-
 def spot_endpoints() -> list[Endpoint]:
-    e = _engine
+    e = engine_call
     return [
         # -- spot public
         Endpoint("GET", "/api/v3/ping", "api", "NONE", 1, lambda c: {}),
-        Endpoint("GET", "/api/v3/time", "api", "NONE", 1, _time),
+        Endpoint("GET", "/api/v3/time", "api", "NONE", 1, server_time),
         Endpoint("GET", "/api/v3/exchangeInfo", "api", "NONE", 20,
                  lambda c: c.venue.exchange.spot_exchange_info()),
         Endpoint("GET", "/api/v3/depth", "api", "NONE", _spot_depth_weight, _depth),
@@ -159,9 +114,10 @@ def spot_endpoints() -> list[Endpoint]:
                  lambda c: []),
         Endpoint("GET", "/sapi/v1/capital/config/getall", "sapi", "SIGNED", 10, _capital_config),
         # -- cross-margin user data stream (listenKey flow)
-        Endpoint("POST", "/sapi/v1/userDataStream", "sapi", "KEY", 1, _margin_listen_key_post),
+        Endpoint("POST", "/sapi/v1/userDataStream", "sapi", "KEY", 1,
+                 listen_key_create("margin")),
         Endpoint("PUT", "/sapi/v1/userDataStream", "sapi", "KEY", 1,
-                 _listen_key_keepalive("margin")),
+                 listen_key_keepalive("margin")),
         Endpoint("DELETE", "/sapi/v1/userDataStream", "sapi", "KEY", 1,
-                 _listen_key_delete("margin")),
+                 listen_key_delete("margin")),
     ]

@@ -29,17 +29,15 @@ PRE_LIQUIDATION; the sim does not emit them). An event is sent when the status c
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from connectors.sim.server import auth
-from connectors.sim.server.errors import ApiError
-from connectors.sim.server.rest import Ctx, Endpoint
+from connectors.sim.server.common import (listen_key_create, listen_key_delete,
+                                          listen_key_keepalive)
+from connectors.sim.server.context import VenueContext
+from connectors.sim.server.rest import Endpoint
 from connectors.sim.server.streams import StreamHub, ws_routes
-
-if TYPE_CHECKING:
-    from connectors.sim.server.venue import VenueServer
 
 RISK_PREFIX = "/margin-risk"
 KIND = "risk"                 # listenKey kind, and the suffix of the event key user:<acct>:risk
@@ -65,7 +63,7 @@ def liability_event(payload: dict[str, Any]) -> dict[str, Any]:
 class RiskStream:
     """Forwards liability events and emits margin-level status changes onto `user:<acct>:risk`."""
 
-    def __init__(self, venue: VenueServer) -> None:
+    def __init__(self, venue: VenueContext) -> None:
         self.venue = venue
         self.hub: StreamHub = venue.hub
         self.accounts: set[str] = set()          # accounts that ever opened a risk listenKey
@@ -110,30 +108,8 @@ class RiskStream:
 
 
 # -- REST: /sapi/v1/margin/listen-key ---------------------------------------------------------------
-def _post(ctx: Ctx) -> dict[str, str]:
-    v = ctx.venue
-    return {"listenKey": v.listen_keys.create(str(ctx.account), KIND, v.wall_s())}
-
-
-def _put(ctx: Ctx) -> dict[str, Any]:
-    v = ctx.venue
-    key = auth.mandatory(ctx.params, "listenKey")
-    if not v.listen_keys.keepalive(key, str(ctx.account), KIND, v.wall_s()):
-        raise ApiError(400, -1125, "This listenKey does not exist.")
-    return {}
-
-
-def _delete(ctx: Ctx) -> dict[str, Any]:
-    v = ctx.venue
-    key = auth.mandatory(ctx.params, "listenKey")
-    if not v.listen_keys.delete(key, str(ctx.account), KIND):
-        raise ApiError(400, -1125, "This listenKey does not exist.")
-    v.close_listen_key(key)
-    return {}
-
-
 def risk_endpoints() -> list[Endpoint]:
     path = "/sapi/v1/margin/listen-key"
-    return [Endpoint("POST", path, "sapi", "KEY", 1, _post),
-            Endpoint("PUT", path, "sapi", "KEY", 1, _put),
-            Endpoint("DELETE", path, "sapi", "KEY", 1, _delete)]
+    return [Endpoint("POST", path, "sapi", "KEY", 1, listen_key_create(KIND)),
+            Endpoint("PUT", path, "sapi", "KEY", 1, listen_key_keepalive(KIND)),
+            Endpoint("DELETE", path, "sapi", "KEY", 1, listen_key_delete(KIND))]

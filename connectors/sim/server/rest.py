@@ -10,16 +10,15 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import orjson
 from aiohttp import web
 
 from connectors.sim.server import auth
+from connectors.sim.server.context import VenueContext
 from connectors.sim.server.errors import ApiError, bad_key_format, bad_signature, unknown_key
 
-if TYPE_CHECKING:
-    from connectors.sim.server.venue import VenueServer
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ Security = Literal["NONE", "KEY", "SIGNED"]
 
 @dataclass(slots=True)
 class Ctx:
-    venue: VenueServer
+    venue: VenueContext
     params: dict[str, str]
     account: Any          # engine AccountId, None for public endpoints
     api_key: str
@@ -58,7 +57,7 @@ def error_response(exc: ApiError, headers: dict[str, str] | None = None) -> web.
     return json_response({"code": exc.code, "msg": exc.msg}, exc.http_status, headers)
 
 
-def _weight_headers(venue: VenueServer, ep: Endpoint, ip: str, used: int) -> dict[str, str]:
+def _weight_headers(venue: VenueContext, ep: Endpoint, ip: str, used: int) -> dict[str, str]:
     if ep.family == "sapi":
         # Binance: /sapi counts per endpoint and reports X-SAPI-USED-IP-WEIGHT-1M; the /api
         # counter of the IP is reported alongside for clients that only read X-MBX-*.
@@ -82,7 +81,7 @@ def _rate_limited(verdict_status: int, family: Family, ip: str, limit: int,
                                 f"avoid polling the API.")
 
 
-def _authenticate(venue: VenueServer, ep: Endpoint, request: web.Request, raw_query: str,
+def _authenticate(venue: VenueContext, ep: Endpoint, request: web.Request, raw_query: str,
                   raw_body: str, params: dict[str, str]) -> tuple[Any, str]:
     api_key = request.headers.get("X-MBX-APIKEY", "")
     if not api_key:
@@ -102,7 +101,7 @@ def _authenticate(venue: VenueServer, ep: Endpoint, request: web.Request, raw_qu
     return account, api_key
 
 
-def make_handler(venue: VenueServer, ep: Endpoint) -> Callable[[web.Request], Any]:
+def make_handler(venue: VenueContext, ep: Endpoint) -> Callable[[web.Request], Any]:
     async def handler(request: web.Request) -> web.StreamResponse:
         raw_query = request.rel_url.raw_query_string
         raw_body = (await request.read()).decode("utf-8", "replace") if request.can_read_body \
@@ -157,5 +156,5 @@ def make_handler(venue: VenueServer, ep: Endpoint) -> Callable[[web.Request], An
     return handler
 
 
-def routes_for(venue: VenueServer, endpoints: list[Endpoint]) -> list[web.RouteDef]:
+def routes_for(venue: VenueContext, endpoints: list[Endpoint]) -> list[web.RouteDef]:
     return [web.route(ep.method, ep.path, make_handler(venue, ep)) for ep in endpoints]

@@ -35,8 +35,8 @@ from connectors.sim.server.margin_risk import RISK_PREFIX, RiskStream, risk_endp
 from connectors.sim.server.rest import routes_for
 from connectors.sim.server.streams import StreamHub, ws_routes
 from connectors.sim.server.weights import WeightLimiter
-from connectors.sim.server.ws_api import (WS_API_PATH, ListenTokens, WsApiHub, listen_token_endpoints,
-                                          wall_ms, ws_api_routes)
+from connectors.sim.server.listen_tokens import ListenTokens, WsApiHub, wall_ms
+from connectors.sim.server.ws_api import WS_API_PATH, listen_token_endpoints, ws_api_routes
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ What the docs say and what this module does with it:
   listStatus). Liability and margin-level events are NOT on this stream: they come from the risk
   stream (see margin_risk.py).
 Also answered: `ping`, `time`, `session.subscriptions`, `userDataStream.unsubscribe`.
+The tokens and sessions themselves (state, no protocol) are in listen_tokens.py.
 
 Clocks: token expiry uses the wall clock, like the listenKeys (see listenkeys.py): no client can
 follow a venue clock running `speedup` times faster.
@@ -37,165 +38,20 @@ follow a venue clock running `speedup` times faster.
 from __future__ import annotations
 
 import asyncio
-import random
-import string
-import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
 
 from connectors.sim.server import auth
+from connectors.sim.server.context import VenueContext
 from connectors.sim.server.errors import ApiError
+from connectors.sim.server.listen_tokens import WsApiSession, wall_ms
 from connectors.sim.server.rest import Ctx, Endpoint
 from connectors.sim.server.streams import PING_INTERVAL_S, StreamHub, WsConn, ws_writer
 
-if TYPE_CHECKING:
-    from connectors.sim.server.venue import VenueServer
-
 WS_API_PATH = "/ws-api/v3"
 MAX_VALIDITY_MS = 24 * 3600 * 1000
-# The spot user-data payloads a margin listenToken subscription carries (see module docstring).
-DELIVERED_EVENTS = frozenset({"executionReport", "outboundAccountPosition", "balanceUpdate",
-                              "listStatus"})
-_ALPHABET = string.ascii_letters + string.digits
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
-
-
-# -- tokens (pure) -------------------------------------------------------------------------------
-@dataclass(slots=True)
-class ListenToken:
-    token: str
-    account: str
-    expires_ms: int
-
-
-@dataclass
-class ListenTokens:
-    rng: random.Random = field(default_factory=random.Random)
-    _by_token: dict[str, ListenToken] = field(default_factory=dict)
-
-    def create(self, account: str, validity_ms: int, now_ms: int) -> ListenToken:
-        # Binance's tokens are opaque; each call returns a new one (not one per account).
-        tok = "".join(self.rng.choice(_ALPHABET) for _ in range(68))
-        lt = ListenToken(tok, account, now_ms + validity_ms)
-        self._by_token[tok] = lt
-        return lt
-
-    def get(self, token: str, now_ms: int) -> ListenToken | None:
-        lt = self._by_token.get(token)
-        if lt is None or lt.expires_ms <= now_ms:
-            return None
-        return lt
-
-    def purge(self, now_ms: int) -> None:
-        for tok in [t for t, lt in self._by_token.items() if lt.expires_ms <= now_ms]:
-            del self._by_token[tok]
-
-    def expire_all(self, now_ms: int) -> None:
-        """Control hook (tests): every token ends now."""
-        for lt in self._by_token.values():
-            lt.expires_ms = min(lt.expires_ms, now_ms)
-
-
-# -- sessions and fan-out --------------------------------------------------------------------------
-@dataclass
-class Subscription:
-    id: int
-    account: str
-    expires_ms: int
-
-
-@dataclass(eq=False)
-class WsApiSession:
-    conn: WsConn
-    subs: dict[str, Subscription] = field(default_factory=dict)   # account -> subscription
-    next_id: int = 0
-
-    def push_event(self, sub_id: int, payload: Any) -> None:
-        self.conn.push(orjson.dumps({"subscriptionId": sub_id, "event": payload}).decode())
-
-
-class WsApiHub:
-    """WS-API sessions of one venue and which accounts they follow."""
-
-    def __init__(self, tokens: ListenTokens) -> None:
-        self.tokens = tokens
-        self.sessions: set[WsApiSession] = set()
-        self._by_account: dict[str, set[WsApiSession]] = {}
-        self.sent = 0
-
-    def open(self, conn: WsConn) -> WsApiSession:
-        s = WsApiSession(conn)
-        self.sessions.add(s)
-        return s
-
-    def close(self, s: WsApiSession) -> None:
-        for acct in list(s.subs):
-            self._drop(s, acct)
-        self.sessions.discard(s)
-
-    def _drop(self, s: WsApiSession, account: str) -> Subscription | None:
-        sub = s.subs.pop(account, None)
-        followers = self._by_account.get(account)
-        if followers is not None:
-            followers.discard(s)
-            if not followers:
-                del self._by_account[account]
-        return sub
-
-    def subscribe(self, s: WsApiSession, token: str, now_ms: int) -> Subscription:
-        lt = self.tokens.get(token, now_ms)
-        if lt is None:
-            raise ApiError(400, -1209, "Invalid listenToken.")
-        sub = s.subs.get(lt.account)
-        if sub is not None:
-            sub.expires_ms = lt.expires_ms          # renewal: same subscription, new expiry
-            return sub
-        sub = Subscription(s.next_id, lt.account, lt.expires_ms)
-        s.next_id += 1
-        s.subs[lt.account] = sub
-        self._by_account.setdefault(lt.account, set()).add(s)
-        return sub
-
-    def unsubscribe(self, s: WsApiSession, sub_id: int | None) -> None:
-        for acct, sub in list(s.subs.items()):
-            if sub_id is None or sub.id == sub_id:
-                self._drop(s, acct)
-                return
-        raise ApiError(400, -2036, "User Data Stream subscription not active.")
-
-    def publish(self, account: str, payload: Any) -> None:
-        followers = self._by_account.get(account)
-        if not followers or payload.get("e") not in DELIVERED_EVENTS:
-            return
-        for s in tuple(followers):
-            s.push_event(s.subs[account].id, payload)
-            self.sent += 1
-
-    def expire_all(self, now_ms: int, event_ms: int) -> int:
-        """Control hook (tests): every token and subscription ends now."""
-        self.tokens.expire_all(now_ms)
-        for s in self.sessions:
-            for sub in s.subs.values():
-                sub.expires_ms = min(sub.expires_ms, now_ms)
-        return self.expire(now_ms, event_ms)
-
-    def expire(self, now_ms: int, event_ms: int) -> int:
-        """End every subscription past its expiry with `eventStreamTerminated`; returns how many."""
-        n = 0
-        for s in tuple(self.sessions):
-            for acct, sub in list(s.subs.items()):
-                if sub.expires_ms <= now_ms:
-                    self._drop(s, acct)
-                    s.push_event(sub.id, {"e": "eventStreamTerminated", "E": event_ms})
-                    n += 1
-        self.tokens.purge(now_ms)
-        return n
 
 
 # -- request handling ------------------------------------------------------------------------------
@@ -207,7 +63,7 @@ def _err(req_id: Any, exc: ApiError) -> dict[str, Any]:
     return {"id": req_id, "status": exc.http_status, "error": {"code": exc.code, "msg": exc.msg}}
 
 
-def answer(venue: VenueServer, session: WsApiSession, text: str) -> dict[str, Any]:
+def answer(venue: VenueContext, session: WsApiSession, text: str) -> dict[str, Any]:
     """One WS-API request -> its response (pure apart from the session/hub state it changes)."""
     try:
         req = orjson.loads(text)
@@ -244,7 +100,7 @@ def answer(venue: VenueServer, session: WsApiSession, text: str) -> dict[str, An
     return _err(req_id, ApiError(400, -1020, "This operation is not supported."))
 
 
-async def serve_ws_api(request: web.Request, venue: VenueServer) -> web.WebSocketResponse:
+async def serve_ws_api(request: web.Request, venue: VenueContext) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=PING_INTERVAL_S, autoping=True)
     await ws.prepare(request)
     conn = WsConn(ws=ws, request=request, route="ws-api", combined=False)
@@ -266,7 +122,7 @@ async def serve_ws_api(request: web.Request, venue: VenueServer) -> web.WebSocke
     return ws
 
 
-def ws_api_routes(venue: VenueServer) -> list[web.RouteDef]:
+def ws_api_routes(venue: VenueContext) -> list[web.RouteDef]:
     async def handler(request: web.Request) -> web.StreamResponse:
         return await serve_ws_api(request, venue)
     return [web.get(WS_API_PATH, handler)]

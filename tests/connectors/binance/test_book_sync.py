@@ -193,3 +193,43 @@ def test_nautilus_archive_depth_csv_parses() -> None:
             book.apply_levels(side, [[r["price"], r["qty"]] for r in rows if r["side"] == code])
         if kind == "snap":
             assert not book.is_crossed() and book.best_bid() == (20377.0, 1.77)
+
+
+# -- crossed books (issue 12: blocked opens, but the stream stayed "healthy") ---------------------
+def test_a_diff_that_crosses_the_book_clears_it_and_asks_for_a_snapshot() -> None:
+    for rule, pu in ((Rule.SPOT, -1), (Rule.FUTURES, 100)):
+        s = BookSync(OrderBook(0.01), rule)
+        assert s.on_snapshot(100, [["9.99", "1"]], [["10.01", "1"]]) is Sync.SYNCED
+        assert s.on_diff(100, 101, pu, [["10.02", "1"]], []) is Sync.CROSSED  # bid above the ask
+        assert not s.synced and s.crossings == 1 and s.gaps == 0 and s.book.is_empty()
+        assert s.on_diff(102, 103, 101, [], [["10.03", "2"]]) is Sync.BUFFERED
+        # A snapshot newer than the crossing diff drops it and replays only what follows.
+        assert s.on_snapshot(102, [["9.98", "1"]], [["10.01", "1"]]) is Sync.SYNCED
+        assert s.book.best_bid() == (9.98, 1.0) and s.book.levels(ASK, 2) == [
+            (10.01, 1.0), (10.03, 2.0)]
+        assert not s.book.is_crossed()
+
+
+def test_a_locked_diff_counts_as_crossed() -> None:
+    s = BookSync(OrderBook(0.01), Rule.FUTURES)
+    s.on_snapshot(100, [["9.99", "1"]], [["10.01", "1"]])
+    assert s.on_diff(100, 101, 99, [], [["9.99", "1"], ["10.01", "0"]]) is Sync.CROSSED
+
+
+def test_a_crossed_snapshot_is_not_synced_and_keeps_newer_diffs() -> None:
+    s = BookSync(OrderBook(0.01), Rule.SPOT)
+    s.on_diff(101, 103, -1, [["9.97", "4"]], [])
+    s.on_diff(104, 105, -1, [], [["10.04", "1"]])
+    assert s.on_snapshot(102, [["10.05", "1"]], [["10.02", "1"]]) is Sync.CROSSED
+    assert not s.synced and s.crossings == 1 and s.book.is_empty()
+    # The next, sane snapshot chains onto the diffs that were buffered after the crossed one.
+    assert s.on_snapshot(103, [["9.99", "1"]], [["10.02", "1"]]) is Sync.SYNCED
+    assert s.book.best_ask() == (10.02, 1.0) and s.book.qty_at(ASK, "10.04") == 1.0
+    assert s.book.last_update_id == 105
+
+
+def test_a_crossed_off_grid_diff_is_detected() -> None:
+    s = BookSync(OrderBook(0.1), Rule.FUTURES)
+    s.on_snapshot(100, [["100.0", "1"]], [["100.1", "1"]])
+    # Rounded to ticks this was 100.0 < 100.1; kept exactly it is 100.12 > 100.1.
+    assert s.on_diff(100, 101, 99, [["100.12", "1"]], []) is Sync.CROSSED

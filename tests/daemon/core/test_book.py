@@ -140,16 +140,16 @@ def test_touch_levels_and_counts() -> None:
 
 def test_diff_semantics() -> None:
     book = make_book()
-    book.apply_levels(BID, [["100.0", "0"], ["100.05", "3"]])  # 100.05 rounds to 100.0 (banker's)
+    book.apply_levels(BID, [["100.0", "0"], ["100.05", "3"]])  # off-grid: kept exactly, not merged
     book.apply_levels(ASK, [("100.2", "2"), ("100.1", "0.00000000"), ("105.0", "0")])
-    assert book.levels(BID, 3) == [(100.0, 3.0), (99.9, 2.0), (99.5, 4.0)]
+    assert book.levels(BID, 3) == [(100.05, 3.0), (99.9, 2.0), (99.5, 4.0)]
     assert book.levels(ASK, 3) == [(100.2, 2.0), (100.3, 0.5), (101.0, 10.0)]
     # qty <= 0 removes, removing a missing level is a no-op, later entries win.
     book.set_level(BID, 99.5, -1.0)
     book.set_level(BID, 42.0, 0.0)
     book.set_level_ticks(ASK, 1003, 7.0)
     book.apply_diff(bids=[["99.9", "5"], ["99.9", "6"]], asks=[])
-    assert book.levels(BID, 5) == [(100.0, 3.0), (99.9, 6.0)]
+    assert book.levels(BID, 5) == [(100.05, 3.0), (99.9, 6.0)]
     assert book.best_ask() == (100.2, 2.0) and book.qty_at(ASK, 100.3) == 7.0
     book.set_level(ASK, 100.2, math.nan)  # NaN never becomes a resting level
     assert book.best_ask() == (100.3, 7.0)

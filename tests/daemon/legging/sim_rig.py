@@ -88,13 +88,14 @@ class ResidualSpy:
 
     def __init__(self, engine: LeggingEngine) -> None:
         self.samples: dict[str, list[tuple[float, float, float]]] = {}
-        orig = engine._notify
+        executor = engine.executor
+        orig = executor.notify
 
         def spy(rt: PairRuntime) -> None:
             orig(rt)
             self.samples.setdefault(rt.pair.id, []).append(
-                (time.monotonic(), rt.residual(), engine._tolerance(rt)))
-        engine._notify = spy  # type: ignore[method-assign]
+                (time.monotonic(), rt.residual(), executor.tolerance(rt)))
+        executor.notify = spy  # type: ignore[method-assign]
 
     def episodes(self, pid: str) -> list[float]:
         """Durations (s) of every stretch the residual spent outside tolerance (an episode still

@@ -125,7 +125,7 @@ async def test_no_new_lets_the_lagging_leg_catch_up_but_not_grow_the_pair(
     rt = eng.pairs[pid]
     assert sent_after(venue, n, "spot_margin", "SELL") == 0.0    # the short does not grow
     assert 0 < sent_after(venue, n, "perp", "BUY") <= -spot + 1e-12
-    assert abs(rt.residual()) <= eng._tolerance(rt)
+    assert abs(rt.residual()) <= eng.executor.tolerance(rt)
     assert rt.pair.state is State.OPEN and rt.pair.target_qty <= -spot
     await eng.stop()
     wd.stop()

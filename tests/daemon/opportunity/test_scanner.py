@@ -35,15 +35,20 @@ def test_reverse_basis_net_apr_by_hand_on_a_4h_symbol() -> None:
     opps = scan(hub, CFG, {}, NOW_MS)
 
     eth = _find(opps, "reverse_basis", "ETHUSDT")
-    # By hand: 0.0002 x 6 settlements/day x 365 = 43.8 % earned; borrow 0.001 %/h x 8760 = 8.76 %;
-    # fees 2 x (0.1 % spot + 0.05 % perp) = 0.3 % over 168 h -> 0.3 % x 8760/168 = 15.642857 %;
-    # slippage: one tick (0.1) from the touch is 0 for sizes within the touch level.
+    # By hand: 0.0002 x 6 settlements/day x 365 = 43.8 % earned; borrow 0.001 %/h x 8760 = 8.76 %,
+    # stressed x1.5 = 13.14 %; fees 2 x (0.1 % spot + 0.05 % perp) = 0.3 % over the 168 h
+    # fallback (no fit) -> 0.3 % x 8760/168 = 15.642857 %; slippage from the mid: the touch is
+    # one tick (0.1) from the 2000 mid, 0.5 bps on each of the 4 fills = 2 bps over 168 h.
     assert eth.interval_h == 4
+    assert eth.model == "apr_only" and eth.holding_hours == 168.0
     assert eth.apr.funding_apr == pytest.approx(0.438, abs=1e-12)
-    assert eth.apr.borrow_apr == pytest.approx(0.0876, abs=1e-12)
+    assert eth.current_funding_apr == eth.apr.funding_apr       # no fit: today's rate
+    assert eth.apr.borrow_apr == pytest.approx(0.0876 * 1.5, abs=1e-12)
     assert eth.apr.fee_apr == pytest.approx(0.003 * 8760 / 168, abs=1e-12)
-    assert eth.apr.slippage_apr == 0.0
-    assert eth.apr.net_apr == pytest.approx(0.438 - 0.0876 - 0.003 * 8760 / 168, abs=1e-12)
+    assert eth.slippage_bps == pytest.approx(2.0, abs=1e-9)
+    assert eth.apr.slippage_apr == pytest.approx(0.0002 * 8760 / 168, abs=1e-12)
+    assert eth.apr.net_apr == pytest.approx(
+        0.438 - 0.1314 - 0.003 * 8760 / 168 - 0.0002 * 8760 / 168, abs=1e-12)
     assert eth.basis_bps == pytest.approx((2000.0 - 2002.0) / 2002.0 * 1e4)
     assert eth.ok and eth.borrow_available is True
 
@@ -60,10 +65,11 @@ def test_reverse_basis_net_apr_by_hand_on_a_4h_symbol() -> None:
     for k in ("type", "symbol", "venues", "funding_rate", "interval_h", "next_funding_ms",
               "funding_apr_pct", "borrow_apr_pct", "fee_apr_pct", "slippage_apr_pct",
               "net_apr_pct", "zscore", "basis_bps", "depth_usd", "expected_duration_h",
-              "borrow_available"):
+              "borrow_available", "model", "current_funding_apr_pct"):
         assert k in d
     assert d["net_apr_pct"] == pytest.approx(eth.apr.net_apr * 100, abs=1e-5)
     assert d["venues"] == {"spot": "a", "perp": "a"}
+    assert d["model"] == "apr_only"
     assert d["next_funding_ms"] % (4 * 3_600_000) == 0 and d["next_funding_ms"] > NOW_MS
 
 
@@ -75,8 +81,15 @@ def test_slippage_and_depth_from_the_book() -> None:
                perp_asks=[(2000.0, 2.0), (2001.0, 100.0)])
     add_borrow(hub, "a", "ETH", hourly=0.0)
     eth = _find(scan(hub, CFG, {}, NOW_MS), "reverse_basis", "ETHUSDT")
-    assert eth.slippage_bps == pytest.approx(3.0, abs=1e-9)   # other three fills at the touch
-    assert eth.apr.slippage_apr == pytest.approx(0.0003 * 8760 / 168, abs=1e-12)
+    # From the mid, so the spread is charged: perp mid (1999.9 + 2000.0)/2 = 1999.95, the entry
+    # buy pays 2000.6 - 1999.95 = 0.65 and the exit sell 0.05; the spot book sits one tick
+    # either side of its 2000 mid, 0.1 on each fill.
+    perp_mid, spot_mid = 1999.95, 2000.0
+    expected_bps = ((2000.6 - perp_mid) / perp_mid + (perp_mid - 1999.9) / perp_mid
+                    + 2 * 0.1 / spot_mid) * 1e4
+    assert eth.slippage_bps == pytest.approx(expected_bps, abs=1e-9)
+    assert eth.slippage_bps == pytest.approx(4.5, abs=1e-3)
+    assert eth.apr.slippage_apr == pytest.approx(expected_bps / 1e4 * 8760 / 168, abs=1e-12)
     # Depth within a 20 bps slippage cap on the perp ask: a mean distance of up to 4 USD from
     # the 2000 touch is allowed and all 102 ETH sit within 1 USD, so the whole side counts;
     # the spot bid holds 1000 ETH, so the perp ask is the thinner entry leg.
@@ -164,14 +177,24 @@ def test_zscore_and_expected_duration_from_the_fit() -> None:
     hub = Hub()
     add_market(hub, "a", "ETHUSDT", interval_h=8, mark=2000.0, rate=-0.0005)
     add_borrow(hub, "a", "ETH", hourly=0.0)
-    cfg = ScannerConfig(holding="expected", min_holding_hours=24, max_holding_hours=720,
-                        duration_target_z=0.5)
+    cfg = ScannerConfig(holding="expected", min_holding_hours=24, max_holding_hours=720)
     eth = _find(scan(hub, cfg, stats, NOW_MS), "reverse_basis", "ETHUSDT")
     assert eth.zscore == pytest.approx((-0.0005 - fit.mu) / fit.sigma_f)
     assert eth.zscore < -2
-    expected = math.log(abs(-0.0005 - fit.mu) / (0.5 * fit.sigma_f)) / fit.theta
+    # The strategy's exit (defaults: band mu - 0.5 sigma_F, flip above 0): the lower level is
+    # met first on the mean path from -0.05 %.
+    level = min(fit.mu - 0.5 * fit.sigma_f, 0.0)
+    expected = math.log((fit.mu + 0.0005) / (fit.mu - level)) / fit.theta
     assert eth.expected_duration_h == pytest.approx(expected)
-    assert eth.holding_hours == pytest.approx(min(max(expected, 24), 720))
+    hold = min(max(expected, 24), 720)
+    assert eth.holding_hours == pytest.approx(hold)
+    # Funding is what the rate is expected to pay over that hold, not today's -0.05 %.
+    mean_rate = fit.mu + (-0.0005 - fit.mu) * (1 - math.exp(-fit.theta * hold)) / (fit.theta * hold)
+    assert eth.model == "ou"
+    assert eth.apr.funding_apr == pytest.approx(-mean_rate * 3 * 365, rel=1e-12)
+    assert eth.current_funding_apr == pytest.approx(0.0005 * 3 * 365, rel=1e-12)
+    assert 0 < eth.apr.funding_apr < eth.current_funding_apr
+    assert eth.apr.fee_apr == pytest.approx(eth.round_trip_fee * 8760 / hold, rel=1e-12)
     assert eth.last_settled_rate == -0.0004        # from history when the mark has none
     # A fit made on an 8 h grid says nothing about a symbol now funding every 4 h.
     hub2 = Hub()
@@ -179,6 +202,7 @@ def test_zscore_and_expected_duration_from_the_fit() -> None:
     add_borrow(hub2, "a", "ETH", hourly=0.0)
     eth4 = _find(scan(hub2, cfg, stats, NOW_MS), "reverse_basis", "ETHUSDT")
     assert eth4.zscore is None and eth4.holding_hours == cfg.holding_hours
+    assert eth4.model == "apr_only"
 
 
 def test_scanner_shell_caches_by_tick() -> None:

@@ -141,6 +141,18 @@ def test_exit_on_net_apr_at_or_below_threshold_respects_min_hold() -> None:
     assert len(intents) == 1 and "net APR" in intents[0].reason
 
 
+def test_an_open_pair_is_judged_by_what_staying_earns_not_a_second_round_trip() -> None:
+    """net APR (a new entry: both fills' fees over the hold) is negative, but for the pair
+    already open the fees are sunk or due either way: staying still earns, so it stays."""
+    import msgspec
+    cfg = StrategyConfig(enabled=True, exit_confirm=1, min_hold_s=0, exit_z=0.0)
+    o = msgspec.structs.replace(opp(-0.0005, net_pct=-5.0), hold_net_apr=0.08)
+    assert run(cfg, [o], [held(o, opened_ms=NOW - 2 * H)], StrategyState())[0] == []
+    gone = msgspec.structs.replace(o, hold_net_apr=-0.01)
+    intents = run(cfg, [gone], [held(gone, opened_ms=NOW - 2 * H)], StrategyState())[0]
+    assert len(intents) == 1 and "staying" in intents[0].reason
+
+
 def test_funding_flip_exits_even_within_min_hold() -> None:
     cfg = StrategyConfig(enabled=True, exit_confirm=1, min_hold_s=86_400)
     flipped = opp(+0.0001, net_pct=-10.0, last_settled=+0.00005)
