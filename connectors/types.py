@@ -146,6 +146,19 @@ class InterestCharge(Struct, kw_only=True):
     ts_ms: int
 
 
+class IncomeRow(Struct, kw_only=True, frozen=True):
+    """One settlement from the venue's own history (funding income or margin interest), with the
+    amount as the venue's exact decimal string: attribution splits it without rounding loss."""
+
+    venue: str
+    kind: Literal["funding", "interest"]
+    tx_id: str                   # unique per (venue, kind)
+    symbol: str                  # funding: the perp symbol; interest: ""
+    asset: str                   # funding: the settlement asset (USDT); interest: the coin
+    amount: str                  # funding: signed, > 0 received; interest: coin charged, > 0
+    ts_ms: int
+
+
 def book_stream(key: InstrumentKey) -> str:
     """The health-stream name of a book: `spot:BTCUSDT:book`."""
     return f"{key.market}:{key.symbol}:book"

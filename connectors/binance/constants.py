@@ -60,6 +60,7 @@ FUTURES_LEVERAGE = "/fapi/v1/leverage"
 FUTURES_LISTEN_KEY = "/fapi/v1/listenKey"
 FUTURES_POSITION_RISK = "/fapi/v2/positionRisk"
 FUTURES_ACCOUNT = "/fapi/v2/account"
+FUTURES_INCOME = "/fapi/v1/income"        # incomeType FUNDING_FEE names the symbol
 
 # -- error codes (negative `code` in the JSON error body) ------------------------------------
 CLOCK_SKEW = -1021                     # timestamp outside recvWindow

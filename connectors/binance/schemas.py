@@ -229,6 +229,16 @@ class InterestHistory(Struct):
     total: int = 0
 
 
+class IncomeHistoryRow(Struct):
+    """GET /fapi/v1/income: one row (FUNDING_FEE rows name the symbol the fee was paid on)."""
+    incomeType: str
+    income: str
+    time: int
+    symbol: str = ""
+    asset: str = "USDT"
+    tranId: int = 0
+
+
 class TranId(Struct):
     tranId: int
 
@@ -450,6 +460,7 @@ TRADE_COEFF = msgspec.json.Decoder(TradeCoeff)
 MAX_BORROWABLE = msgspec.json.Decoder(MaxBorrowable)
 NEXT_HOURLY_RATES = msgspec.json.Decoder(list[NextHourlyRate])
 INTEREST_HISTORY = msgspec.json.Decoder(InterestHistory)
+INCOME_HISTORY = msgspec.json.Decoder(list[IncomeHistoryRow])
 TRAN_ID = msgspec.json.Decoder(TranId)
 POSITION_RISK = msgspec.json.Decoder(list[PositionRisk])
 FUTURES_ACCOUNT = msgspec.json.Decoder(FuturesAccount)

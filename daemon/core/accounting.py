@@ -8,7 +8,10 @@ coins back later realises only the price move on them. This makes the books reco
 ledger exactly: sell S @ P0, interest i, buy back S + i @ P1 -> cash = S(P0 - P1) - i P1 = realised
 [S(P0 - P1) + i(m - P1)] - interest [i m].
 
-basis PnL = realised + unrealised price PnL of both legs (for a hedged pair: the basis change);
+basis PnL = realised + unrealised price PnL of both legs: with each leg valued at its own price
+(spot leg at the spot book, perp leg at the mark; see OrderExecutor.mark) a hedged pair's basis
+PnL is the change of (perp - spot) times quantity, e.g. short spot @60000, long perp @59900, now
+spot 61000 / perp 60800: (60800 - 61000) - (59900 - 60000) = -100;
 net = basis + funding - interest - fees; realised net APR annualises the realised part over the
 time held, on the entry notional.
 """
@@ -35,9 +38,18 @@ class LegBook(Struct, kw_only=True):
     sold_qty: float = 0.0
     sold_quote: float = 0.0
     fills: int = 0
+    settled_ms: int = 0            # venue time of the last funding / interest row booked here
+    settled_tx: list[str] = []     # the rows booked at settled_ms (several may share it)
 
     def copy(self) -> LegBook:
-        return LegBook(**{f: getattr(self, f) for f in self.__struct_fields__})
+        book = LegBook(**{f: getattr(self, f) for f in self.__struct_fields__})
+        book.settled_tx = list(self.settled_tx)
+        return book
+
+    def settled(self, ts_ms: int, tx_id: str) -> None:
+        if ts_ms > self.settled_ms:
+            self.settled_ms, self.settled_tx = ts_ms, []
+        self.settled_tx.append(tx_id)
 
 
 def _trade(book: LegBook, dq: float, price: float) -> None:
