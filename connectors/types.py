@@ -123,6 +123,7 @@ class OrderUpdate(Struct, kw_only=True):
     last_fill_price: float = 0.0
     fee: float = 0.0
     fee_asset: str = ""
+    fee_quote: float | None = None   # a third-asset fee's value in the quote at the fill (BNB)
     trade_id: int | str | None = None
     ts_ms: int = 0
 

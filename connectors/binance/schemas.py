@@ -83,6 +83,11 @@ class ApiError(Struct):
     msg: str = ""
 
 
+class TickerPrice(Struct):
+    symbol: str
+    price: str
+
+
 class ServerTime(Struct):
     serverTime: int
 
@@ -461,6 +466,7 @@ MAX_BORROWABLE = msgspec.json.Decoder(MaxBorrowable)
 NEXT_HOURLY_RATES = msgspec.json.Decoder(list[NextHourlyRate])
 INTEREST_HISTORY = msgspec.json.Decoder(InterestHistory)
 INCOME_HISTORY = msgspec.json.Decoder(list[IncomeHistoryRow])
+TICKER_PRICE = msgspec.json.Decoder(TickerPrice)
 TRAN_ID = msgspec.json.Decoder(TranId)
 POSITION_RISK = msgspec.json.Decoder(list[PositionRisk])
 FUTURES_ACCOUNT = msgspec.json.Decoder(FuturesAccount)

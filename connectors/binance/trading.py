@@ -280,6 +280,11 @@ class BinanceTrading:
                                       params, signed=True, weight=1)
         return schemas.INTEREST_HISTORY.decode(raw).rows
 
+    async def ticker_price(self, symbol: str) -> float:
+        raw = await self.rest.request("GET", self.urls.rest, C.SPOT_TICKER_PRICE,
+                                      {"symbol": symbol}, weight=2)
+        return float(schemas.TICKER_PRICE.decode(raw).price)
+
     async def interest_since(self, start_ms: int, size: int = 100
                              ) -> list[schemas.InterestHistoryRow]:
         """Every margin interest charge from `start_ms` (the venue pages newest first)."""

@@ -119,6 +119,17 @@ class PairRuntime:
     def inflight(self, leg: int) -> bool:
         return any(o.leg == leg and not o.final for o in self.orders.values())
 
+    def dust(self) -> list[dict[str, Any]]:
+        """What a leg still holds (coins > 0) or owes (< 0), by coin: on a closed pair, the
+        rounding left by lot steps, coin-paid fees and the last interest charges."""
+        out = []
+        for i, leg in enumerate(self.pair.legs):
+            qty = self.books[i].qty
+            if abs(qty) > _EPS:
+                out.append({"leg": i, "venue": leg.venue, "market": leg.market,
+                            "asset": self.meta[i].base, "amount": qty})
+        return out
+
     def live_orders(self) -> list[OrderTrack]:
         return [o for o in self.orders.values() if not o.final]
 
@@ -166,12 +177,10 @@ class PairRuntime:
                 track.fee_trades.append(tid)
                 price = u.last_fill_price or track.avg
                 fee_asset = u.fee_asset
+                acc.apply_fee(book, u.fee, fee_asset, price, base=meta.base, quote=meta.quote,
+                              value=u.fee_quote)
                 if fee_asset and fee_asset == meta.base:
-                    # paid in coin: the position is smaller by the fee; cost valued at the price
-                    book.qty -= u.fee
-                    book.fees += u.fee * price
-                else:
-                    book.fees += u.fee
+                    self.qty_logs[track.leg].add(u.ts_ms, -u.fee)
                 rows.append({"venue": track.venue, "client_id": track.client_id,
                              "trade_id": f"fee:{tid}", "pair_id": self.pair.id, "qty": 0.0,
                              "price": price, "fee": u.fee, "fee_asset": fee_asset,
