@@ -16,7 +16,6 @@ cursor only moves past rows it has read).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +29,7 @@ from daemon.legging.orders import OrderExecutor
 from daemon.legging.runtime import PairRuntime
 
 LOOKBACK_MS = 3_600_000          # a first wake-up reads this far back before its event
+OVERLAP_MS = 600_000             # each read re-reads this much before the cursor (late rows)
 RETRY_S = (0.2, 1.0, 3.0)        # the history may lag the stream event
 
 
@@ -44,6 +44,7 @@ class IncomeReconciler:
         self.executor = executor
         self.journal = journal
         self.unattributed: list[IncomeRow] = []
+        self.last_error = ""
         self.attributed_units: dict[tuple[str, str, str], int] = {}
         self._seen: set[tuple[str, str, str]] = set()
         self._cursor: dict[tuple[str, str], int] = {}
@@ -80,9 +81,11 @@ class IncomeReconciler:
             for delay in (0.0, *RETRY_S):
                 if delay:
                     await asyncio.sleep(delay)
-                with contextlib.suppress(Exception):   # a failed read: the next wake-up retries
+                try:
                     if await self.read_once(venue, kind):
                         break
+                except Exception as exc:    # a failed read: retried, and again next wake-up
+                    self.last_error = f"{venue} {kind} history: {exc!r}"
             if key not in self._again:
                 return
 
@@ -92,7 +95,8 @@ class IncomeReconciler:
         start = self._cursor.get(key)
         if start is None:
             start = self._cursor[key] = self._first_cursor(venue, kind, None)
-        rows = await self.executor.venues[venue].income_since(kind, start)  # type: ignore[attr-defined]
+        venue_ = self.executor.venues[venue]
+        rows = await venue_.income_since(kind, max(0, start - OVERLAP_MS))  # type: ignore[attr-defined]
         fresh = self.book(sorted(rows, key=lambda r: r.ts_ms))
         if rows:
             self._cursor[key] = max(start, max(r.ts_ms for r in rows))
@@ -151,10 +155,13 @@ class IncomeReconciler:
         legs = self._legs(row.venue, row.kind,
                           row.symbol if row.kind == "funding" else row.asset)
         weights = [abs(rt.qty_logs[i].at(row.ts_ms)) for rt, i in legs]
-        if row.kind == "interest" and not any(weights):
+        if not any(weights):
             # A MARGIN_BUY borrows (and is charged its first hour) just before its fill is
-            # stamped: weigh the legs of running operations by their targets.
+            # stamped, and a fill may be stamped after a settlement it took part in: weigh the
+            # legs of running operations by their targets.
             weights = [abs(rt.pair.targets[i]) if rt.pair.managed else 0.0 for rt, i in legs]
+        if not any(weights):      # no history for the time (restored without orders): now
+            weights = [abs(rt.exposure(i)) if rt.pair.managed else 0.0 for rt, i in legs]
         units = to_units(row.amount)
         parts = split_units(units, weights)
         if not parts:
