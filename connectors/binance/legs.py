@@ -7,7 +7,7 @@ from typing import Any
 from connectors.binance import constants as C
 from connectors.binance.errors import BinanceError, UnknownOrder, error_kind
 from connectors.transport.http_fast import WriteFuture
-from connectors.types import Balance, ErrorKind, OrderRequest, OrderUpdate
+from connectors.types import Balance, ErrorKind, IncomeRow, OrderRequest, OrderUpdate
 
 _HUB_MARKET = {"spot_margin": "spot", "perp": "perp"}
 
@@ -157,6 +157,17 @@ class BinanceLegVenue:
 
     async def repay(self, asset: str, amount: float) -> None:
         await self.venue.repay(asset, amount)
+
+    async def income_since(self, kind: str, start_ms: int) -> list[IncomeRow]:
+        """The venue's own settlement history (see connectors.base.ReportsIncome)."""
+        trading = self.venue.trading
+        if kind == "funding":
+            return [IncomeRow(venue=self.name, kind="funding", tx_id=str(r.tranId),
+                              symbol=r.symbol, asset=r.asset, amount=r.income, ts_ms=r.time)
+                    for r in await trading.funding_income_since(start_ms)]
+        return [IncomeRow(venue=self.name, kind="interest", tx_id=str(r.txId), symbol="",
+                          asset=r.asset, amount=r.interest, ts_ms=r.interestAccuredTime)
+                for r in await trading.interest_since(start_ms)]
 
 
 def _decoder() -> Any:

@@ -410,6 +410,7 @@ class LeggingEngine:
                          "avg_price": book.avg_price, "target_qty": abs(p.targets[i]),
                          "liq_distance_pct": self._liq_distance(rt, i),
                          "interest_coin": book.interest_coin,
+                         "fee_coin": book.fee_coin, "fee_other": dict(book.fee_other),
                          "blocked": rt.blocked_reason[i] or None})
         tol = self.executor.tolerance(rt)
         return {"id": p.id, "type": p.type, "symbol": p.symbol, "state": p.state.value,
@@ -419,6 +420,8 @@ class LeggingEngine:
                 "operation": {"seq": p.op_seq, "kind": p.op_kind,
                               "running": bool(rt.task and not rt.task.done())},
                 "orders_sent": len(rt.orders), "created_ms": p.created_ms,
+                # a closed pair: the coins left on it, by leg (empty = closed flat)
+                "dust": [] if p.managed else rt.dust(),
                 "updated_ms": p.updated_ms,
                 "pnl": {"funding": pnl.funding, "interest": pnl.interest, "fees": pnl.fees,
                         "basis": pnl.basis, "realised": pnl.realised,
