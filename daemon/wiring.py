@@ -56,6 +56,7 @@ def sim_config_for(cfg: Config) -> Any:
     if cfg.sim.config:
         return load_sim_config(cfg.sim.config, seed=cfg.sim.seed)
     venues = tuple(SimVenueConfig(name=v.name, symbols=tuple(v.symbols), scenario=cfg.sim.scenario,
+                                  dialect="okx" if v.kind == "okx" else "binance",
                                   speedup=cfg.sim.speedup) for v in cfg.venues if v.sim)
     return SimConfig(seed=cfg.sim.seed, venues=venues)
 
@@ -72,10 +73,39 @@ async def start_sim(daemon: Daemon) -> None:
                         futures_ws=info.futures_ws_url)
 
 
+def make_okx_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
+    from connectors.okx.config import OkxUrls
+    from connectors.okx.venue import OkxVenue
+
+    if vcfg.sim:
+        info = daemon.sim.venue(vcfg.name)
+        return OkxVenue(vcfg, daemon.hub, api_key=Secret(info.api_key),
+                        api_secret=Secret(info.api_secret), passphrase=Secret(info.passphrase),
+                        urls=OkxUrls.for_sim(info.rest_url, info.spot_ws_url))
+    assert vcfg.credentials is not None  # enforced by config validation
+    urls = OkxUrls.for_sim(vcfg.rest_url, vcfg.spot_ws_url) if vcfg.external_sim else None
+    return OkxVenue(vcfg, daemon.hub, api_key=load_secret(vcfg.credentials, "api_key"),
+                    api_secret=load_secret(vcfg.credentials, "api_secret"),
+                    passphrase=load_secret(vcfg.credentials, "api_passphrase"), urls=urls)
+
+
+def leg_venue(venue: Any) -> Any:
+    """The legging engine's `Venue` over a connector venue of either kind."""
+    from connectors.okx.venue import OkxVenue
+
+    if isinstance(venue, OkxVenue):
+        from connectors.okx.legs import OkxLegVenue
+        return OkxLegVenue(venue)
+    from connectors.binance.legs import BinanceLegVenue
+    return BinanceLegVenue(venue)
+
+
 def make_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
     from connectors.binance import BinanceVenue
     from connectors.binance.config import BinanceUrls
 
+    if vcfg.kind == "okx":
+        return make_okx_venue(daemon, vcfg)
     if vcfg.sim:
         info = daemon.sim.venue(vcfg.name)
         return BinanceVenue(vcfg, daemon.hub, api_key=Secret(info.api_key),
@@ -257,7 +287,6 @@ async def start_components(daemon: Daemon) -> None:
     from daemon.opportunity.funding_feed import FundingFeed
     from daemon.journal import Journal
     from daemon.legging.engine import LeggingEngine
-    from connectors.binance.legs import BinanceLegVenue
     from daemon.legging.api import position_routes
     from daemon.risk.api import risk_routes
     from daemon.opportunity.scanner import Scanner
@@ -277,7 +306,7 @@ async def start_components(daemon: Daemon) -> None:
                                             name=f"start-{vcfg.name}"))
     leg_cfg = legging_config_for(cfg)
     journal = Journal(cfg.daemon.state_dir, leg_cfg.journal_file, leg_cfg.journal_sync)
-    engine = LeggingEngine(daemon.hub, {n: BinanceLegVenue(v) for n, v in daemon.venues.items()},
+    engine = LeggingEngine(daemon.hub, {n: leg_venue(v) for n, v in daemon.venues.items()},
                            leg_cfg, journal)
     daemon.legging = engine
     daemon.components.append(engine)

@@ -43,3 +43,17 @@ def symbol_of(inst_id: str) -> str:
 def market_of(inst_id: str) -> str:
     """The hub market of an instrument id: "perp" for a swap, else "spot"."""
     return "perp" if inst_id.endswith(C.SWAP_SUFFIX) else "spot"
+
+
+# Client order ids: OKX takes 1-32 letters and digits; the daemon's ids (daemon/core/client_ids.py)
+# are lowercase [a-z0-9] joined by "-". "-" becomes "Z", which no daemon id contains, so the
+# mapping is exact both ways.
+_DASH = "Z"
+
+
+def to_cl_ord_id(client_id: str) -> str:
+    return client_id.replace("-", _DASH)
+
+
+def from_cl_ord_id(cl_ord_id: str) -> str:
+    return cl_ord_id.replace(_DASH, "-")

@@ -28,12 +28,18 @@ class VenueInfo:
     server: VenueServer  # the live venue (engine access for tests)
     ws_api_url: str = ""          # spot WS-API (`<spot_ws>/ws-api/v3`): margin listenToken flow
     margin_risk_ws_url: str = ""  # margin risk stream base (`<spot_ws>/margin-risk`), + /ws/<key>
+    dialect: str = "binance"
+    passphrase: str = ""          # OKX dialect: the funded account's API passphrase
 
     def json_line(self) -> str:
-        return orjson.dumps({"venue": self.name, "rest": self.rest_url,
-                             "spot_ws": self.spot_ws_url, "futures_ws": self.futures_ws_url,
-                             "ws_api": self.ws_api_url, "margin_risk_ws": self.margin_risk_ws_url,
-                             "api_key": self.api_key, "api_secret": self.api_secret}).decode()
+        line: dict[str, str] = {
+            "venue": self.name, "dialect": self.dialect, "rest": self.rest_url,
+            "spot_ws": self.spot_ws_url, "futures_ws": self.futures_ws_url,
+            "ws_api": self.ws_api_url, "margin_risk_ws": self.margin_risk_ws_url,
+            "api_key": self.api_key, "api_secret": self.api_secret}
+        if self.passphrase:
+            line["passphrase"] = self.passphrase
+        return orjson.dumps(line).decode()
 
 
 class SimCluster:
@@ -54,8 +60,8 @@ class SimCluster:
             cfg = _replace(cfg, clock=clock)
         self.config = cfg
         self._servers = [
-            VenueServer(vc, cfg.seed + i, clock=cfg.clock,
-                        exchange=exchanges[i] if exchanges is not None else None)
+            _server_class(vc.dialect)(vc, cfg.seed + i, clock=cfg.clock,
+                                      exchange=exchanges[i] if exchanges is not None else None)
             for i, vc in enumerate(cfg.venues)]
         self.venues: list[VenueInfo] = []
         self._driver: asyncio.Task[None] | None = None
@@ -69,7 +75,9 @@ class SimCluster:
             raise
         self.venues = [VenueInfo(s.name, s.rest_url, s.spot_ws_url, s.futures_ws_url,
                                  s.api_key, s.api_secret, s, ws_api_url=s.ws_api_url,
-                                 margin_risk_ws_url=s.margin_risk_ws_url)
+                                 margin_risk_ws_url=s.margin_risk_ws_url,
+                                 dialect=getattr(s, "dialect", "binance"),
+                                 passphrase=getattr(s, "passphrase", ""))
                        for s in self._servers]
         self._driver = asyncio.create_task(self._drive(), name="sim-clock")
 
@@ -128,6 +136,13 @@ class SimCluster:
                     server.expire_listen_keys()
 
 
+def _server_class(dialect: str) -> Any:
+    if dialect == "okx":
+        from connectors.sim.server.okx.server import OkxVenueServer
+        return OkxVenueServer
+    return VenueServer
+
+
 def _replace(cfg: SimConfig, **kw: Any) -> SimConfig:
     import msgspec
 
@@ -139,7 +154,9 @@ async def run_sim(config_path: str | None, seed: int | None = None, *, clock: st
     """Run the sim until SIGTERM/SIGINT (or until `stop` is set).
 
     Prints one JSON line per venue on `out` (stdout by default):
-    {"venue", "rest", "spot_ws", "futures_ws", "api_key", "api_secret"}.
+    {"venue", "dialect", "rest", "spot_ws", "futures_ws", "api_key", "api_secret"} (+ the
+    "passphrase" of an OKX-dialect venue; its "spot_ws"/"futures_ws" are the base of
+    /ws/v5/public and /ws/v5/private).
     """
     cfg = load_sim_config(config_path, seed=seed)
     out = out if out is not None else sys.stdout
