@@ -33,12 +33,12 @@ class VenueInfo:
 
     def json_line(self) -> str:
         line: dict[str, str] = {
-            "venue": self.name, "dialect": self.dialect, "rest": self.rest_url,
+            "venue": self.name, "rest": self.rest_url,
             "spot_ws": self.spot_ws_url, "futures_ws": self.futures_ws_url,
             "ws_api": self.ws_api_url, "margin_risk_ws": self.margin_risk_ws_url,
             "api_key": self.api_key, "api_secret": self.api_secret}
-        if self.passphrase:
-            line["passphrase"] = self.passphrase
+        if self.dialect != "binance":     # a Binance line keeps its historical keys
+            line.update(dialect=self.dialect, passphrase=self.passphrase)
         return orjson.dumps(line).decode()
 
 
@@ -154,7 +154,7 @@ async def run_sim(config_path: str | None, seed: int | None = None, *, clock: st
     """Run the sim until SIGTERM/SIGINT (or until `stop` is set).
 
     Prints one JSON line per venue on `out` (stdout by default):
-    {"venue", "dialect", "rest", "spot_ws", "futures_ws", "api_key", "api_secret"} (+ the
+    {"venue", "rest", "spot_ws", "futures_ws", "api_key", "api_secret"} (+ "dialect" and the
     "passphrase" of an OKX-dialect venue; its "spot_ws"/"futures_ws" are the base of
     /ws/v5/public and /ws/v5/private).
     """
