@@ -42,6 +42,7 @@ class SimVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     """One simulated venue: its market, its default account, and its network surface."""
 
     name: str = "sim-a"
+    # The API the venue speaks; every dialect runs the same engine (server/<dialect>/).
     dialect: Dialect = "binance"
     # Binance symbols; each trades on spot/cross margin and as a USD-M perpetual.
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
