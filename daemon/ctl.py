@@ -116,8 +116,11 @@ def render_positions(data: Any) -> str:
 def render_position(p: dict[str, Any]) -> str:
     out = [render_positions([p]), ""]
     legs = [[lg.get("venue"), lg.get("market"), lg.get("side"), _fmt(lg.get("qty"), 6),
-             _fmt(lg.get("avg_price"), 4), _fmt(lg.get("liq_distance_pct"))] for lg in p.get("legs", [])]
-    out.append(table(legs, ["VENUE", "MARKET", "SIDE", "QTY", "AVG PRICE", "LIQ DIST %"]))
+             _fmt(lg.get("avg_price"), 4), _fmt(lg.get("liq_distance_pct")),
+             # the venue nets pairs sharing a symbol or a coin: its figure and this pair's share
+             _fmt(lg.get("venue_qty"), 6), _fmt(lg.get("venue_share"), 6)] for lg in p.get("legs", [])]
+    out.append(table(legs, ["VENUE", "MARKET", "SIDE", "QTY", "AVG PRICE", "LIQ DIST %", "VENUE NET",
+                            "SHARE"]))
     return "\n".join(out)
 
 
