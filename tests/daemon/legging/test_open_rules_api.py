@@ -81,3 +81,16 @@ async def test_a_basis_against_an_open_reverse_basis_is_refused(api: Any) -> Non
     await eng.wait_idle((await r.json())["id"])
     r = await s.post("/v1/positions", json=_open("basis", {"spot": "sim-a", "perp": "sim-a"}))
     assert r.status == 409 and (await r.json())["field"] == "venues"
+
+
+async def test_a_watchdog_operation_keeps_its_reason_on_the_pair(api: Any) -> None:
+    s, eng, _venues = api
+    r = await s.post("/v1/positions", json=_open("reverse_basis", {"spot": "sim-a", "perp": "sim-a"}))
+    pid = (await r.json())["id"]
+    await eng.wait_idle(pid)
+    await eng.decrease_now(pid, 0.5, reason="perp leg on sim-a 12.00% from liquidation: trim 50.0%")
+    view = (await (await s.get(f"/v1/positions/{pid}")).json())
+    assert view["state"] == "open" and view["reason"].startswith("perp leg on sim-a 12.00%")
+    await eng.liquidate_now(pid, reason="halt: flatten")
+    view = (await (await s.get(f"/v1/positions/{pid}")).json())
+    assert view["state"] == "closed" and view["reason"] == "halt: flatten"

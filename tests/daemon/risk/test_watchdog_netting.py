@@ -99,3 +99,26 @@ def test_the_same_decision_is_journaled_once_until_something_changes() -> None:
     books.update(rb1=(-1.25, 1.2), rb2=(-0.84, 0.8))       # another hour of interest booked
     hub.set_balance(Balance(venue=V, wallet="margin", asset="BTC", borrowed=2.0, interest=0.09))
     assert len([r for r in rows if r["step"] == "rehedge"]) > n     # a new figure is news
+
+
+def test_the_watchdogs_reason_reaches_the_engines_operation() -> None:
+    from daemon.risk.actions import EngineRiskActions
+    from daemon.risk.ladder import Unwind
+
+    class Engine:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str, str]] = []
+
+        def liquidate_now(self, pid: str, reason: str = "") -> None:
+            self.calls.append(("liquidate", pid, reason))
+
+        def decrease_now(self, pid: str, fraction: float, reason: str = "") -> None:
+            self.calls.append(("decrease", pid, reason))
+
+    hub, _wd, _rec, clock, pairs = netted(1.5)
+    engine = Engine()
+    wd = Watchdog(hub, WatchdogConfig(), lambda: pairs, EngineRiskActions(engine, {}), clock=clock)
+    wd._call(Unwind(pair_id="rb1", reason="perp leg on v 4.00% from liquidation: at the unwind step"))
+    assert engine.calls == [("liquidate", "rb1", "perp leg on v 4.00% from liquidation: at the unwind step")]
+    EngineRiskActions(engine, {}).deleverage("rb2", 0.2)      # no reason noted: still one
+    assert engine.calls[-1] == ("decrease", "rb2", "watchdog: deleverage")
