@@ -44,7 +44,9 @@ class StateHub(Protocol):
 
 class Venue(Protocol):
     """One venue as the daemon trades it. `prepare` builds and signs without I/O (both legs are
-    prepared before either is sent); the reads serve recovery and unknown-outcome resolution."""
+    prepared before either is sent); the reads serve recovery and unknown-outcome resolution,
+    and the holdings reads (positions, margin wallet, open orders) the reconciliation of the
+    journal with the venue on every start and reconnect."""
 
     name: str
 
@@ -62,6 +64,15 @@ class Venue(Protocol):
 
     async def orders_since(self, market: str, symbol: str, since_ms: int) -> list[OrderUpdate]:
         """Every order of the account on `symbol` created since `since_ms` (open and closed)."""
+
+    async def open_orders(self, market: str, symbol: str) -> list[OrderUpdate]:
+        """The account's orders still working on `symbol` (every client id, ours or not)."""
+
+    async def perp_positions(self) -> dict[str, float]:
+        """Signed net position per perp symbol as the venue holds it now (non-zero only)."""
+
+    async def margin_balances(self) -> dict[str, Balance]:
+        """The cross-margin wallet per asset as the venue holds it now (coins and liability)."""
 
     async def max_borrowable(self, asset: str) -> float | None:
         """Cross-margin max borrowable now, or None if unknown."""

@@ -119,18 +119,17 @@ class BinanceVenue:
         await self.trading.futures_account()
         await self.trading.position_risk()
 
-    async def refresh_margin(self) -> None:
+    async def refresh_margin(self) -> Any:
         """The cross-margin account snapshot, bracketed on the venue's clock so that liability
-        events it already contains are not added again (liability_sync.py)."""
+        events it already contains are not added again (liability_sync.py); returns it."""
         user = self.user
         async with self._refresh_lock:
             if user is None:
-                await self.trading.margin_account(self._coeff)
-                return
+                return await self.trading.margin_account(self._coeff)
             user.snapshot_begin()
             try:
                 t0 = await self._server_ms()
-                await self.trading.margin_account(self._coeff)
+                acct = await self.trading.margin_account(self._coeff)
             except BaseException:
                 user.snapshot_abort()
                 raise
@@ -141,6 +140,7 @@ class BinanceVenue:
                 pass        # open-ended bracket: later events are settled by a re-read
             finally:
                 user.snapshot_end(t0, t1)
+            return acct
 
     async def _server_ms(self) -> int:
         return server_time_ms(await self.rest.request("GET", self.urls.rest, C.SPOT_TIME))

@@ -26,6 +26,8 @@ from typing import Literal
 import msgspec
 
 ClockMode = Literal["realtime", "manual"]
+# Which venue's API the venue speaks over the same engine (connectors/sim/server/<dialect>/).
+Dialect = Literal["binance", "bybit", "okx"]
 
 
 def _default_margin_funding() -> dict[str, str]:
@@ -40,6 +42,7 @@ class SimVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     """One simulated venue: its market, its default account, and its network surface."""
 
     name: str = "sim-a"
+    dialect: Dialect = "binance"
     # Binance symbols; each trades on spot/cross margin and as a USD-M perpetual.
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     # Scenario name (connectors/sim/scenarios/<name>.toml) or a path; "" = no scenario (calm).
