@@ -259,10 +259,13 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: re-read and fully validate; apply, or keep the old config and say why."""
+        self.notifier.reloading()
         try:
             self._reload_config()
         except Exception as exc:  # a signal handler's failure must not take the daemon down
             self.log.error("reload_failed", error=repr(exc), config=self.config_path)
+        finally:
+            self.notifier.reloaded()
 
     def _reload_config(self) -> None:
         try:
