@@ -26,7 +26,8 @@ from connectors.okx.rest import data_of
 from connectors.okx.schemas import num
 from connectors.okx.symbols import from_cl_ord_id, inst_id, market_of, symbol_of, to_cl_ord_id
 from connectors.transport.rest import Prepared, RestSession
-from connectors.types import Balance, Borrow, MarginAccount, OrderUpdate, PerpPosition
+from connectors.types import (Balance, Borrow, InterestCharge, MarginAccount, OrderUpdate,
+                              PerpPosition)
 
 
 def fmt_num(x: float | str) -> str:
@@ -63,6 +64,9 @@ class OkxTrading:
         self.base = base
         self.sizes = sizes
         self.unknown_resolved = 0
+        # accrued interest per currency as of the newest account view (None: none yet)
+        self._accrued: dict[str, float] | None = None
+        self._accrued_ms = 0
 
     # -- orders (build without I/O) -------------------------------------------------------------
     def prepare_order(self, market: str, symbol: str, side: str, qty: float, *,
@@ -228,6 +232,7 @@ class OkxTrading:
         settlement currency (USDT) that swaps draw on (the same coins: never add the two)."""
         hub, venue = self.hub, self.venue
         now = int(acct.uTime or 0) or int(time.time() * 1000)
+        self._charge_interest(acct, now)
         for d in acct.details:
             cash = num(d.cashBal)
             frozen = num(d.frozenBal)
@@ -243,6 +248,24 @@ class OkxTrading:
         ratio = num(acct.mgnRatio)
         hub.set_margin_account(MarginAccount(venue=venue, margin_level=ratio or 999.0,
                                              total_asset_usdt=num(acct.totalEq), ts_ms=now))
+
+    def _charge_interest(self, acct: schemas.AccountData, now: int) -> None:
+        """OKX reports no interest event: each currency's `interest` is what accrued since the
+        last repay. Its rise from one account view to the next is the charge, published as the
+        hub's InterestCharge; the first view is the baseline (interest from before we looked),
+        and a currency absent from a view owes nothing. A view older than the newest one (a
+        REST answer overtaken by a push) is skipped: its lower figure would charge twice."""
+        if now < self._accrued_ms:
+            return
+        self._accrued_ms = now
+        accrued = {d.ccy: num(d.interest) for d in acct.details}
+        if self._accrued is not None:
+            for ccy, now_accrued in accrued.items():
+                charged = round(now_accrued - self._accrued.get(ccy, 0.0), 12)
+                if charged > 0:
+                    self.hub.interest_charge(InterestCharge(venue=self.venue, asset=ccy,
+                                                            amount=charged, ts_ms=now))
+        self._accrued = accrued
 
     async def positions(self) -> None:
         raw = await self.rest.request("GET", self.base, C.POSITIONS, [("instType", C.SWAP)],

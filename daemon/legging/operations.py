@@ -294,7 +294,11 @@ class Operations:
                 need = max(bal.liability - bal.free, meta.min_qty,
                            (meta.min_notional * 1.05 / price) if price else 0.0)
                 qty = hedge.round_step(need, meta.step, "up")
-                await self.executor.fire_leg(rt, 0, qty, "complete", "taker")
+                track = await self.executor.fire_leg(rt, 0, qty, "complete", "taker")
+                if track is None or track.filled <= 0:
+                    why = track.error if track is not None else "no order could be built"
+                    self.alert(rt, f"liability of {bal.liability:g} {asset} left: the buy to "
+                                   f"repay it did not fill ({why})")
                 if refresh is not None:
                     await refresh()
                 bal = self.executor.hub.balances.get((leg.venue, "margin", asset))

@@ -11,13 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from connectors.binance import BinanceVenue
+from connectors.bybit import BybitUrls, BybitVenue
+from connectors.okx.config import OkxUrls
+from connectors.okx.venue import OkxVenue
 from connectors.sim import SimCluster, SimConfig, SimVenueConfig
 from connectors.config import VenueConfig
 from connectors.types import InstrumentKey
 from daemon.hub import Hub
 from daemon.journal import Journal
 from daemon.legging.engine import LeggingEngine
-from connectors.binance.legs import BinanceLegVenue
+from daemon.wiring import leg_venue_for
 from daemon.legging.config import LeggingConfig
 from daemon.legging.runtime import PairRuntime
 from connectors.secrets import Secret
@@ -37,7 +40,7 @@ async def wait_until(pred: Any, timeout: float, what: str, every: float = 0.02) 
 
 class Rig:
     def __init__(self, engine: LeggingEngine, cluster: SimCluster,
-                 venues: dict[str, BinanceVenue]) -> None:
+                 venues: dict[str, Any]) -> None:
         self.engine = engine
         self.cluster = cluster
         self.venues = venues
@@ -113,28 +116,46 @@ class ResidualSpy:
         return out
 
 
+def _connector(info: Any, hub: Hub, symbols: list[str], dialect: str) -> Any:
+    """The venue's own connector against its sim dialect, as daemon/wiring.py builds it."""
+    key, secret = Secret(info.api_key), Secret(info.api_secret)
+    if dialect == "bybit":
+        return BybitVenue(VenueConfig(name=info.name, kind="bybit", sim=True, symbols=symbols),
+                          hub, api_key=key, api_secret=secret,
+                          urls=BybitUrls.for_sim(info.rest_url, info.spot_ws_url))
+    if dialect == "okx":
+        return OkxVenue(VenueConfig(name=info.name, kind="okx", sim=True, symbols=symbols), hub,
+                        api_key=key, api_secret=secret, passphrase=Secret(info.passphrase),
+                        urls=OkxUrls.for_sim(info.rest_url, info.spot_ws_url))
+    vc = VenueConfig(name=info.name, sim=True, symbols=symbols, rest_url=info.rest_url,
+                     futures_rest_url=info.rest_url, spot_ws_url=info.spot_ws_url,
+                     futures_ws_url=info.futures_ws_url)
+    return BinanceVenue(vc, hub, api_key=key, api_secret=secret)
+
+
 @asynccontextmanager
 async def sim_rig(tmp_path: Path, *, venues: tuple[str, ...] = ("sim-a",), speedup: float = 480.0,
                   cfg: LeggingConfig = CFG, symbols: tuple[str, ...] = ("BTCUSDT",),
-                  venue_kw: dict[str, Any] | None = None) -> AsyncIterator[Rig]:
+                  venue_kw: dict[str, Any] | None = None,
+                  dialects: dict[str, str] | None = None) -> AsyncIterator[Rig]:
+    """`dialects`: venue name -> "bybit" / "okx" for a venue of that dialect with its own
+    connector (the rest speak Binance)."""
+    dialect = (dialects or {}).get
     cluster = SimCluster(SimConfig(seed=11, venues=tuple(
-        SimVenueConfig(name=n, symbols=symbols, scenario="", speedup=speedup, **(venue_kw or {}))
+        SimVenueConfig(name=n, dialect=dialect(n, "binance"), symbols=symbols,  # type: ignore[arg-type]
+                       scenario="", speedup=speedup, **(venue_kw or {}))
         for n in venues)))
     await cluster.start()
     hub = Hub()
-    conns: dict[str, BinanceVenue] = {}
+    conns: dict[str, Any] = {}
     try:
         for info in cluster.venues:
-            vc = VenueConfig(name=info.name, sim=True, symbols=list(symbols),
-                             rest_url=info.rest_url, futures_rest_url=info.rest_url,
-                             spot_ws_url=info.spot_ws_url, futures_ws_url=info.futures_ws_url)
-            v = BinanceVenue(vc, hub, api_key=Secret(info.api_key),
-                             api_secret=Secret(info.api_secret))
+            v = _connector(info, hub, list(symbols), dialect(info.name, "binance"))
             await v.start()
             conns[info.name] = v
         keys = [InstrumentKey(n, m, s) for n in venues for m in ("spot", "perp") for s in symbols]
         await wait_until(lambda: all(hub.book_ready(k)[0] for k in keys), 10, "books")
-        engine = LeggingEngine(hub, {n: BinanceLegVenue(v) for n, v in conns.items()}, cfg,
+        engine = LeggingEngine(hub, {n: leg_venue_for(v) for n, v in conns.items()}, cfg,
                                Journal(tmp_path))
         await engine.start()
         try:

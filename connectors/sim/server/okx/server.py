@@ -14,7 +14,7 @@ import base64
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +57,15 @@ class _Conn:
             pass
 
 
+def _drop_notional_filters(specs: dict[str, Any]) -> None:
+    """OKX sizes an order by `minSz` alone (no minimum notional, unlike Binance's NOTIONAL
+    filter): the engine's notional floors would refuse orders the instruments call valid, such
+    as the one-lot buy that repays a reverse basis's last interest."""
+    for sym, spec in specs.items():
+        specs[sym] = replace(spec, spot_min_notional=Decimal(0),
+                                         perp_min_notional=Decimal(0))
+
+
 class OkxVenueServer:
     dialect = "okx"
 
@@ -69,6 +78,7 @@ class OkxVenueServer:
         self.name = cfg.name
         self.clock = clock
         self.exchange = exchange if exchange is not None else make_exchange(cfg, seed)
+        _drop_notional_filters(self.exchange.specs)
         self.api_key, self.api_secret = self.exchange.default_account()
         self.passphrase = passphrase_for(self.api_secret)
         self.conns: set[_Conn] = set()
