@@ -23,6 +23,9 @@ class _Log:
     def error(self, *a: Any, **k: Any) -> None:
         logging.getLogger("test").error("%s %s", a, k)
 
+    def info(self, *a: Any, **k: Any) -> None:
+        logging.getLogger("test").info("%s %s", a, k)
+
 
 @pytest.fixture
 async def client() -> AsyncIterator[tuple[aiohttp.ClientSession, LeggingEngine, FakeVenue]]:
