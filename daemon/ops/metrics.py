@@ -115,7 +115,8 @@ class _ScrapeCollector(Collector):
                 samples = list(read())
             except Exception:  # a broken collector must not break the scrape
                 samples = []
-            names = sorted({k for labels, _ in samples for k, _ in labels})
+            # label names in the order the samples give them (dict: ordered and unique)
+            names = list(dict.fromkeys(k for labels, _ in samples for k, _ in labels))
             family_type = GaugeMetricFamily if kind == "gauge" else CounterMetricFamily
             family = family_type(name, help_text, labels=names)
             for labels, value in samples:
@@ -130,7 +131,7 @@ class _ScrapeCollector(Collector):
 
 def _family(name: str, help_text: str, hists: list[Histogram],
             label_names: tuple[str, ...] = ()) -> HistogramMetricFamily:
-    names = list(label_names) or sorted({k for h in hists for k, _ in h.labels})
+    names = list(label_names) or list(dict.fromkeys(k for h in hists for k, _ in h.labels))
     family = HistogramMetricFamily(name, help_text, labels=names)
     for hist in hists:
         given = dict(hist.labels)

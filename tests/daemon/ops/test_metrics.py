@@ -47,6 +47,6 @@ def test_registry_renders_labels_escaped_and_survives_a_broken_collector() -> No
     r.counter("n_total", "Counted.", lambda: [((), 3)])
     text = r.render()
     assert '# TYPE g gauge\ng{venue="a\\"b"} 1.5' in text
-    assert "# TYPE c counter" in text
+    assert "# TYPE c_total counter" in text    # prometheus_client names counters with _total
     assert "n_total 3.0" in text
     assert _samples(text)[("g", (("venue", 'a"b'),))] == 1.5
