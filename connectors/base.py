@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
 from connectors.types import (
-    Balance, Borrow, ErrorKind, FundingFee, Health, Instrument, InstrumentKey, InterestCharge,
-    MarginAccount, Mark, OrderRequest, OrderUpdate, PerpPosition,
+    Balance, Borrow, ErrorKind, FundingFee, Health, IncomeRow, Instrument, InstrumentKey,
+    InterestCharge, MarginAccount, Mark, OrderRequest, OrderUpdate, PerpPosition,
 )
 
 
@@ -91,3 +91,12 @@ class SendsNow(Protocol):
     def send_now(self, prepared: Any) -> Awaitable[OrderUpdate]:
         """Write the request before returning where possible; the awaitable's `written_ns`
         (perf_counter_ns; 0 = it left from a task instead) says when. Resolves like `send`."""
+
+
+class ReportsIncome(Protocol):
+    """Optional on a `Venue`: its own history of funding settlements (naming the symbol) and
+    margin interest charges. With it, the engine attributes every settlement from the history
+    instead of from stream events (Binance's cross-margin FUNDING_FEE event names no symbol)."""
+
+    async def income_since(self, kind: str, start_ms: int) -> list[IncomeRow]:
+        """Every `kind` ("funding" | "interest") row settled at or after `start_ms`."""

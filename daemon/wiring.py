@@ -81,12 +81,30 @@ async def start_sim(daemon: Daemon) -> None:
                         spot_ws=info.spot_ws_url, futures_ws=info.futures_ws_url)
 
 
+def make_okx_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
+    from connectors.okx.config import OkxUrls
+    from connectors.okx.venue import OkxVenue
+
+    if vcfg.sim:
+        info = daemon.sim.venue(vcfg.name)
+        return OkxVenue(vcfg, daemon.hub, api_key=Secret(info.api_key),
+                        api_secret=Secret(info.api_secret), passphrase=Secret(info.passphrase),
+                        urls=OkxUrls.for_sim(info.rest_url, info.spot_ws_url))
+    assert vcfg.credentials is not None  # enforced by config validation
+    urls = OkxUrls.for_sim(vcfg.rest_url, vcfg.spot_ws_url) if vcfg.external_sim else None
+    return OkxVenue(vcfg, daemon.hub, api_key=load_secret(vcfg.credentials, "api_key"),
+                    api_secret=load_secret(vcfg.credentials, "api_secret"),
+                    passphrase=load_secret(vcfg.credentials, "api_passphrase"), urls=urls)
+
+
 def make_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
     from connectors.binance import BinanceVenue
     from connectors.binance.config import BinanceUrls
 
     if vcfg.kind == "bybit" or (vcfg.sim and daemon.sim.venue(vcfg.name).dialect == "bybit"):
         return make_bybit_venue(daemon, vcfg)
+    if vcfg.kind == "okx":
+        return make_okx_venue(daemon, vcfg)
     if vcfg.sim:
         info = daemon.sim.venue(vcfg.name)
         return BinanceVenue(vcfg, daemon.hub, api_key=Secret(info.api_key),
@@ -117,8 +135,13 @@ def leg_venue_for(venue: Any) -> Any:
     """The legging engine's `Venue` of a connector venue (each venue folder has its own)."""
     from connectors.binance.legs import BinanceLegVenue
 
+    from connectors.okx.legs import OkxLegVenue
+    from connectors.okx.venue import OkxVenue
+
     make = getattr(venue, "leg_venue", None)
-    return make() if make is not None else BinanceLegVenue(venue)
+    if make is not None:
+        return make()
+    return OkxLegVenue(venue) if isinstance(venue, OkxVenue) else BinanceLegVenue(venue)
 
 
 async def _start_with_retry(daemon: Daemon, name: str, venue: Any) -> None:
@@ -327,7 +350,7 @@ async def start_components(daemon: Daemon) -> None:
     watchdog = Watchdog(daemon.hub, cfg.watchdog, lambda: [rt.pair for rt in engine.pairs.values()],
                         EngineRiskActions(engine, daemon.venues), brackets=brackets, log=daemon.log,
                         journal=journal.record_risk_step, state_store=journal,
-                        venues=[v.name for v in cfg.venues])
+                        venues=[v.name for v in cfg.venues], exposures=engine.exposures)
     # Halt state and the loss baseline come back before recovery resumes any operation.
     engine.before_resume = lambda state: watchdog.restore(state["risk_state"])
     engine.allow = watchdog.allows     # the halt gate: no_new / reduce_only refuse in the engine

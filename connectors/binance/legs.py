@@ -1,13 +1,12 @@
 """The `Venue` (connectors.base) over `connectors.binance.BinanceVenue`: Binance and the embedded exchange."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from connectors.binance import constants as C
 from connectors.binance.errors import BinanceError, UnknownOrder, error_kind
-from connectors.transport.http_fast import WriteFuture
-from connectors.types import Balance, ErrorKind, OrderRequest, OrderUpdate
+from connectors.transport.http_fast import WriteFuture, completed_after_write
+from connectors.types import Balance, ErrorKind, IncomeRow, OrderRequest, OrderUpdate
 
 _HUB_MARKET = {"spot_margin": "spot", "perp": "perp"}
 
@@ -53,28 +52,8 @@ class BinanceLegVenue:
         """`send`, with the request written before returning when the venue has an idle
         pre-opened connection (BinanceVenue.send_now; else it leaves from a task, `written_ns`
         0). Resolves to the acknowledgement, with `send`'s unknown-outcome and clock handling."""
-        loop = asyncio.get_running_loop()
         raw = self.venue.send_now(prepared)
-        task = loop.create_task(self.venue.trading.complete(prepared, raw))
-        out = WriteFuture(loop=loop)
-        out.written_ns = raw.written_ns
-
-        def done(t: asyncio.Task[OrderUpdate]) -> None:
-            if out.done():
-                return
-            if t.cancelled():
-                out.cancel()
-            elif t.exception() is not None:
-                out.set_exception(t.exception())  # type: ignore[arg-type]
-            else:
-                out.set_result(t.result())
-
-        def abandoned(f: asyncio.Future[OrderUpdate]) -> None:
-            if f.cancelled():     # the operation stopped waiting (its budget): stop asking too
-                task.cancel()
-        task.add_done_callback(done)
-        out.add_done_callback(abandoned)
-        return out
+        return completed_after_write(raw, self.venue.trading.complete(prepared, raw))
 
     async def cancel(self, market: str, symbol: str, client_id: str) -> OrderUpdate | None:
         try:
@@ -157,6 +136,17 @@ class BinanceLegVenue:
 
     async def repay(self, asset: str, amount: float) -> None:
         await self.venue.repay(asset, amount)
+
+    async def income_since(self, kind: str, start_ms: int) -> list[IncomeRow]:
+        """The venue's own settlement history (see connectors.base.ReportsIncome)."""
+        trading = self.venue.trading
+        if kind == "funding":
+            return [IncomeRow(venue=self.name, kind="funding", tx_id=str(r.tranId),
+                              symbol=r.symbol, asset=r.asset, amount=r.income, ts_ms=r.time)
+                    for r in await trading.funding_income_since(start_ms)]
+        return [IncomeRow(venue=self.name, kind="interest", tx_id=str(r.txId), symbol="",
+                          asset=r.asset, amount=r.interest, ts_ms=r.interestAccuredTime)
+                for r in await trading.interest_since(start_ms)]
 
 
 def _decoder() -> Any:

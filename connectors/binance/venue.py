@@ -97,6 +97,7 @@ class BinanceVenue:
                     await self.rest.open_fast(base)
         if self.user is not None:
             await self.refresh_account()
+            await self.refresh_fee_prices()
             await self.user.start()
             self._tasks.append(asyncio.create_task(self._refresh_loop(), name="account-refresh"))
 
@@ -163,11 +164,23 @@ class BinanceVenue:
                 self.last_error = f"margin re-read: {exc}"
                 await asyncio.sleep(REREAD_RETRY_S)
 
+    async def refresh_fee_prices(self) -> None:
+        """The USDT price of each asset a fee may be charged in besides the pair's own (BNB),
+        for valuing such fees at the fill; a venue without the symbol leaves it unpriced."""
+        if self.user is None:
+            return
+        for asset in C.FEE_ASSETS:
+            try:
+                self.user.fee_prices[asset] = await self.trading.ticker_price(f"{asset}USDT")
+            except BinanceError:
+                continue
+
     async def _refresh_loop(self) -> None:
         while True:
             await asyncio.sleep(self.account_refresh_s)
             try:
                 await self.refresh_account()
+                await self.refresh_fee_prices()
             except BinanceError as exc:
                 self.last_error = f"account refresh: {exc}"
 

@@ -37,12 +37,17 @@ class VenueInfo:
     ws_api_url: str = ""          # spot WS-API (`<spot_ws>/ws-api/v3`): margin listenToken flow
     margin_risk_ws_url: str = ""  # margin risk stream base (`<spot_ws>/margin-risk`), + /ws/<key>
     dialect: str = "binance"      # bybit: rest_url serves /v5, spot_ws_url is the ws base
+    passphrase: str = ""          # OKX dialect: the funded account's API passphrase
 
     def json_line(self) -> str:
-        return orjson.dumps({"venue": self.name, "dialect": self.dialect, "rest": self.rest_url,
-                             "spot_ws": self.spot_ws_url, "futures_ws": self.futures_ws_url,
-                             "ws_api": self.ws_api_url, "margin_risk_ws": self.margin_risk_ws_url,
-                             "api_key": self.api_key, "api_secret": self.api_secret}).decode()
+        line: dict[str, str] = {
+            "venue": self.name, "dialect": self.dialect, "rest": self.rest_url,
+            "spot_ws": self.spot_ws_url, "futures_ws": self.futures_ws_url,
+            "ws_api": self.ws_api_url, "margin_risk_ws": self.margin_risk_ws_url,
+            "api_key": self.api_key, "api_secret": self.api_secret}
+        if self.passphrase:
+            line["passphrase"] = self.passphrase
+        return orjson.dumps(line).decode()
 
 
 class SimCluster:
@@ -131,7 +136,8 @@ class SimCluster:
         self.venues = [VenueInfo(s.name, s.rest_url, s.spot_ws_url, s.futures_ws_url,
                                  s.api_key, s.api_secret, s, ws_api_url=s.ws_api_url,
                                  margin_risk_ws_url=s.margin_risk_ws_url,
-                                 dialect=getattr(s, "dialect", "binance"))
+                                 dialect=getattr(s, "dialect", "binance"),
+                                 passphrase=getattr(s, "passphrase", ""))
                        for s in self._servers]
         self._driver = asyncio.create_task(self._drive(), name="sim-clock")
 
@@ -207,6 +213,9 @@ def _server_class(dialect: str) -> Any:
     if dialect == "bybit":
         from connectors.sim.server.bybit.venue import BybitVenueServer
         return BybitVenueServer
+    if dialect == "okx":
+        from connectors.sim.server.okx.server import OkxVenueServer
+        return OkxVenueServer
     if dialect != "binance":
         raise ValueError(f"sim dialect {dialect!r} is not served yet")
     return VenueServer
@@ -224,8 +233,10 @@ async def run_sim(config_path: str | None, seed: int | None = None, *, clock: st
     """Run the sim until SIGTERM/SIGINT (or until `stop` is set).
 
     Prints one JSON line per venue on `out` (stdout by default):
-    {"venue", "dialect", "rest", "spot_ws", "futures_ws", "api_key", "api_secret"} (a bybit venue's
-    spot_ws and futures_ws are both its websocket base: /v5/public/spot|linear, /v5/private).
+    {"venue", "dialect", "rest", "spot_ws", "futures_ws", "api_key", "api_secret"} (+ the
+    "passphrase" of an OKX-dialect venue; a bybit venue's spot_ws and futures_ws are both its
+    websocket base: /v5/public/spot|linear, /v5/private; an OKX venue's are the base of
+    /ws/v5/public and /ws/v5/private).
     """
     cfg = load_sim_config(config_path, seed=seed)
     out = out if out is not None else sys.stdout
