@@ -90,7 +90,8 @@ def test_default_config_trades_on_the_embedded_exchange(short_dir: Path) -> None
         assert wait_for(lambda: state_of() == "closed", 30), _ctl(sock, "show", pid).stdout
         metrics = _metrics(sock)
         assert 'basisd_pairs{state="closed"}' in metrics
-        assert 'basisd_funding_rate{venue="sim-a",symbol="ETHUSDT"}' in metrics
+        # prometheus_client writes label names sorted
+        assert 'basisd_funding_rate{symbol="ETHUSDT",venue="sim-a"}' in metrics
         assert "basisd_watchdog_reaction_seconds_bucket" in metrics
         listing = _ctl(sock, "positions").stdout
         assert pid in listing and "FUNDING" in listing and "INTEREST" in listing
