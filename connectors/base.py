@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
 from connectors.types import (
-    Balance, Borrow, ErrorKind, FundingFee, Health, Instrument, InstrumentKey, InterestCharge,
-    MarginAccount, Mark, OrderRequest, OrderUpdate, PerpPosition,
+    Balance, Borrow, ErrorKind, FundingFee, Health, IncomeRow, Instrument, InstrumentKey,
+    InterestCharge, MarginAccount, Mark, OrderRequest, OrderUpdate, PerpPosition,
 )
 
 
@@ -44,7 +44,9 @@ class StateHub(Protocol):
 
 class Venue(Protocol):
     """One venue as the daemon trades it. `prepare` builds and signs without I/O (both legs are
-    prepared before either is sent); the reads serve recovery and unknown-outcome resolution."""
+    prepared before either is sent); the reads serve recovery and unknown-outcome resolution,
+    and the holdings reads (positions, margin wallet, open orders) the reconciliation of the
+    journal with the venue on every start and reconnect."""
 
     name: str
 
@@ -63,6 +65,15 @@ class Venue(Protocol):
     async def orders_since(self, market: str, symbol: str, since_ms: int) -> list[OrderUpdate]:
         """Every order of the account on `symbol` created since `since_ms` (open and closed)."""
 
+    async def open_orders(self, market: str, symbol: str) -> list[OrderUpdate]:
+        """The account's orders still working on `symbol` (every client id, ours or not)."""
+
+    async def perp_positions(self) -> dict[str, float]:
+        """Signed net position per perp symbol as the venue holds it now (non-zero only)."""
+
+    async def margin_balances(self) -> dict[str, Balance]:
+        """The cross-margin wallet per asset as the venue holds it now (coins and liability)."""
+
     async def max_borrowable(self, asset: str) -> float | None:
         """Cross-margin max borrowable now, or None if unknown."""
 
@@ -80,3 +91,12 @@ class SendsNow(Protocol):
     def send_now(self, prepared: Any) -> Awaitable[OrderUpdate]:
         """Write the request before returning where possible; the awaitable's `written_ns`
         (perf_counter_ns; 0 = it left from a task instead) says when. Resolves like `send`."""
+
+
+class ReportsIncome(Protocol):
+    """Optional on a `Venue`: its own history of funding settlements (naming the symbol) and
+    margin interest charges. With it, the engine attributes every settlement from the history
+    instead of from stream events (Binance's cross-margin FUNDING_FEE event names no symbol)."""
+
+    async def income_since(self, kind: str, start_ms: int) -> list[IncomeRow]:
+        """Every `kind` ("funding" | "interest") row settled at or after `start_ms`."""

@@ -21,7 +21,10 @@ class Section(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
 class VenueConfig(Section, kw_only=True):
     name: Name
-    kind: Literal["binance"] = "binance"
+    # bybit: rest_url and spot_ws_url are Bybit's hosts (the Binance defaults become Bybit's);
+    # okx: URLs left at these (Binance) defaults take OKX's (connectors/okx/config.py) and the
+    # credentials need a third part, `api_passphrase`.
+    kind: Literal["binance", "bybit", "okx"] = "binance"
     symbols: Annotated[list[Symbol], Meta(min_length=1, max_length=200)]
     # sim = true: URLs and the funded account's keys come from the embedded exchange of this name.
     sim: bool = False

@@ -123,6 +123,7 @@ class OrderUpdate(Struct, kw_only=True):
     last_fill_price: float = 0.0
     fee: float = 0.0
     fee_asset: str = ""
+    fee_quote: float | None = None   # a third-asset fee's value in the quote at the fill (BNB)
     trade_id: int | str | None = None
     ts_ms: int = 0
 
@@ -143,6 +144,19 @@ class InterestCharge(Struct, kw_only=True):
     venue: str
     asset: str
     amount: float                # coin units charged
+    ts_ms: int
+
+
+class IncomeRow(Struct, kw_only=True, frozen=True):
+    """One settlement from the venue's own history (funding income or margin interest), with the
+    amount as the venue's exact decimal string: attribution splits it without rounding loss."""
+
+    venue: str
+    kind: Literal["funding", "interest"]
+    tx_id: str                   # unique per (venue, kind)
+    symbol: str                  # funding: the perp symbol; interest: ""
+    asset: str                   # funding: the settlement asset (USDT); interest: the coin
+    amount: str                  # funding: signed, > 0 received; interest: coin charged, > 0
     ts_ms: int
 
 

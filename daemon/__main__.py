@@ -14,11 +14,18 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the daemon (embedded default config without --config)")
     run.add_argument("--config", help="TOML config file")
     run.add_argument("--socket", help="admin socket path (else $BASISD_SOCKET, else admin.socket)")
+    run.add_argument("--fresh", action="store_true",
+                     help="start the embedded exchange afresh instead of resuming the one saved "
+                          "in the state dir")
     check = sub.add_parser("check-config", help="validate a config file; exit 2 on errors")
     check.add_argument("file")
     sim = sub.add_parser("sim", help="run the embedded exchange standalone")
     sim.add_argument("--config", help="sim TOML config file")
     sim.add_argument("--seed", type=int, default=None, help="random seed (default from config)")
+    sim.add_argument("--state-dir", default=None,
+                     help="persist the venues' accounts here and resume them on the next start")
+    sim.add_argument("--fresh", action="store_true",
+                     help="with --state-dir: start new venues (the saved ones are replaced)")
     ref = sub.add_parser("config-reference",
                          help="print the configuration reference (markdown) generated from the code")
     ref.add_argument("--write", metavar="FILE",
@@ -55,14 +62,15 @@ def check_config(path: str) -> int:
     return 0
 
 
-def run_sim_cli(config: str | None, seed: int | None) -> int:
+def run_sim_cli(config: str | None, seed: int | None, state_dir: str | None = None,
+                fresh: bool = False) -> int:
     import uvloop
 
     import msgspec
 
     from connectors.sim import run_sim
     try:
-        uvloop.run(run_sim(config, seed))
+        uvloop.run(run_sim(config, seed, state_dir=state_dir, fresh=fresh))
     except (OSError, ValueError, msgspec.ValidationError) as exc:  # tomllib errors are ValueErrors
         print(f"basisd sim: bad config {config}: {exc}", file=sys.stderr)
         return 2
@@ -75,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         return check_config(args.file)
     if args.command == "run":
         from daemon.app import run_daemon
-        return run_daemon(args.config, args.socket)
+        return run_daemon(args.config, args.socket, fresh=args.fresh)
     if args.command == "config-reference":
         return config_reference(args.write)
     if args.command == "sim":
-        return run_sim_cli(args.config, args.seed)
+        return run_sim_cli(args.config, args.seed, args.state_dir, args.fresh)
     if args.command == "backtest":
         from daemon.opportunity.backtest_cli import main as backtest_main
         return backtest_main(args)

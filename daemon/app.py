@@ -38,10 +38,12 @@ _RESTART_ONLY = ("admin", "sim", "venues")
 
 class Daemon:
     def __init__(self, cfg: Config, *, config_path: str | None, socket_path: str,
-                 sections: frozenset[str] | None = None) -> None:
+                 sections: frozenset[str] | None = None, fresh: bool = False) -> None:
         """`sections`: those the config file holds (a reload may not drop one; None: unknown,
-        not checked)."""
+        not checked). `fresh`: the embedded exchange starts new instead of resuming the one
+        saved in the state dir."""
         self.cfg = cfg
+        self.fresh = fresh
         self.config_path = config_path
         self.sections = sections
         self.start_error = ""
@@ -209,15 +211,31 @@ class Daemon:
         return 0
 
     async def _drain(self) -> None:
+        """Within `drain_timeout_s`: the engine brings its operations to hedged or flat first
+        (the feeds and the watchdog are stopped before it, so nothing starts new work), then
+        everything stops in reverse start order; the embedded exchange is always stopped (it
+        saves its accounts) even when the budget ran out."""
         for task in self._tasks:
             task.cancel()
+        loop = asyncio.get_running_loop()
+        timeout = self.cfg.daemon.drain_timeout_s
+        deadline = loop.time() + timeout
+        # what stopping the journal, the venues and the sim needs after the engine's drain
+        reserve = min(1.5, 0.3 * timeout)
         try:
-            async with asyncio.timeout(self.cfg.daemon.drain_timeout_s):
+            async with asyncio.timeout(timeout):
                 for component in reversed(self.components):
                     with contextlib.suppress(Exception):
+                        drain = getattr(component, "drain", None)
+                        if drain is not None:
+                            await drain(max(0.0, deadline - loop.time() - reserve))
                         await component.stop()
         except TimeoutError:
-            self.log.warning("drain_timeout", timeout_s=self.cfg.daemon.drain_timeout_s)
+            self.log.warning("drain_timeout", timeout_s=timeout)
+            if self.sim is not None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2.0):
+                        await self.sim.stop()
         await self.admin.stop()
         self.notifier.close()
 
@@ -241,10 +259,13 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: re-read and fully validate; apply, or keep the old config and say why."""
+        self.notifier.reloading()
         try:
             self._reload_config()
         except Exception as exc:  # a signal handler's failure must not take the daemon down
             self.log.error("reload_failed", error=repr(exc), config=self.config_path)
+        finally:
+            self.notifier.reloaded()
 
     def _reload_config(self) -> None:
         try:
@@ -296,7 +317,7 @@ def _count_open(hub: Hub) -> dict[str, int]:
     return counts
 
 
-def run_daemon(config_path: str | None, socket_cli: str | None) -> int:
+def run_daemon(config_path: str | None, socket_cli: str | None, *, fresh: bool = False) -> int:
     try:
         cfg, sections = read_config(config_path)
         problems = environment_problems(cfg)
@@ -321,7 +342,8 @@ def run_daemon(config_path: str | None, socket_cli: str | None) -> int:
     daemon_holder: dict[str, Daemon] = {}
 
     async def main() -> int:
-        daemon = Daemon(cfg, config_path=config_path, socket_path=socket_path, sections=sections)
+        daemon = Daemon(cfg, config_path=config_path, socket_path=socket_path, sections=sections,
+                        fresh=fresh)
         daemon_holder["d"] = daemon
         return await daemon.run()
 

@@ -213,16 +213,18 @@ def environment_problems(cfg: Config, environ: Mapping[str, str] | None = None) 
         problems += _sim_problems(cfg)
     for i, venue in enumerate(cfg.venues):
         if not venue.sim and venue.credentials is not None:
-            problem = _credential_problem(venue.credentials, env)
+            problem = _credential_problem(venue.credentials, env, venue.kind)
             if problem:
                 problems.append(f"venue {venue.name!r}: {problem} - at `$.venues[{i}].credentials`")
     return problems
 
 
-def _credential_problem(credential: str, env: dict[str, str]) -> str | None:
+def _credential_problem(credential: str, env: dict[str, str],
+                        kind: str = "binance") -> str | None:
     """What is missing or unreadable of a credential's parts, by name (values never shown)."""
     missing, unreadable = [], []
-    for part in ("api_key", "api_secret"):
+    parts = ("api_key", "api_secret") + (("api_passphrase",) if kind == "okx" else ())
+    for part in parts:
         try:
             load_secret(credential, part, env)
         except MissingSecret:

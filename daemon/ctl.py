@@ -1,19 +1,31 @@
 """`basisctl`: the admin client. Talks HTTP/1.1 + JSON to the daemon's unix socket.
 
 Socket: `--socket`, else `$BASISD_SOCKET`, else the config's `admin.socket` (the embedded default's
-unless `--config` names another file) — the same order the daemon uses.
+unless `--config` names another file) — the same order the daemon uses. The command line lives in
+`daemon.ops.ctl_cli`, the text a person reads in `daemon.ops.render`; this module does the talking.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
 import socket
 import sys
-from typing import Any
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import orjson
+
+from daemon.ops import render
+from daemon.ops.render import render_opportunities, render_position, render_positions, render_status, table
+from daemon.ops.ctl_cli import EXIT_DAEMON, EXIT_OK, EXIT_USAGE, UsageError, build_parser, parse
+
+__all__ = ["EXIT_DAEMON", "EXIT_OK", "EXIT_USAGE", "NoDaemon", "main", "render_opportunities",
+           "render_position", "render_positions", "render_status", "request", "resolve_socket", "table"]
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -32,6 +44,16 @@ class NoDaemon(Exception):
     pass
 
 
+class DaemonError(Exception):
+    """A 4xx/5xx answer, already phrased for basisctl's user."""
+
+    def __init__(self, status: int, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
 def request(path: str, method: str, url: str, body: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
     conn = _UnixConnection(path, timeout)
     try:
@@ -44,8 +66,8 @@ def request(path: str, method: str, url: str, body: Any = None, timeout: float =
         raise NoDaemon(f"no basisd daemon is listening on {path} ({exc.strerror})") from None
     except PermissionError:
         raise NoDaemon(f"permission denied on {path} (the socket is 0600: run as the daemon's user)") from None
-    except (TimeoutError, OSError) as exc:
-        raise NoDaemon(f"no answer from {path}: {exc}") from None
+    except (TimeoutError, OSError, http.client.HTTPException) as exc:
+        raise NoDaemon(f"no answer from {path}: {exc or type(exc).__name__}") from None
     finally:
         conn.close()
     try:
@@ -66,169 +88,263 @@ def resolve_socket(cli: str | None, config: str | None) -> str:
         raise NoDaemon(f"cannot read socket path from {exc.source}: {'; '.join(exc.problems)}") from None
 
 
-# -- rendering --------------------------------------------------------------------------------------
-def table(rows: list[list[Any]], header: list[str]) -> str:
-    cells = [header] + [["" if c is None else str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+_CONFIRM_PHRASE = 'send "confirm": true'
 
 
-def _fmt(x: Any, nd: int = 2) -> str:
-    if x is None:
-        return "-"
-    return f"{x:,.{nd}f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+def phrase_error(status: int, data: Any) -> DaemonError:
+    """The daemon's error body in basisctl's words: the API asks for `"confirm": true`, a person
+    types `--yes`."""
+    message = str(data.get("error") if isinstance(data, dict) else data or f"HTTP {status}")
+    field = data.get("field") if isinstance(data, dict) else None
+    if field == "confirm":
+        message = (message.replace(_CONFIRM_PHRASE, "add --yes to confirm") if _CONFIRM_PHRASE in message
+                   else f"{message}; add --yes to confirm")
+    return DaemonError(status, message, field)
 
 
-def render_status(s: dict[str, Any]) -> str:
-    lines = [f"basisd {s.get('version')}  pid {s.get('pid')}  uptime {s.get('uptime_s', 0):.0f}s  "
-             f"halt: {s.get('halt')}  config: {s.get('config')}"]
-    journal = s.get("journal")
-    if isinstance(journal, dict) and not journal.get("healthy", True):
-        lines.append(f"journal: FAILING ({journal.get('errors')} errors, {journal.get('pending_rows')}"
-                     f" rows held in memory): {journal.get('last_error')}")
-    rows = []
-    for name, v in sorted(s.get("venues", {}).items()):
-        streams = v.get("streams", {})
-        healthy = sum(1 for st in streams.values() if st.get("health") == "healthy")
-        bad = ", ".join(f"{k}={st.get('health')}" for k, st in sorted(streams.items())
-                        if st.get("health") != "healthy")
-        rows.append([name, v.get("state"), f"{healthy}/{len(streams)} healthy", bad])
-    lines.append(table(rows, ["VENUE", "STATE", "STREAMS", "UNHEALTHY"]) if rows else "no venues")
-    counts = s.get("counts", {})
-    lines.append("  ".join(f"{k}={v}" for k, v in counts.items()))
-    return "\n".join(lines)
+# -- what each command asks the daemon --------------------------------------------------------------
+def _with_yes(body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    return {**body, "confirm": True} if getattr(args, "yes", False) else body
 
 
-def render_positions(data: Any) -> str:
-    items = data.get("positions", data) if isinstance(data, dict) else data
-    if not items:
-        return "no positions"
-    rows = []
-    for p in items:
-        pnl = p.get("pnl", {})
-        rows.append([p.get("id"), p.get("type"), p.get("symbol"), p.get("state"),
-                     _fmt(p.get("residual_base"), 6), _fmt(pnl.get("funding")), _fmt(pnl.get("interest")),
-                     _fmt(pnl.get("fees")), _fmt(pnl.get("basis")), _fmt(pnl.get("net"))])
-    return table(rows, ["ID", "TYPE", "SYMBOL", "STATE", "RESIDUAL", "FUNDING", "INTEREST", "FEES",
-                        "BASIS", "NET"])
+def _opportunities_url(args: argparse.Namespace) -> str:
+    query = {k: v for k, v in (("type", args.type), ("symbol", args.symbol),
+                               ("ok", "true" if args.ok else None),
+                               ("limit", None if args.limit is None else str(args.limit))) if v}
+    return "/v1/opportunities" + (f"?{urllib.parse.urlencode(query)}" if query else "")
 
 
-def render_position(p: dict[str, Any]) -> str:
-    out = [render_positions([p]), ""]
-    legs = [[lg.get("venue"), lg.get("market"), lg.get("side"), _fmt(lg.get("qty"), 6),
-             _fmt(lg.get("avg_price"), 4), _fmt(lg.get("liq_distance_pct"))] for lg in p.get("legs", [])]
-    out.append(table(legs, ["VENUE", "MARKET", "SIDE", "QTY", "AVG PRICE", "LIQ DIST %"]))
-    return "\n".join(out)
-
-
-def render_opportunities(data: Any) -> str:
-    items = data.get("opportunities", data) if isinstance(data, dict) else data
-    if not items:
-        return "no opportunities"
-    rows = [[i + 1, o.get("type"), o.get("symbol"), o.get("venues") if isinstance(o.get("venues"), str)
-             else "/".join(str(v) for v in (o.get("venues") or {}).values()),
-             _fmt(o.get("funding_apr_pct")), _fmt(o.get("borrow_apr_pct")), _fmt(o.get("fee_apr_pct")),
-             _fmt(o.get("net_apr_pct")), _fmt(o.get("holding_hours"), 1), o.get("model") or "",
-             _fmt(o.get("zscore")), _fmt(o.get("basis_bps"), 1)]
-            for i, o in enumerate(items)]
-    return table(rows, ["#", "TYPE", "SYMBOL", "VENUES", "FUNDING APR%", "BORROW APR%", "FEE APR%",
-                        "NET APR%", "HOLD H", "MODEL", "Z", "BASIS BPS"])
-
-
-# -- commands ---------------------------------------------------------------------------------------
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="basisctl", description="control a running basisd")
-    p.add_argument("--socket", help="admin socket (else $BASISD_SOCKET, else the config's admin.socket)")
-    p.add_argument("--config", help="config file to take admin.socket from (default: embedded)")
-    p.add_argument("--json", action="store_true", help="print the raw JSON answer")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("status")
-    sub.add_parser("health")
-    sub.add_parser("opportunities")
-    sub.add_parser("positions")
-    show = sub.add_parser("show")
-    show.add_argument("id")
-    op = sub.add_parser("open", help="open a pair")
-    op.add_argument("type", choices=["basis", "reverse_basis", "long_short"])
-    op.add_argument("symbol")
-    op.add_argument("notional_usd", type=float)
-    op.add_argument("--execution", choices=["chase", "taker", "batches"], default=None)
-    op.add_argument("--spot", help="spot venue")
-    op.add_argument("--perp", help="perp venue")
-    op.add_argument("--long", help="long venue (long_short)")
-    op.add_argument("--short", help="short venue (long_short)")
-    for name in ("increase", "decrease"):
-        c = sub.add_parser(name)
-        c.add_argument("id")
-        c.add_argument("notional_usd", type=float)
-        c.add_argument("--yes", action="store_true", help="confirm (needed to decrease by more than half)")
-    for name in ("close", "liquidate"):
-        c = sub.add_parser(name)
-        c.add_argument("id")
-        c.add_argument("--yes", action="store_true", help="confirm the destructive action")
-    d = sub.add_parser("detach")
-    d.add_argument("id")
-    h = sub.add_parser("halt")
-    h.add_argument("mode", choices=["no_new", "reduce_only", "flatten"])
-    h.add_argument("--yes", action="store_true", help="confirm (needed for flatten)")
-    sub.add_parser("resume")
-    sub.add_parser("reload")
-    return p
-
-
-def _call(args: argparse.Namespace) -> tuple[str, str, Any]:
+def plan(args: argparse.Namespace) -> tuple[str, str, Any]:
+    """(method, url, body) for an action or a single read."""
     c = args.command
-    if c in ("status", "health", "opportunities", "positions"):
+    if c in ("status", "health", "positions"):
         return "GET", f"/v1/{c}", None
+    if c == "opportunities":
+        return "GET", _opportunities_url(args), None
     if c == "show":
-        return "GET", f"/v1/positions/{args.id}", None
+        return "GET", f"/v1/positions/{urllib.parse.quote(args.id, safe='')}", None
     if c == "open":
-        body: dict[str, Any] = {"type": args.type, "symbol": args.symbol, "notional_usd": args.notional_usd}
+        body: dict[str, Any] = {"type": args.type, "symbol": args.symbol.upper(),
+                                "notional_usd": args.notional_usd}
         if args.execution:
             body["execution"] = args.execution
         venues = {k: getattr(args, k) for k in ("spot", "perp", "long", "short") if getattr(args, k)}
         if venues:
             body["venues"] = venues
         return "POST", "/v1/positions", body
-    if c in ("increase", "decrease"):
-        return "POST", f"/v1/positions/{args.id}/{c}", {"notional_usd": args.notional_usd,
-                                                         **({"confirm": True} if args.yes else {})}
-    if c in ("close", "liquidate"):
-        return "POST", f"/v1/positions/{args.id}/{c}", {"confirm": True} if args.yes else {}
-    if c == "detach":
-        return "POST", f"/v1/positions/{args.id}/detach", {}
+    pid = urllib.parse.quote(getattr(args, "id", "") or "", safe="")
+    execution = {"execution": args.execution} if getattr(args, "execution", None) else {}
+    if c == "increase":
+        return "POST", f"/v1/positions/{pid}/increase", {"notional_usd": args.notional_usd, **execution}
+    if c == "decrease":
+        size = {"notional_usd": args.notional_usd} if args.fraction is None else {"fraction": args.fraction}
+        return "POST", f"/v1/positions/{pid}/decrease", _with_yes({**size, **execution}, args)
+    if c == "close":
+        return "POST", f"/v1/positions/{pid}/close", _with_yes(execution, args)
+    if c in ("liquidate", "detach"):
+        return "POST", f"/v1/positions/{pid}/{c}", _with_yes({}, args)
     if c == "halt":
-        return "POST", "/v1/halt", {"mode": args.mode, **({"confirm": True} if args.yes else {})}
+        body = {"mode": args.mode, **({"reason": args.reason} if args.reason else {})}
+        return "POST", "/v1/halt", _with_yes(body, args)
     return "POST", f"/v1/{c}", {}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+# -- output ---------------------------------------------------------------------------------------
+def _colour_wanted(args: argparse.Namespace, stream: TextIO) -> bool:
+    choice = "never" if args.no_color else args.color
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return stream.isatty()
+
+
+def _dump(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+class Client:
+    """One basisctl invocation: where the socket is, how to print, and the calls it makes."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+        self.args = args
+        self.out = out
+        self.err = err
+        self.style = render.Style(_colour_wanted(args, out))
+        self.err_style = render.Style(_colour_wanted(args, err))
+        self._path: str | None = None
+
+    @property
+    def path(self) -> str:
+        if self._path is None:
+            self._path = resolve_socket(self.args.socket, self.args.config)
+        return self._path
+
+    def call(self, method: str, url: str, body: Any = None) -> Any:
+        status, data = request(self.path, method, url, body, timeout=self.args.timeout)
+        if status >= 400:
+            raise phrase_error(status, data)
+        return data
+
+    def fail(self, message: str, *, status: int | None = None, field: str | None = None,
+             kind: str = "daemon") -> int:
+        if self.args.json:
+            _dump({"error": message, "field": field, "status": status, "kind": kind}, self.out)
+        else:
+            self.err.write(self.err_style.paint(render.error_line(status, message, field), "red") + "\n")
+        return EXIT_DAEMON
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+
+def _positions(client: Client) -> list[dict[str, Any]] | None:
+    """The positions view for the status pair counts; None when it cannot be had."""
     try:
-        path = resolve_socket(args.socket, args.config)
-        method, url, body = _call(args)
-        status, data = request(path, method, url, body)
-    except NoDaemon as exc:
-        print(f"basisctl: {exc}", file=sys.stderr)
-        return 1
-    if status >= 400:
-        msg = data.get("error") if isinstance(data, dict) else data
-        field = f" (field: {data['field']})" if isinstance(data, dict) and data.get("field") else ""
-        print(f"basisctl: {status}: {msg}{field}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(data, indent=2, sort_keys=True))
-    elif args.command == "status":
-        print(render_status(data))
-    elif args.command == "positions":
-        print(render_positions(data))
-    elif args.command == "show":
-        print(render_position(data))
-    elif args.command == "opportunities":
-        print(render_opportunities(data))
+        data = client.call("GET", "/v1/positions")
+    except DaemonError:
+        return None
+    return data.get("positions") if isinstance(data, dict) else None
+
+
+def _status_text(client: Client) -> str:
+    status = client.call("GET", "/v1/status")
+    return render.render_status(status, client.now_ms(), _positions(client),
+                                streams=client.args.streams, style=client.style)
+
+
+def cmd_status(client: Client) -> int:
+    if client.args.json:
+        _dump(client.call("GET", "/v1/status"), client.out)
     else:
-        print(json.dumps(data, indent=2, sort_keys=True))
-    return 0
+        client.out.write(_status_text(client) + "\n")
+    return EXIT_OK
+
+
+def cmd_health(client: Client) -> int:
+    try:
+        health = client.call("GET", "/v1/health")
+        try:
+            status = client.call("GET", "/v1/status")
+        except DaemonError:
+            status = None
+        healthy, reason = render.health_verdict(health, status, require_venues=client.args.require_venues)
+    except (NoDaemon, DaemonError) as exc:
+        healthy, reason = False, str(exc)
+    if client.args.json:
+        _dump({"ok": healthy, "reason": reason}, client.out)
+    else:
+        word = client.style.paint("healthy", "green") if healthy else client.style.paint("unhealthy", "red")
+        client.out.write(f"{word}: {reason}\n")
+    return EXIT_OK if healthy else EXIT_DAEMON
+
+
+def cmd_watch(client: Client) -> int:
+    args = client.args
+    clear = client.out.isatty() and not args.json
+    shown = 0
+    try:
+        while True:
+            try:
+                if args.json:
+                    text = json.dumps({"ts_ms": client.now_ms(), "status": client.call("GET", "/v1/status"),
+                                       "positions": _positions(client)}, sort_keys=True)
+                else:
+                    text = _status_text(client)
+            except (NoDaemon, DaemonError) as exc:   # keep watching: the daemon may come back
+                text = (json.dumps({"ts_ms": client.now_ms(), "error": str(exc)}) if args.json
+                        else render.error_line(getattr(exc, "status", None), str(exc), None))
+            if clear:
+                client.out.write("\x1b[H\x1b[2J")
+            elif shown and not args.json:
+                client.out.write("\n")
+            if not args.json:
+                stamp = time.strftime("%H:%M:%S")
+                client.out.write(client.style.paint(f"every {args.interval:g}s at {stamp}  (Ctrl-C stops)",
+                                                    "dim") + "\n")
+            client.out.write(text + "\n")
+            client.out.flush()
+            shown += 1
+            if args.count and shown >= args.count:
+                return EXIT_OK
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        if clear:
+            client.out.write("\n")
+        return EXIT_OK
+
+
+def cmd_read(client: Client) -> int:
+    method, url, _ = plan(client.args)
+    data = client.call(method, url)
+    if client.args.json:
+        _dump(data, client.out)
+        return EXIT_OK
+    now, style, c = client.now_ms(), client.style, client.args.command
+    if c == "positions":
+        items = render.listing(data, "positions")
+        if client.args.state:
+            items = [p for p in items if p.get("state") in client.args.state]
+        text = render.render_positions(items, now, style=style)
+    elif c == "show":
+        text = render.render_position(data, now, style=style)
+    else:
+        text = render.render_opportunities(data, now, style=style)
+    client.out.write(text + "\n")
+    return EXIT_OK
+
+
+def cmd_action(client: Client) -> int:
+    method, url, body = plan(client.args)
+    data = client.call(method, url, body)
+    if client.args.json:
+        _dump(data, client.out)
+    else:
+        client.out.write(render.render_action(client.args.command, data or {}, style=client.style) + "\n")
+    return EXIT_OK
+
+
+_READS = frozenset({"positions", "show", "opportunities"})
+_COMMANDS: dict[str, Callable[[Client], int]] = {"status": cmd_status, "health": cmd_health,
+                                                 "watch": cmd_watch}
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser, args = parse(argv)
+    except UsageError as exc:
+        if "--json" in argv:
+            _dump({"error": exc.message, "field": None, "status": None, "kind": "usage"}, out)
+        else:
+            build_parser().print_usage(err)
+            err.write(f"basisctl: error: {exc.message}\n")
+        return EXIT_USAGE
+    if args.command == "help":
+        return _help(parser, args.topic, out, err)
+    client = Client(args, out, err)
+    handler = _COMMANDS.get(args.command) or (cmd_read if args.command in _READS else cmd_action)
+    try:
+        return handler(client)
+    except NoDaemon as exc:
+        return client.fail(str(exc), kind="unreachable")
+    except DaemonError as exc:
+        return client.fail(exc.message, status=exc.status, field=exc.field)
+
+
+def _help(parser: argparse.ArgumentParser, topic: str | None, out: TextIO, err: TextIO) -> int:
+    if topic is None:
+        out.write(parser.format_help())
+        return EXIT_OK
+    try:
+        with contextlib.redirect_stdout(out):
+            parser.parse_args([topic, "--help"])
+    except SystemExit:
+        return EXIT_OK
+    except UsageError:
+        err.write(f"basisctl: error: no command {topic!r}; basisctl --help lists them\n")
+    return EXIT_USAGE
 
 
 def _entry() -> int:

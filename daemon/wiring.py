@@ -41,6 +41,7 @@ class Daemon(Protocol):
     sim: Any
     legging: Any
     watchdog: Any
+    fresh: bool
 
     def background(self, tasks: list[asyncio.Task[Any]]) -> None: ...
 
@@ -55,27 +56,55 @@ def sim_config_for(cfg: Config) -> Any:
 
     if cfg.sim.config:
         return load_sim_config(cfg.sim.config, seed=cfg.sim.seed)
-    venues = tuple(SimVenueConfig(name=v.name, symbols=tuple(v.symbols), scenario=cfg.sim.scenario,
-                                  speedup=cfg.sim.speedup) for v in cfg.venues if v.sim)
+    venues = tuple(SimVenueConfig(name=v.name, dialect=v.kind, symbols=tuple(v.symbols),
+                                  scenario=cfg.sim.scenario, speedup=cfg.sim.speedup)
+                   for v in cfg.venues if v.sim)
     return SimConfig(seed=cfg.sim.seed, venues=venues)
 
 
 async def start_sim(daemon: Daemon) -> None:
     from connectors.sim import SimCluster
 
-    cluster = SimCluster(sim_config_for(daemon.cfg))
+    from pathlib import Path
+
+    # The venue persists beside the journal, so a restart meets the same accounts.
+    cluster = SimCluster(sim_config_for(daemon.cfg), state_dir=Path(daemon.cfg.daemon.state_dir),
+                         fresh=daemon.fresh)
     await cluster.start()
+    if cluster.resumed:
+        daemon.log.info("sim_resumed", venues=cluster.resumed,
+                        state_dir=daemon.cfg.daemon.state_dir)
     daemon.sim = cluster
     daemon.components.append(cluster)
     for info in cluster.venues:
-        daemon.log.info("sim_venue", venue=info.name, rest=info.rest_url, spot_ws=info.spot_ws_url,
-                        futures_ws=info.futures_ws_url)
+        daemon.log.info("sim_venue", venue=info.name, dialect=info.dialect, rest=info.rest_url,
+                        spot_ws=info.spot_ws_url, futures_ws=info.futures_ws_url)
+
+
+def make_okx_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
+    from connectors.okx.config import OkxUrls
+    from connectors.okx.venue import OkxVenue
+
+    if vcfg.sim:
+        info = daemon.sim.venue(vcfg.name)
+        return OkxVenue(vcfg, daemon.hub, api_key=Secret(info.api_key),
+                        api_secret=Secret(info.api_secret), passphrase=Secret(info.passphrase),
+                        urls=OkxUrls.for_sim(info.rest_url, info.spot_ws_url))
+    assert vcfg.credentials is not None  # enforced by config validation
+    urls = OkxUrls.for_sim(vcfg.rest_url, vcfg.spot_ws_url) if vcfg.external_sim else None
+    return OkxVenue(vcfg, daemon.hub, api_key=load_secret(vcfg.credentials, "api_key"),
+                    api_secret=load_secret(vcfg.credentials, "api_secret"),
+                    passphrase=load_secret(vcfg.credentials, "api_passphrase"), urls=urls)
 
 
 def make_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
     from connectors.binance import BinanceVenue
     from connectors.binance.config import BinanceUrls
 
+    if vcfg.kind == "bybit" or (vcfg.sim and daemon.sim.venue(vcfg.name).dialect == "bybit"):
+        return make_bybit_venue(daemon, vcfg)
+    if vcfg.kind == "okx":
+        return make_okx_venue(daemon, vcfg)
     if vcfg.sim:
         info = daemon.sim.venue(vcfg.name)
         return BinanceVenue(vcfg, daemon.hub, api_key=Secret(info.api_key),
@@ -87,6 +116,32 @@ def make_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
             if vcfg.external_sim else None)
     return BinanceVenue(vcfg, daemon.hub, api_key=load_secret(vcfg.credentials, "api_key"),
                         api_secret=load_secret(vcfg.credentials, "api_secret"), urls=urls)
+
+
+def make_bybit_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
+    from connectors.bybit import BybitUrls, BybitVenue
+
+    if vcfg.sim:
+        info = daemon.sim.venue(vcfg.name)
+        return BybitVenue(vcfg, daemon.hub, api_key=Secret(info.api_key),
+                          api_secret=Secret(info.api_secret),
+                          urls=BybitUrls.for_sim(info.rest_url, info.spot_ws_url))
+    assert vcfg.credentials is not None  # enforced by config validation
+    return BybitVenue(vcfg, daemon.hub, api_key=load_secret(vcfg.credentials, "api_key"),
+                      api_secret=load_secret(vcfg.credentials, "api_secret"))
+
+
+def leg_venue_for(venue: Any) -> Any:
+    """The legging engine's `Venue` of a connector venue (each venue folder has its own)."""
+    from connectors.binance.legs import BinanceLegVenue
+
+    from connectors.okx.legs import OkxLegVenue
+    from connectors.okx.venue import OkxVenue
+
+    make = getattr(venue, "leg_venue", None)
+    if make is not None:
+        return make()
+    return OkxLegVenue(venue) if isinstance(venue, OkxVenue) else BinanceLegVenue(venue)
 
 
 async def _start_with_retry(daemon: Daemon, name: str, venue: Any) -> None:
@@ -257,7 +312,6 @@ async def start_components(daemon: Daemon) -> None:
     from daemon.opportunity.funding_feed import FundingFeed
     from daemon.journal import Journal
     from daemon.legging.engine import LeggingEngine
-    from connectors.binance.legs import BinanceLegVenue
     from daemon.legging.api import position_routes
     from daemon.risk.api import risk_routes
     from daemon.opportunity.scanner import Scanner
@@ -278,7 +332,7 @@ async def start_components(daemon: Daemon) -> None:
                                             name=f"start-{vcfg.name}"))
     leg_cfg = legging_config_for(cfg)
     journal = Journal(cfg.daemon.state_dir, leg_cfg.journal_file, leg_cfg.journal_sync)
-    engine = LeggingEngine(daemon.hub, {n: BinanceLegVenue(v) for n, v in daemon.venues.items()},
+    engine = LeggingEngine(daemon.hub, {n: leg_venue_for(v) for n, v in daemon.venues.items()},
                            leg_cfg, journal)
     daemon.legging = engine
     daemon.components.append(engine)
@@ -311,7 +365,7 @@ async def start_components(daemon: Daemon) -> None:
     daemon.components.append(session)
     feed = FundingFeed(daemon.hub,
                        {n: binance_fetcher(session.session, v.urls.futures_rest)
-                        for n, v in daemon.venues.items()},
+                        for n, v in daemon.venues.items() if hasattr(v.urls, "futures_rest")},
                        {vc.name: vc.symbols for vc in cfg.venues}, min_history=cfg.scanner.min_history,
                        log=daemon.log)
     borrow = BorrowFeed(daemon.venues,

@@ -39,6 +39,8 @@ PURE = (
     "daemon.opportunity.pricing",
     "daemon.opportunity.backtest",
     "daemon.ops.config_reference",
+    "daemon.ops.render",
+    "daemon.ops.ctl_cli",
 )
 PURE_FORBIDDEN = frozenset({"asyncio", "aiohttp", "websockets", "sqlite3", "socket", "uvloop",
                             "http", "urllib.request", "subprocess", "threading"})

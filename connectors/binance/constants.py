@@ -29,6 +29,9 @@ SPOT_PING = "/api/v3/ping"
 SPOT_TIME = "/api/v3/time"
 SPOT_EXCHANGE_INFO = "/api/v3/exchangeInfo"
 SPOT_DEPTH = "/api/v3/depth"
+SPOT_TICKER_PRICE = "/api/v3/ticker/price"
+# assets Binance may charge a fee in besides the pair's own (BNB burn); priced in USDT
+FEE_ASSETS = ("BNB",)
 
 # -- REST paths: cross margin, wallet and user data (/sapi) ---------------------------------
 MARGIN_ORDER = "/sapi/v1/margin/order"
@@ -60,6 +63,7 @@ FUTURES_LEVERAGE = "/fapi/v1/leverage"
 FUTURES_LISTEN_KEY = "/fapi/v1/listenKey"
 FUTURES_POSITION_RISK = "/fapi/v2/positionRisk"
 FUTURES_ACCOUNT = "/fapi/v2/account"
+FUTURES_INCOME = "/fapi/v1/income"        # incomeType FUNDING_FEE names the symbol
 
 # -- error codes (negative `code` in the JSON error body) ------------------------------------
 CLOCK_SKEW = -1021                     # timestamp outside recvWindow

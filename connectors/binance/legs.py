@@ -1,14 +1,12 @@
 """The `Venue` (connectors.base) over `connectors.binance.BinanceVenue`: Binance and the embedded exchange."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from connectors.binance import constants as C
 from connectors.binance.errors import BinanceError, UnknownOrder, error_kind
-from connectors.transport.http_fast import WriteFuture
-from connectors.types import OrderUpdate
-from connectors.types import ErrorKind, OrderRequest
+from connectors.transport.http_fast import WriteFuture, completed_after_write
+from connectors.types import Balance, ErrorKind, IncomeRow, OrderRequest, OrderUpdate
 
 _HUB_MARKET = {"spot_margin": "spot", "perp": "perp"}
 
@@ -54,28 +52,8 @@ class BinanceLegVenue:
         """`send`, with the request written before returning when the venue has an idle
         pre-opened connection (BinanceVenue.send_now; else it leaves from a task, `written_ns`
         0). Resolves to the acknowledgement, with `send`'s unknown-outcome and clock handling."""
-        loop = asyncio.get_running_loop()
         raw = self.venue.send_now(prepared)
-        task = loop.create_task(self.venue.trading.complete(prepared, raw))
-        out = WriteFuture(loop=loop)
-        out.written_ns = raw.written_ns
-
-        def done(t: asyncio.Task[OrderUpdate]) -> None:
-            if out.done():
-                return
-            if t.cancelled():
-                out.cancel()
-            elif t.exception() is not None:
-                out.set_exception(t.exception())  # type: ignore[arg-type]
-            else:
-                out.set_result(t.result())
-
-        def abandoned(f: asyncio.Future[OrderUpdate]) -> None:
-            if f.cancelled():     # the operation stopped waiting (its budget): stop asking too
-                task.cancel()
-        task.add_done_callback(done)
-        out.add_done_callback(abandoned)
-        return out
+        return completed_after_write(raw, self.venue.trading.complete(prepared, raw))
 
     async def cancel(self, market: str, symbol: str, client_id: str) -> OrderUpdate | None:
         try:
@@ -95,30 +73,56 @@ class BinanceLegVenue:
         except UnknownOrder:
             return None
 
-    async def orders_since(self, market: str, symbol: str, since_ms: int) -> list[OrderUpdate]:
-        """allOrders since `since_ms` where the venue has it, else the open orders (recovery then
-        queries the journaled intents one by one)."""
+    async def _list_orders(self, market: str, symbol: str, every_since_ms: int | None
+                           ) -> list[OrderUpdate]:
+        """allOrders since `every_since_ms` (None: the open orders only)."""
         from connectors.binance.trading import order_update_from
         trading = self.venue.trading
         hub_market = _HUB_MARKET[market]
+        params = [("symbol", symbol)]
         if hub_market == "spot":
-            base, paths = trading.urls.rest, (C.MARGIN_ALL_ORDERS, C.MARGIN_OPEN_ORDERS)
-            extra = [("isIsolated", "FALSE")]
+            base = trading.urls.rest
+            path = C.MARGIN_OPEN_ORDERS if every_since_ms is None else C.MARGIN_ALL_ORDERS
+            params.append(("isIsolated", "FALSE"))
         else:
-            base, paths = trading.urls.futures_rest, (C.FUTURES_ALL_ORDERS, C.FUTURES_OPEN_ORDERS)
-            extra = []
-        for i, path in enumerate(paths):
-            params = [("symbol", symbol), *extra]
-            if i == 0:
-                params += [("startTime", str(since_ms)), ("limit", "500")]
+            base = trading.urls.futures_rest
+            path = C.FUTURES_OPEN_ORDERS if every_since_ms is None else C.FUTURES_ALL_ORDERS
+        if every_since_ms is not None:
+            params += [("startTime", str(every_since_ms)), ("limit", "500")]
+        raw = await trading.rest.request("GET", base, path, params, signed=True,
+                                         weight=40 if every_since_ms is None else 200)
+        return [order_update_from(r, venue=self.name, market=hub_market)
+                for r in _ORDERS.decode(raw)]
+
+    async def orders_since(self, market: str, symbol: str, since_ms: int) -> list[OrderUpdate]:
+        """allOrders since `since_ms` where the venue has it, else the open orders (recovery then
+        queries the journaled intents one by one)."""
+        for since in (since_ms, None):
             try:
-                raw = await trading.rest.request("GET", base, path, params, signed=True,
-                                                 weight=200 if i == 0 else 40)
+                return await self._list_orders(market, symbol, since)
             except BinanceError:
                 continue
-            rows = _ORDERS.decode(raw)
-            return [order_update_from(r, venue=self.name, market=hub_market) for r in rows]
         raise NotImplementedError("venue lists no orders")
+
+    async def open_orders(self, market: str, symbol: str) -> list[OrderUpdate]:
+        return await self._list_orders(market, symbol, None)
+
+    async def perp_positions(self) -> dict[str, float]:
+        rows = await self.venue.trading.position_risk()     # also refreshes the hub
+        out: dict[str, float] = {}
+        for r in rows:
+            qty = float(r.positionAmt)
+            if qty:
+                out[r.symbol] = out.get(r.symbol, 0.0) + qty
+        return out
+
+    async def margin_balances(self) -> dict[str, Balance]:
+        # bracketed on the venue's clock: liability events it contains are not added again
+        acct = await self.venue.refresh_margin()
+        return {a.asset: Balance(venue=self.name, wallet="margin", asset=a.asset,
+                                 free=float(a.free), locked=float(a.locked),
+                                 borrowed=float(a.borrowed), interest=float(a.interest))
+                for a in acct.userAssets}
 
     async def max_borrowable(self, asset: str) -> float | None:
         return await self.venue.max_borrowable(asset)
@@ -132,6 +136,17 @@ class BinanceLegVenue:
 
     async def repay(self, asset: str, amount: float) -> None:
         await self.venue.repay(asset, amount)
+
+    async def income_since(self, kind: str, start_ms: int) -> list[IncomeRow]:
+        """The venue's own settlement history (see connectors.base.ReportsIncome)."""
+        trading = self.venue.trading
+        if kind == "funding":
+            return [IncomeRow(venue=self.name, kind="funding", tx_id=str(r.tranId),
+                              symbol=r.symbol, asset=r.asset, amount=r.income, ts_ms=r.time)
+                    for r in await trading.funding_income_since(start_ms)]
+        return [IncomeRow(venue=self.name, kind="interest", tx_id=str(r.txId), symbol="",
+                          asset=r.asset, amount=r.interest, ts_ms=r.interestAccuredTime)
+                for r in await trading.interest_since(start_ms)]
 
 
 def _decoder() -> Any:

@@ -83,6 +83,11 @@ class ApiError(Struct):
     msg: str = ""
 
 
+class TickerPrice(Struct):
+    symbol: str
+    price: str
+
+
 class ServerTime(Struct):
     serverTime: int
 
@@ -227,6 +232,16 @@ class InterestHistoryRow(Struct):
 class InterestHistory(Struct):
     rows: list[InterestHistoryRow] = []
     total: int = 0
+
+
+class IncomeHistoryRow(Struct):
+    """GET /fapi/v1/income: one row (FUNDING_FEE rows name the symbol the fee was paid on)."""
+    incomeType: str
+    income: str
+    time: int
+    symbol: str = ""
+    asset: str = "USDT"
+    tranId: int = 0
 
 
 class TranId(Struct):
@@ -450,6 +465,8 @@ TRADE_COEFF = msgspec.json.Decoder(TradeCoeff)
 MAX_BORROWABLE = msgspec.json.Decoder(MaxBorrowable)
 NEXT_HOURLY_RATES = msgspec.json.Decoder(list[NextHourlyRate])
 INTEREST_HISTORY = msgspec.json.Decoder(InterestHistory)
+INCOME_HISTORY = msgspec.json.Decoder(list[IncomeHistoryRow])
+TICKER_PRICE = msgspec.json.Decoder(TickerPrice)
 TRAN_ID = msgspec.json.Decoder(TranId)
 POSITION_RISK = msgspec.json.Decoder(list[PositionRisk])
 FUTURES_ACCOUNT = msgspec.json.Decoder(FuturesAccount)

@@ -280,6 +280,45 @@ class BinanceTrading:
                                       params, signed=True, weight=1)
         return schemas.INTEREST_HISTORY.decode(raw).rows
 
+    async def ticker_price(self, symbol: str) -> float:
+        raw = await self.rest.request("GET", self.urls.rest, C.SPOT_TICKER_PRICE,
+                                      {"symbol": symbol}, weight=2)
+        return float(schemas.TICKER_PRICE.decode(raw).price)
+
+    async def interest_since(self, start_ms: int, size: int = 100
+                             ) -> list[schemas.InterestHistoryRow]:
+        """Every margin interest charge from `start_ms` (the venue pages newest first)."""
+        out: list[schemas.InterestHistoryRow] = []
+        for page in range(1, 101):
+            raw = await self.rest.request("GET", self.urls.rest, C.MARGIN_INTEREST_HISTORY,
+                                          {"startTime": start_ms, "size": size,
+                                           "current": page}, signed=True, weight=1)
+            rows = schemas.INTEREST_HISTORY.decode(raw).rows
+            out.extend(rows)
+            if len(rows) < size:
+                break
+        return out
+
+    async def funding_income_since(self, start_ms: int, limit: int = 1000
+                                   ) -> list[schemas.IncomeHistoryRow]:
+        """Every FUNDING_FEE row from `start_ms`, oldest first (the venue answers from
+        startTime up to `limit` rows; the next page starts at the last row's time, so rows of
+        that millisecond come twice: callers dedupe by tranId)."""
+        out: list[schemas.IncomeHistoryRow] = []
+        seen: set[int] = set()
+        for _ in range(100):
+            raw = await self.rest.request("GET", self.urls.futures_rest, C.FUTURES_INCOME,
+                                          {"incomeType": "FUNDING_FEE", "startTime": start_ms,
+                                           "limit": limit}, signed=True, weight=30)
+            rows = schemas.INCOME_HISTORY.decode(raw)
+            fresh = [r for r in rows if r.tranId not in seen]
+            seen.update(r.tranId for r in fresh)
+            out.extend(fresh)
+            if len(rows) < limit or not fresh:
+                break
+            start_ms = rows[-1].time
+        return out
+
     # -- USD-M ---------------------------------------------------------------------------------
     async def set_leverage(self, symbol: str, leverage: int) -> int:
         raw = await self.rest.request("POST", self.urls.futures_rest, C.FUTURES_LEVERAGE,

@@ -72,17 +72,25 @@ def fut_order_update(ev: schemas.OrderTradeUpdate, venue: str) -> OrderUpdate:
                        trade_id=o.t or None, ts_ms=o.T or ev.T or ev.E)
 
 
-def margin_order_update(ev: schemas.ExecutionReport, venue: str) -> OrderUpdate:
+def margin_order_update(ev: schemas.ExecutionReport, venue: str,
+                        fee_prices: dict[str, float] | None = None) -> OrderUpdate:
+    """`fee_prices`: USDT prices of third fee assets (BNB); such a fee gets its value at the
+    fill (`fee_quote`), the pair's own assets are valued by the daemon at the fill price."""
     filled = float(ev.z)
+    fee, fee_asset = float(ev.n), ev.N or ""
+    fee_quote = None
+    if fee and fee_asset and not (ev.s.startswith(fee_asset) or ev.s.endswith(fee_asset)):
+        px = (fee_prices or {}).get(fee_asset)
+        fee_quote = fee * px if px else None
     quote = float(ev.Z)
     # on cancels Binance puts the original client id in C and a new one in c
     cid = ev.C if ev.x == "CANCELED" and ev.C else ev.c
     return OrderUpdate(venue=venue, market="spot", symbol=ev.s, client_id=cid, order_id=ev.i,
                        side=ev.S, status=ev.X, qty=float(ev.q), price=float(ev.p),
                        filled_qty=filled, avg_price=quote / filled if filled else 0.0,
-                       last_fill_qty=float(ev.l), last_fill_price=float(ev.L), fee=float(ev.n),
-                       fee_asset=ev.N or "", trade_id=ev.t if ev.t >= 0 else None,
-                       ts_ms=ev.T or ev.E)
+                       last_fill_qty=float(ev.l), last_fill_price=float(ev.L), fee=fee,
+                       fee_asset=fee_asset, fee_quote=fee_quote,
+                       trade_id=ev.t if ev.t >= 0 else None, ts_ms=ev.T or ev.E)
 
 
 class _ListenKeyStream:
@@ -143,6 +151,7 @@ class BinanceUserStreams:
         self._on_event = on_event
         self.interest_events_seen = 0
         self.unknown_events = 0
+        self.fee_prices: dict[str, float] = {}   # USDT price of each FEE_ASSET (the venue sets)
         self._seen_interest_tx: set[int] = set()
         self.liabilities: LiabilityGate[schemas.UserLiabilityChange] = LiabilityGate()
         self.repays = ProvisionalRepays()
@@ -273,7 +282,7 @@ class BinanceUserStreams:
     def _margin_event(self, ev: object) -> None:
         hub, venue = self.hub, self.venue
         if isinstance(ev, schemas.ExecutionReport):
-            hub.order_update(margin_order_update(ev, venue))
+            hub.order_update(margin_order_update(ev, venue, self.fee_prices))
             if self._auto_repay:
                 self._auto_repay_fill(ev)
         elif isinstance(ev, schemas.OutboundAccountPosition):

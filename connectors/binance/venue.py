@@ -97,6 +97,7 @@ class BinanceVenue:
                     await self.rest.open_fast(base)
         if self.user is not None:
             await self.refresh_account()
+            await self.refresh_fee_prices()
             await self.user.start()
             self._tasks.append(asyncio.create_task(self._refresh_loop(), name="account-refresh"))
 
@@ -119,18 +120,17 @@ class BinanceVenue:
         await self.trading.futures_account()
         await self.trading.position_risk()
 
-    async def refresh_margin(self) -> None:
+    async def refresh_margin(self) -> Any:
         """The cross-margin account snapshot, bracketed on the venue's clock so that liability
-        events it already contains are not added again (liability_sync.py)."""
+        events it already contains are not added again (liability_sync.py); returns it."""
         user = self.user
         async with self._refresh_lock:
             if user is None:
-                await self.trading.margin_account(self._coeff)
-                return
+                return await self.trading.margin_account(self._coeff)
             user.snapshot_begin()
             try:
                 t0 = await self._server_ms()
-                await self.trading.margin_account(self._coeff)
+                acct = await self.trading.margin_account(self._coeff)
             except BaseException:
                 user.snapshot_abort()
                 raise
@@ -141,6 +141,7 @@ class BinanceVenue:
                 pass        # open-ended bracket: later events are settled by a re-read
             finally:
                 user.snapshot_end(t0, t1)
+            return acct
 
     async def _server_ms(self) -> int:
         return server_time_ms(await self.rest.request("GET", self.urls.rest, C.SPOT_TIME))
@@ -163,11 +164,23 @@ class BinanceVenue:
                 self.last_error = f"margin re-read: {exc}"
                 await asyncio.sleep(REREAD_RETRY_S)
 
+    async def refresh_fee_prices(self) -> None:
+        """The USDT price of each asset a fee may be charged in besides the pair's own (BNB),
+        for valuing such fees at the fill; a venue without the symbol leaves it unpriced."""
+        if self.user is None:
+            return
+        for asset in C.FEE_ASSETS:
+            try:
+                self.user.fee_prices[asset] = await self.trading.ticker_price(f"{asset}USDT")
+            except BinanceError:
+                continue
+
     async def _refresh_loop(self) -> None:
         while True:
             await asyncio.sleep(self.account_refresh_s)
             try:
                 await self.refresh_account()
+                await self.refresh_fee_prices()
             except BinanceError as exc:
                 self.last_error = f"account refresh: {exc}"
 

@@ -26,6 +26,8 @@ from typing import Literal
 import msgspec
 
 ClockMode = Literal["realtime", "manual"]
+# Which venue's API the venue speaks over the same engine (connectors/sim/server/<dialect>/).
+Dialect = Literal["binance", "bybit", "okx"]
 
 
 def _default_margin_funding() -> dict[str, str]:
@@ -40,6 +42,8 @@ class SimVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     """One simulated venue: its market, its default account, and its network surface."""
 
     name: str = "sim-a"
+    # The API the venue speaks; every dialect runs the same engine (server/<dialect>/).
+    dialect: Dialect = "binance"
     # Binance symbols; each trades on spot/cross margin and as a USD-M perpetual.
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     # Scenario name (connectors/sim/scenarios/<name>.toml) or a path; "" = no scenario (calm).
@@ -48,6 +52,13 @@ class SimVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     # the engine's fixed epoch (2026-01-01) in "manual" mode so that a seed reproduces timestamps.
     speedup: float = 480.0
     epoch0_ms: int = 0
+    # Spot fee asset, as Binance charges it: "quote" (always the quote), "received" (what the
+    # fill gives: the coin on a buy, the quote on a sell; Binance's default) or "bnb" (BNB at
+    # `bnb_discount` off, valued at the fixed `bnb_price` USDT, while the account holds enough;
+    # else as "received"). BNB is a fee asset only here: no BNBUSDT market, not collateral.
+    spot_fee_asset: Literal["quote", "received", "bnb"] = "quote"
+    bnb_price: str = "600"
+    bnb_discount: str = "0.25"
     # Opening balances of the default funded account, exact decimal strings.
     margin_funding: dict[str, str] = msgspec.field(default_factory=_default_margin_funding)
     futures_funding: dict[str, str] = msgspec.field(default_factory=_default_futures_funding)

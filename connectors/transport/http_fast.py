@@ -49,6 +49,32 @@ class WriteFuture(asyncio.Future):  # type: ignore[type-arg]
     written_ns: int = 0
 
 
+def completed_after_write(raw: WriteFuture, completion: Any) -> WriteFuture:
+    """A WriteFuture resolving to what `completion` (a coroutine handling `raw`'s answer)
+    returns, carrying `raw.written_ns`; cancelling it cancels the completion."""
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(completion)
+    out = WriteFuture(loop=loop)
+    out.written_ns = raw.written_ns
+
+    def done(t: asyncio.Task[Any]) -> None:
+        if out.done():
+            return
+        if t.cancelled():
+            out.cancel()
+        elif t.exception() is not None:
+            out.set_exception(t.exception())  # type: ignore[arg-type]
+        else:
+            out.set_result(t.result())
+
+    def abandoned(f: asyncio.Future[Any]) -> None:
+        if f.cancelled():     # the caller stopped waiting (its budget): stop asking too
+            task.cancel()
+    task.add_done_callback(done)
+    out.add_done_callback(abandoned)
+    return out
+
+
 class _Conn(asyncio.Protocol):
     def __init__(self, pool: FastPool, origin: Origin) -> None:
         self.pool = pool

@@ -95,6 +95,31 @@ class RestDialect(Protocol):
         ...
 
 
+class HeaderSigning(Protocol):
+    """Optional on a `RestDialect` (OKX): the signature travels in headers, not in the payload.
+    A dialect with `sign_headers` has its payload built by `encode_for` (query string for a GET,
+    the body, of `content_type`, for a POST) and sent exactly as signed."""
+
+    content_type: str
+
+    def encode_for(self, method: str, items: list[tuple[str, Any]]) -> str:
+        ...
+
+    def sign_headers(self, method: str, request_path: str, body: str, *, secret: str,
+                     timestamp_ms: int) -> dict[str, str]:
+        """The signing headers; `request_path` includes the query string of a GET."""
+        ...
+
+
+class BodyErrors(Protocol):
+    """Optional on a `RestDialect` (Bybit): a refusal can come inside a 2xx body (Bybit answers
+    HTTP 200 with a non-zero `retCode`); `error_in_body` finds it, None when the body is fine."""
+
+    def error_in_body(self, status: int, body: bytes, *, method: str, path: str,
+                      idempotent: bool) -> Exception | None:
+        ...
+
+
 @dataclass
 class WeightLimiter:
     """Per-family request-weight budget in fixed 1-minute windows (pure; time passed in)."""
@@ -213,12 +238,25 @@ class RestSession:
                 raise self.dialect.failure("no_credentials", "no API key configured",
                                            method=method, path=path, idempotent=True)
             headers.update(self.dialect.auth_headers(self._api_key.reveal()))
-        payload = self._sign(items, base, method, path) if signed else self.dialect.encode(items)
+        header_signer = getattr(self.dialect, "sign_headers", None)
+        in_body = method in ("POST", "PUT")
+        if header_signer is not None:
+            # The venue signs in headers (see `HeaderSigning`): the payload is sent unchanged.
+            payload = self.dialect.encode_for(method, items)
+            if signed:
+                target = path if in_body or not payload else f"{path}?{payload}"
+                headers.update(header_signer(
+                    method, target, payload if in_body else "", secret=self._secret(method, path),
+                    timestamp_ms=self.now_ms(base)))
+        else:
+            payload = self._sign(items, base, method, path) if signed else \
+                self.dialect.encode(items)
         body: bytes | None = None
         url = base + path
-        if method in ("POST", "PUT") and payload:
+        if in_body and payload:
             body = payload.encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Content-Type"] = getattr(self.dialect, "content_type",
+                                              "application/x-www-form-urlencoded")
         elif payload:
             url = f"{url}?{payload}"
         return Prepared(method, URL(url, encoded=True), body, headers, path, weight,
@@ -226,11 +264,14 @@ class RestSession:
                         tuple(params.items() if isinstance(params, Mapping) else (params or ())),
                         client_id)
 
-    def _sign(self, items: list[tuple[str, Any]], base: str, method: str, path: str) -> str:
+    def _secret(self, method: str, path: str) -> str:
         if self._api_secret is None:
             raise self.dialect.failure("no_credentials", "no API secret configured",
                                        method=method, path=path, idempotent=True)
-        return self.dialect.sign(items, secret=self._api_secret.reveal(),
+        return self._api_secret.reveal()
+
+    def _sign(self, items: list[tuple[str, Any]], base: str, method: str, path: str) -> str:
+        return self.dialect.sign(items, secret=self._secret(method, path),
                                  timestamp_ms=self.now_ms(base), recv_window_ms=self.recv_window_ms)
 
     # -- sending -------------------------------------------------------------------------------
@@ -260,7 +301,7 @@ class RestSession:
                 self.status_counts[resp.status] = self.status_counts.get(resp.status, 0) + 1
                 self._observe(resp, fam)
                 if resp.status < 400:
-                    return raw
+                    return self._checked(resp.status, raw, prep)
                 raise self._error(resp, raw, prep)
         except TimeoutError:
             raise self._failure("timeout", "request timed out", prep) from None
@@ -309,7 +350,10 @@ class RestSession:
             self.status_counts[resp.status] = self.status_counts.get(resp.status, 0) + 1
             self._observe(resp, fam)
             if resp.status < 400:
-                out.set_result(resp.body)
+                try:
+                    out.set_result(self._checked(resp.status, resp.body, prep))
+                except Exception as exc:
+                    out.set_exception(exc)
             else:
                 out.set_exception(self._error(resp, resp.body, prep))
         waiter.add_done_callback(done)
@@ -319,6 +363,16 @@ class RestSession:
         used = self.dialect.used_weight(resp.headers)
         if used is not None:
             self.limiter.observe(fam, used, self.clock())
+
+    def _checked(self, status: int, raw: bytes, prep: Prepared) -> bytes:
+        """The body of a 2xx answer, or the refusal a `BodyErrors` dialect finds in it."""
+        check = getattr(self.dialect, "error_in_body", None)
+        if check is not None:
+            err = check(status, raw, method=prep.method, path=prep.path,
+                        idempotent=prep.idempotent)
+            if err is not None:
+                raise err
+        return raw
 
     def _failure(self, kind: Failure, detail: str, prep: Prepared) -> Exception:
         return self.dialect.failure(kind, detail, method=prep.method, path=prep.path,

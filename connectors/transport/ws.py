@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -155,6 +156,7 @@ class WsStream:
         try:
             on_frame = self._on_frame
             got_first = False
+            hub, venue, stream = self._hub, self._venue, f"ws:{self.name}"
             while True:
                 data = await ws.recv(decode=False)
                 self._last_frame = loop.time()
@@ -167,6 +169,8 @@ class WsStream:
                 except Exception as exc:  # a handler bug must not kill the connection
                     self.handler_errors += 1
                     self.last_handler_error = repr(exc)
+                if hub is not None:   # status's last-message time; after the handler, off its path
+                    hub.touch(venue, stream, int(time.time() * 1000))
         finally:
             watchdog.cancel()
 

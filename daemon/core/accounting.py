@@ -8,7 +8,10 @@ coins back later realises only the price move on them. This makes the books reco
 ledger exactly: sell S @ P0, interest i, buy back S + i @ P1 -> cash = S(P0 - P1) - i P1 = realised
 [S(P0 - P1) + i(m - P1)] - interest [i m].
 
-basis PnL = realised + unrealised price PnL of both legs (for a hedged pair: the basis change);
+basis PnL = realised + unrealised price PnL of both legs: with each leg valued at its own price
+(spot leg at the spot book, perp leg at the mark; see OrderExecutor.mark) a hedged pair's basis
+PnL is the change of (perp - spot) times quantity, e.g. short spot @60000, long perp @59900, now
+spot 61000 / perp 60800: (60800 - 61000) - (59900 - 60000) = -100;
 net = basis + funding - interest - fees; realised net APR annualises the realised part over the
 time held, on the entry notional.
 """
@@ -26,7 +29,10 @@ class LegBook(Struct, kw_only=True):
     qty: float = 0.0               # signed base (includes charged interest on a short spot leg)
     avg_price: float = 0.0
     realised: float = 0.0
-    fees: float = 0.0              # quote currency, >= 0 paid
+    fees: float = 0.0              # value in the quote at each fill, >= 0 paid (any asset)
+    fees_in_kind: float = 0.0      # the part of `fees` paid in another asset (coin, BNB)
+    fee_coin: float = 0.0          # base coins paid as fees (they left the position)
+    fee_other: dict[str, float] = {}   # third-asset fees by asset (BNB), in that asset
     funding: float = 0.0           # quote, signed, > 0 received
     interest_coin: float = 0.0
     interest_quote: float = 0.0
@@ -35,9 +41,19 @@ class LegBook(Struct, kw_only=True):
     sold_qty: float = 0.0
     sold_quote: float = 0.0
     fills: int = 0
+    settled_ms: int = 0            # venue time of the last funding / interest row booked here
+    settled_tx: list[str] = []     # the rows booked at settled_ms (several may share it)
 
     def copy(self) -> LegBook:
-        return LegBook(**{f: getattr(self, f) for f in self.__struct_fields__})
+        book = LegBook(**{f: getattr(self, f) for f in self.__struct_fields__})
+        book.settled_tx = list(self.settled_tx)
+        book.fee_other = dict(self.fee_other)
+        return book
+
+    def settled(self, ts_ms: int, tx_id: str) -> None:
+        if ts_ms > self.settled_ms:
+            self.settled_ms, self.settled_tx = ts_ms, []
+        self.settled_tx.append(tx_id)
 
 
 def _trade(book: LegBook, dq: float, price: float) -> None:
@@ -61,28 +77,46 @@ def _trade(book: LegBook, dq: float, price: float) -> None:
 
 def apply_fill(book: LegBook, side: str, qty: float, price: float, fee: float = 0.0,
                fee_asset: str = "", base: str = "", quote: str = "") -> None:
-    """One execution. A fee charged in the base asset shrinks what was received (spot buys)."""
+    """One execution, and its fee (see `apply_fee`)."""
     if qty <= 0:
         return
-    signed = qty if side == "BUY" else -qty
     if side == "BUY":
         book.bought_qty += qty
         book.bought_quote += qty * price
     else:
         book.sold_qty += qty
         book.sold_quote += qty * price
-    fee_quote = 0.0
-    if fee:
-        if fee_asset and base and fee_asset == base:
-            fee_quote = fee * price
-            signed -= fee            # the coins paid as fee never reach the position
-        elif not fee_asset or fee_asset == quote:
-            fee_quote = fee
-        else:
-            fee_quote = fee          # a third asset (BNB): best effort, reported as quote units
-    _trade(book, signed, price)
-    book.fees += fee_quote
+    _trade(book, qty if side == "BUY" else -qty, price)
     book.fills += 1
+    apply_fee(book, fee, fee_asset, price, base=base, quote=quote)
+
+
+def apply_fee(book: LegBook, fee: float, asset: str, price: float, *, base: str = "",
+              quote: str = "", value: float | None = None) -> None:
+    """A fee, booked once at its value at the fill, in whatever asset the venue charged it.
+
+    - quote (or unnamed): costs `fee` of the quote.
+    - the base coin (Binance's default on a spot buy): those coins never reach the position.
+      They are booked as if sold at the fill price to pay a quote fee: the position shrinks by
+      `fee` at `price` (nothing realised on it), the cost is `fee x price`. Later price moves on
+      the missing coins are position PnL, not fee.
+    - a third asset (BNB): costs `value`, its worth in the quote at the fill (the connector
+      prices it); the position is untouched. Unpriced (None): counted by asset only.
+    """
+    if fee <= 0:
+        return
+    if base and asset == base:
+        cost = fee * price
+        _trade(book, -fee, price)
+        book.fee_coin += fee
+        book.fees_in_kind += cost
+    elif not asset or asset == quote:
+        cost = fee
+    else:
+        cost = value or 0.0
+        book.fee_other[asset] = book.fee_other.get(asset, 0.0) + fee
+        book.fees_in_kind += cost
+    book.fees += cost
 
 
 def apply_interest(book: LegBook, coin: float, mark: float) -> None:
@@ -139,5 +173,6 @@ def pair_pnl(books: tuple[LegBook, LegBook], marks: tuple[float | None, float | 
 
 
 def cash_flow(book: LegBook) -> float:
-    """Quote cash the leg moved: sells - buys - fees + funding (the venue ledger's view)."""
-    return book.sold_quote - book.bought_quote - book.fees + book.funding
+    """Quote cash the leg moved: sells - buys - fees paid in the quote + funding (the venue
+    ledger's view; fees paid in the coin or BNB moved those assets, not the quote)."""
+    return book.sold_quote - book.bought_quote - (book.fees - book.fees_in_kind) + book.funding

@@ -29,6 +29,9 @@ class State(str, Enum):
     CLOSED = "closed"
     FAILED = "failed"
     DETACHED = "detached"
+    # The venue no longer holds the pair's legs (found at a reconciliation): alerted, never
+    # traded as if open; `close` books it closed with nothing sent.
+    LOST = "lost"
 
 
 TERMINAL: frozenset[State] = frozenset({State.CLOSED, State.DETACHED})
@@ -42,6 +45,7 @@ class Event(str, Enum):
     FLAT = "flat"              # both legs are flat (zero exposure, zero liability)
     FAIL = "fail"              # bounded attempts exhausted
     DETACH = "detach"          # operator: stop managing
+    LOSE = "lose"              # reconciliation: the venue does not hold the legs
 
 
 _T: dict[tuple[State, Event], State] = {
@@ -63,7 +67,10 @@ _T: dict[tuple[State, Event], State] = {
     (State.FAILED, Event.CLOSE): State.CLOSING,
     (State.FAILED, Event.ADJUST): State.ADJUSTING,  # operator-driven repair
     (State.FAILED, Event.FLAT): State.CLOSED,
+    (State.LOST, Event.CLOSE): State.CLOSED,        # nothing to unwind: nothing is sent
 }
+for _held in (State.OPENING, State.OPEN, State.ADJUSTING, State.CLOSING, State.FAILED):
+    _T[(_held, Event.LOSE)] = State.LOST
 
 
 class IllegalTransition(ValueError):
@@ -143,7 +150,8 @@ class Pair(Struct, kw_only=True):
 
     @property
     def managed(self) -> bool:
-        return self.state not in TERMINAL
+        """Traded and watched: not terminal, and not lost (a lost pair holds nothing to manage)."""
+        return self.state not in TERMINAL and self.state is not State.LOST
 
 
 def make_legs(pair_type: str, symbol: str, venues: dict[str, str]) -> tuple[Leg, Leg]:

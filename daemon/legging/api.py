@@ -121,6 +121,7 @@ def position_routes(engine: LeggingEngine) -> list[web.RouteDef]:
             current = engine.view(pid)
         except EngineError as exc:
             raise RequestError(exc.status, exc.message, exc.field) from None
+        was = current["state"]
         if op == "increase":
             await _call(engine.increase(pid, _number(body, "notional_usd"), _execution(body)))  # type: ignore[arg-type]
         elif op == "decrease":
@@ -144,8 +145,11 @@ def position_routes(engine: LeggingEngine) -> list[web.RouteDef]:
             await _call(engine.liquidate(pid))
         else:
             await _call(engine.detach(pid))
-        return json_response({"id": pid, "operation": op, "state": engine.view(pid)["state"]},
-                             status=202)
+        after = engine.view(pid)
+        out = {"id": pid, "operation": op, "state": after["state"]}
+        if was == "lost":           # nothing was sent: the answer says so
+            out.update(orders_sent=0, reason=after["reason"])
+        return json_response(out, status=202)
 
     return [web.get("/v1/positions", list_positions),
             web.post("/v1/positions", open_position),

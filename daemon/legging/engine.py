@@ -26,8 +26,8 @@ from typing import Any
 from daemon.core import client_ids
 from daemon.legging import hedge
 from daemon.core.accounting import pair_pnl
-from connectors.types import Borrow
-from daemon.hub import Hub
+from connectors.types import Borrow, Health
+from daemon.hub import HEALTH, Hub
 from daemon.journal import Journal, JournalError
 from daemon.legging.config import LeggingConfig
 from daemon.legging.events import HubEvents
@@ -37,11 +37,13 @@ from daemon.legging.preflight import (PreflightError, check, distance_pct, leg_k
                                       perp_liq_distance_pct, spot_short_liq_distance_pct)
 from daemon.risk.inputs import BracketSource, liquidation_bar, margin_assets
 from daemon.risk.maths import margin_asset_distance
+from daemon.legging.drain import drain
+from daemon.legging.reconcile import reconcile_holdings
 from daemon.legging.recovery import recover
 from daemon.legging.runtime import LegMeta, PairRuntime
 from connectors.base import Venue
-from daemon.core.pairs import (EXECUTIONS, PAIR_TYPES, Event, IllegalTransition, Pair, make_legs,
-                          open_targets, venue_keys)
+from daemon.core.pairs import (EXECUTIONS, PAIR_TYPES, Event, IllegalTransition, Pair, State,
+                               make_legs, open_targets, venue_keys)
 
 __all__ = ["EngineError", "LeggingEngine", "log"]
 
@@ -78,6 +80,11 @@ class LeggingEngine:
         self.alerts = self.operations.alerts
         self.events = HubEvents(hub, self.pairs, self.executor, journal)
         self._cfg = cfg
+        self.draining = False
+        self.drain_report: dict[str, Any] = {}
+        self.holdings: dict[str, Any] = {}      # the latest reconciliation with the venues
+        self._reconcile_task: asyncio.Task[None] | None = None
+        self._unsubscribe_health: Callable[[], None] | None = None
 
     @property
     def cfg(self) -> LeggingConfig:
@@ -103,9 +110,47 @@ class LeggingEngine:
                 raise
         self.recovery_report = await recover(state, self.pairs, self.executor, self.operations,
                                              self)
+        self.holdings = self.recovery_report.get("holdings", {})
+        self._unsubscribe_health = self.hub.subscribe(self._on_health, priority=90)
+
+    def _on_health(self, kind: str, item: Any) -> None:
+        """A venue stream back to healthy (a reconnect): reconcile that venue's holdings again."""
+        if kind != HEALTH or self.draining:
+            return
+        venue, _stream, state = item
+        if state.health is not Health.HEALTHY or venue not in self.venues:
+            return
+        if self._reconcile_task is None or self._reconcile_task.done():
+            self._reconcile_task = asyncio.get_running_loop().create_task(
+                self._reconcile_later(venue), name=f"reconcile-{venue}")
+
+    async def _reconcile_later(self, venue: str) -> None:
+        await asyncio.sleep(1.0)        # the streams come back together: one read for them all
+        try:
+            await self.reconcile(venue)
+        except Exception as exc:       # judged again at the next reconnect
+            log.warning("reconcile after reconnect failed: %r", exc)
+
+    async def reconcile(self, venue: str | None = None) -> dict[str, Any]:
+        """Compare the books with what the venues hold now; lost pairs and unmanaged holdings
+        land in `holdings` (status)."""
+        self.holdings = await reconcile_holdings(self.executor, self.operations, self.pairs,
+                                                 venue)
+        return self.holdings
+
+    async def drain(self, budget_s: float) -> dict[str, Any]:
+        """Stop taking operations; bring every busy pair to hedged or flat within `budget_s`."""
+        self.draining = True
+        self.drain_report = await drain(self.executor, self.operations, self.pairs, budget_s)
+        return self.drain_report
 
     async def stop(self) -> None:
+        self.draining = True
+        if self._unsubscribe_health is not None:
+            self._unsubscribe_health()
         tasks = [rt.task for rt in self.pairs.values() if rt.task and not rt.task.done()]
+        if self._reconcile_task is not None:
+            tasks.append(self._reconcile_task)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -130,6 +175,8 @@ class LeggingEngine:
         return "" if mode in (None, "", "none") else str(mode)
 
     def _gate(self, intent: str, pid: str | None = None) -> None:
+        if self.draining:
+            raise EngineError(503, "the daemon is stopping: no new operations")
         if not self.allowed(intent, pid):
             raise EngineError(409, f"halted: {self._mode_name()}")
 
@@ -265,14 +312,28 @@ class LeggingEngine:
         if task is not None:
             await asyncio.shield(task)
 
+    def _close_lost(self, rt: PairRuntime) -> bool:
+        """A lost pair holds nothing on the venue: close books it closed and sends nothing."""
+        if rt.pair.state is not State.LOST:
+            return False
+        self.operations.apply(rt.pair, Event.CLOSE, self.executor.now_ms(),
+                              "closed with nothing sent: the pair was lost (the venue no longer "
+                              "held its legs)")
+        self.executor.persist(rt)
+        return True
+
     async def close(self, pid: str, execution: str | None = None) -> None:
         rt = self._get(pid)
         self._gate("close", pid)
+        if self._close_lost(rt):
+            return
         await self.operations.start_op(rt, "close", Event.CLOSE, (0.0, 0.0), execution,
                                        rt.pair.target_qty)
 
     async def liquidate(self, pid: str) -> None:
         rt = self._get(pid)
+        if self._close_lost(rt):
+            return
         if rt.task and not rt.task.done():
             rt.task.cancel()
             await asyncio.gather(rt.task, return_exceptions=True)
@@ -349,6 +410,7 @@ class LeggingEngine:
                          "avg_price": book.avg_price, "target_qty": abs(p.targets[i]),
                          "liq_distance_pct": self._liq_distance(rt, i),
                          "interest_coin": book.interest_coin,
+                         "fee_coin": book.fee_coin, "fee_other": dict(book.fee_other),
                          "blocked": rt.blocked_reason[i] or None})
         tol = self.executor.tolerance(rt)
         return {"id": p.id, "type": p.type, "symbol": p.symbol, "state": p.state.value,
@@ -358,6 +420,8 @@ class LeggingEngine:
                 "operation": {"seq": p.op_seq, "kind": p.op_kind,
                               "running": bool(rt.task and not rt.task.done())},
                 "orders_sent": len(rt.orders), "created_ms": p.created_ms,
+                # a closed pair: the coins left on it, by leg (empty = closed flat)
+                "dust": [] if p.managed else rt.dust(),
                 "updated_ms": p.updated_ms,
                 "pnl": {"funding": pnl.funding, "interest": pnl.interest, "fees": pnl.fees,
                         "basis": pnl.basis, "realised": pnl.realised,
@@ -367,10 +431,15 @@ class LeggingEngine:
     def status_fields(self) -> dict[str, Any]:
         """For the daemon's /v1/status: what recovery found at start, recent alerts, journal."""
         j = self.journal
-        return {"legging": {
+        return {"unmanaged": {"positions": self.holdings.get("unmanaged", []),
+                              "orders": self.holdings.get("unmanaged_orders", [])},
+                "legging": {
             "pairs": len(self.pairs),
             "managed": sum(1 for rt in self.pairs.values() if rt.pair.managed),
             "recovery": self.recovery_report, "alerts": self.alerts[-10:],
+            "lost": sorted(pid for pid, rt in self.pairs.items()
+                           if rt.pair.state is State.LOST),
+            "reconciliation": self.holdings, "drain": self.drain_report,
             "journal": None if j is None else {"commits": j.commits, "errors": j.errors,
                                                "last_error": j.last_error}}}
 

@@ -2,8 +2,9 @@
 
 Order updates with one of our client ids fold into the pair's order table (idempotent, see
 runtime.py) through `OrderExecutor.fold`; an order the runtime does not know (sent before a
-crash) is adopted. Venue-wide funding and interest are shared among the managed pairs' legs by
-size.
+crash) is adopted. Funding and interest on a venue with a settlement history are attributed from
+that history (income.py: per symbol, by size at the settlement time); elsewhere the event is
+shared among the managed pairs' legs by their size now.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from daemon.core.accounting import apply_funding, apply_interest
 from connectors.types import FundingFee, InterestCharge, OrderUpdate
 from daemon.hub import FUNDING_FEE, INTEREST, ORDER, Hub
 from daemon.journal import Journal
+from daemon.legging.income import IncomeReconciler
 from daemon.legging.orders import OrderExecutor
 from daemon.legging.runtime import PairRuntime
 
@@ -29,10 +31,12 @@ class HubEvents:
         self.pairs = pairs
         self.executor = executor
         self.journal = journal
+        self.income = IncomeReconciler(pairs, executor, journal)
         self._unsubscribe = hub.subscribe(self.on_hub, priority=PRIORITY)
 
     def close(self) -> None:
         self._unsubscribe()
+        self.income.close()
 
     def on_hub(self, kind: str, item: Any) -> None:
         if kind is ORDER:
@@ -56,6 +60,9 @@ class HubEvents:
         self.executor.persist(rt)
 
     def on_funding(self, fee: FundingFee) -> None:
+        if self.income.supports(fee.venue):
+            self.income.poke(fee.venue, "funding", fee.ts_ms)
+            return
         legs = [(rt, i) for rt in self.pairs.values() if rt.pair.managed
                 for i, leg in enumerate(rt.pair.legs)
                 if leg.market == "perp" and leg.venue == fee.venue and leg.symbol == fee.symbol]
@@ -68,6 +75,9 @@ class HubEvents:
             self.executor.persist(rt)
 
     def on_interest(self, charge: InterestCharge) -> None:
+        if self.income.supports(charge.venue):
+            self.income.poke(charge.venue, "interest", charge.ts_ms)
+            return
         legs = [(rt, 0) for rt in self.pairs.values() if rt.pair.managed
                 and rt.pair.legs[0].borrows and rt.pair.legs[0].venue == charge.venue
                 and rt.meta[0].base == charge.asset]

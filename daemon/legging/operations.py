@@ -56,7 +56,21 @@ class Operations:
         """Every state change goes through here, so the hub's copy and its subscribers follow."""
         new = pair.apply(event, now_ms, reason)
         self.executor.hub.set_pair(pair)
+        rt = self.pairs.get(pair.id)
+        if new is State.CLOSED and rt is not None:
+            self._record_dust(rt, now_ms)
         return new
+
+    def _record_dust(self, rt: PairRuntime, now_ms: int) -> None:
+        """A closed pair ends flat, or with a journaled account of the coins left on it."""
+        dust = rt.dust()
+        journal = self.executor.journal
+        if not dust or journal is None:
+            return
+        for d in dust:
+            d["value"] = d["amount"] * (self.executor.mark(rt, d["leg"]) or 0.0)
+        journal.record_state(f"dust:{rt.pair.id}", {"pair_id": rt.pair.id, "ts_ms": now_ms,
+                                                    "dust": dust}, now_ms)
 
     # ================================================================= op machinery
     async def start_op(self, rt: PairRuntime, kind: str, event: Event,

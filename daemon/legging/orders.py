@@ -95,13 +95,23 @@ class OrderExecutor:
 
     # -- prices ----------------------------------------------------------------------------------
     def mark(self, rt: PairRuntime, i: int) -> float | None:
-        """Leg `i`'s mark price (the book's mid where the venue streams no mark)."""
+        """What leg `i` is worth per coin now: a perp leg at the venue's mark, a spot leg at its
+        own book's mid (the perp mark shares the symbol but not the price: valuing spot at it
+        would hide the basis move). Mid rather than the side we would close on: the exit's
+        spread is a cost of the exit, priced as slippage there, not a loss of the position.
+        Fallbacks: a perp without a mark at its book's mid, a spot book not yet read at the
+        venue's index."""
         leg = rt.pair.legs[i]
         m = self.hub.marks.get((leg.venue, leg.symbol))
-        if m is not None:
+        if leg.market == "perp" and m is not None:
             return m.mark_price
         book = self.hub.books.get(leg_key(leg))
-        return book.mid() if book is not None else None
+        mid = book.mid() if book is not None else None
+        if mid is not None:
+            return mid
+        if m is not None and leg.market != "perp" and m.index_price > 0:
+            return m.index_price
+        return None
 
     def touch(self, rt: PairRuntime, leg: int, side: str, passive: bool) -> float | None:
         """Passive: our own side's best (post-only); aggressive: the opposite side's best."""

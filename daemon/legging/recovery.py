@@ -10,7 +10,9 @@
    counted and reported, never touched.
 4. Tracks still without an answer are queried by client id (None: the venue never accepted it).
    Our orders still resting are cancelled (the resumed operation decides afresh).
-5. Pairs that were mid-operation resume toward the journaled targets, unless the halt gate (in
+5. Then the holdings (reconcile.py): the venue's positions, liabilities and open orders against
+   the books; a pair the venue no longer holds becomes `lost` and does not resume.
+6. Pairs that were mid-operation resume toward the journaled targets, unless the halt gate (in
    force already: the engine's `before_resume` restores it first) refuses what the operation was
    doing; then `halted_targets` shrinks them: under no_new an open/increase stops growing the
    pair (the lagging leg may still catch up: re-hedges are allowed), under reduce_only it becomes
@@ -30,6 +32,7 @@ from daemon.core import client_ids
 from daemon.legging.hedge import round_step
 from daemon.legging.operations import Operations
 from daemon.legging.orders import OrderExecutor
+from daemon.legging.reconcile import reconcile_holdings
 from daemon.legging.runtime import OrderTrack, PairRuntime
 from daemon.core.pairs import State
 from daemon.journal import JournalError
@@ -105,6 +108,12 @@ async def recover(state: dict[str, Any], pairs: dict[str, PairRuntime], executor
             report["errors"].append(f"{rt.pair.id}: {exc!r}")
             operations.alert(rt, f"recovery incomplete: {exc!r}")
         executor.persist(rt)
+    # The books now hold every fill the venue reports; what the venue holds must match them
+    # before anything resumes (a pair it no longer holds is lost, not re-opened or unwound).
+    report["holdings"] = await reconcile_holdings(executor, operations, pairs)
+    for rt in list(pairs.values()):
+        if not rt.pair.managed:
+            continue
         if rt.pair.state in _RESUME:
             report["resumed"].append(rt.pair.id)
             _apply_halt(executor, operations, gate, rt, report)

@@ -13,6 +13,7 @@ import msgspec
 from msgspec import Struct, field
 
 from daemon.core import accounting as acc
+from daemon.core.attribution import QtyLog
 from daemon.core.client_ids import ClientId
 from connectors.types import OrderUpdate
 from daemon.core.pairs import Pair
@@ -82,6 +83,8 @@ class PairRuntime:
         self.pair = pair
         self.meta = meta
         self.books: tuple[acc.LegBook, acc.LegBook] = (acc.LegBook(), acc.LegBook())
+        # each leg's quantity over venue time: settlements are shared by size at settlement
+        self.qty_logs = (QtyLog(), QtyLog())
         self.orders: dict[str, OrderTrack] = {}
         self.attempts: dict[str, int] = {}
         self.blocked = [False, False]
@@ -115,6 +118,17 @@ class PairRuntime:
 
     def inflight(self, leg: int) -> bool:
         return any(o.leg == leg and not o.final for o in self.orders.values())
+
+    def dust(self) -> list[dict[str, Any]]:
+        """What a leg still holds (coins > 0) or owes (< 0), by coin: on a closed pair, the
+        rounding left by lot steps, coin-paid fees and the last interest charges."""
+        out = []
+        for i, leg in enumerate(self.pair.legs):
+            qty = self.books[i].qty
+            if abs(qty) > _EPS:
+                out.append({"leg": i, "venue": leg.venue, "market": leg.market,
+                            "asset": self.meta[i].base, "amount": qty})
+        return out
 
     def live_orders(self) -> list[OrderTrack]:
         return [o for o in self.orders.values() if not o.final]
@@ -150,6 +164,7 @@ class PairRuntime:
             else:
                 px = u.last_fill_price or u.price
             acc.apply_fill(book, track.side, dq, px)
+            self.qty_logs[track.leg].add(u.ts_ms, dq if track.side == "BUY" else -dq)
             rows.append({"venue": track.venue, "client_id": track.client_id,
                          "trade_id": f"cum:{filled:.12g}", "pair_id": self.pair.id, "qty": dq,
                          "price": px, "fee": 0.0, "fee_asset": "", "ts_ms": u.ts_ms})
@@ -162,12 +177,10 @@ class PairRuntime:
                 track.fee_trades.append(tid)
                 price = u.last_fill_price or track.avg
                 fee_asset = u.fee_asset
+                acc.apply_fee(book, u.fee, fee_asset, price, base=meta.base, quote=meta.quote,
+                              value=u.fee_quote)
                 if fee_asset and fee_asset == meta.base:
-                    # paid in coin: the position is smaller by the fee; cost valued at the price
-                    book.qty -= u.fee
-                    book.fees += u.fee * price
-                else:
-                    book.fees += u.fee
+                    self.qty_logs[track.leg].add(u.ts_ms, -u.fee)
                 rows.append({"venue": track.venue, "client_id": track.client_id,
                              "trade_id": f"fee:{tid}", "pair_id": self.pair.id, "qty": 0.0,
                              "price": price, "fee": u.fee, "fee_asset": fee_asset,
@@ -198,8 +211,19 @@ class PairRuntime:
                else _doc_decoder.decode(raw))
         rt = cls(doc.pair, doc.meta)
         rt.books = doc.books
+        rt.qty_logs = _restored_logs(doc)
         rt.orders = {o.client_id: o for o in doc.orders}
         rt.attempts = dict(doc.attempts)
         rt.entry_notional = doc.entry_notional
         rt.opened_ms = doc.opened_ms
         return rt
+
+
+def _restored_logs(doc: PairDoc) -> tuple[QtyLog, QtyLog]:
+    """Quantity over venue time from the journaled orders, each at its last update (weights
+    only: interest and coin fees are left out, they are a rounding of the size)."""
+    logs = (QtyLog(), QtyLog())
+    for o in doc.orders:
+        if o.filled > 0:
+            logs[o.leg].add(o.ts_ms, o.filled if o.side == "BUY" else -o.filled)
+    return logs

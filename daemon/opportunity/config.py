@@ -2,7 +2,7 @@
 
 Percentages are in percent (10.0 = 10 %) because operators type them; fees are in percent of
 notional per fill (0.05 = 5 bps, Binance's VIP0 USD-M taker). The code converts to fractions at
-the boundary and uses fractions everywhere else (see daemon/economics.py).
+the boundary and uses fractions everywhere else (see daemon/core/economics.py).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Pure core: `decide(cfg, opportunities, pairs, state, ...) -> Decision` (state in, intents out; no
 clock, no I/O). Shell: `Strategy` runs `decide` every `decision_interval_s` and hands the intents
-to the pair engine (daemon/legging.py).
+to the pair engine (daemon/legging/engine.py).
 
 Entry (all must hold, on `entry_confirm` consecutive decisions):
   candidate ok (healthy books, borrow available, fillable) and its funding earns for the trade;

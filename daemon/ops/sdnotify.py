@@ -1,13 +1,16 @@
 """systemd notification protocol: one datagram per message to $NOTIFY_SOCKET.
 
 Written by hand (it is a few lines): READY=1 once serving, STATUS=..., STOPPING=1, and WATCHDOG=1 from
-a task on the event loop, so a blocked loop misses its ping and systemd restarts the daemon.
+a task on the event loop, so a blocked loop misses its ping and systemd restarts the daemon. A reload
+is bracketed by RELOADING=1 + MONOTONIC_USEC and READY=1 again: the protocol of systemd's
+`Type=notify-reload` (253+), which older systemd also accepts under `Type=notify`.
 """
 from __future__ import annotations
 
 import asyncio
 import os
 import socket
+import time
 
 
 class Notifier:
@@ -18,6 +21,7 @@ class Notifier:
             path = "\0" + path[1:]
         self._address = path or None
         self._sock: socket.socket | None = None
+        self._ready = False  # a SIGHUP while starting must not announce READY=1 early
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
         mine = not pid or pid == str(os.getpid())
@@ -40,7 +44,19 @@ class Notifier:
             return False  # systemd gone or socket full: never fatal to trading
 
     def ready(self, status: str = "") -> None:
+        self._ready = True
         self.notify("READY=1", *([f"STATUS={status}"] if status else []))
+
+    def reloading(self) -> None:
+        """Start of a reload; systemd matches MONOTONIC_USEC against its own reload request."""
+        if self._ready:
+            usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+            self.notify("RELOADING=1", f"MONOTONIC_USEC={usec}")
+
+    def reloaded(self) -> None:
+        """End of a reload, applied or rejected (STATUS says which): serving again."""
+        if self._ready:
+            self.notify("READY=1")
 
     def status(self, text: str) -> None:
         self.notify(f"STATUS={text}")

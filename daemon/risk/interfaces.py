@@ -1,5 +1,5 @@
 """The watchdog's narrow interfaces (what it asks of the engine, connectors and journal) and the
-small pure helpers it uses to route hub events; kept apart so daemon/watchdog.py stays the shell."""
+small pure helpers it uses to route hub events; kept apart so daemon/risk/watchdog.py stays the shell."""
 from __future__ import annotations
 
 import math

@@ -54,7 +54,7 @@ def test_default_config_trades_on_the_embedded_exchange(short_dir: Path) -> None
         assert "sim-a" in table.stdout and "healthy" in table.stdout
 
         state = json.loads(_ctl(sock, "--json", "health").stdout)
-        assert state == {"ok": True}
+        assert state["ok"] is True and state["reason"].startswith("serving: 2/2 venues healthy")
         def opportunities() -> list:
             r = _ctl(sock, "--json", "opportunities")
             return json.loads(r.stdout)["opportunities"] if r.returncode == 0 else []

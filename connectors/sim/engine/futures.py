@@ -361,11 +361,16 @@ class Futures:
 
     def futures_income(self, acct: str,
                        params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Binance: oldest first from startTime (inclusive) up to `limit` rows; without a
+        start, the latest `limit` rows."""
         p = params or {}
         kind, sym = p.get("incomeType"), p.get("symbol")
+        start, end = int(p.get("startTime") or 0), int(p.get("endTime") or 0)
+        limit = min(1000, int(p.get("limit") or 100))
         rows = [r for r in self.venue.acct(acct).income
-                if (not kind or r["incomeType"] == kind) and (not sym or r["symbol"] == sym)]
-        return rows[-int(p.get("limit") or 100):]
+                if (not kind or r["incomeType"] == kind) and (not sym or r["symbol"] == sym)
+                and r["time"] >= start and (not end or r["time"] <= end)]
+        return rows[:limit] if start else rows[-limit:]
 
     def futures_change_leverage(self, acct: str,
                                 params: dict[str, str]) -> dict[str, Any]:

@@ -184,11 +184,17 @@ class Margin:
 
     def margin_interest_history(self, acct: str,
                                 params: dict[str, str]) -> dict[str, Any]:
+        """Binance: newest first, `size` (max 100) per page `current`, startTime/endTime
+        inclusive."""
         asset = (params.get("asset") or "").upper()
+        start, end = int(params.get("startTime") or 0), int(params.get("endTime") or 0)
         rows = [r for r in self.venue.acct(acct).interest_history
-                if not asset or r["asset"] == asset]
-        rows = list(reversed(rows))[: int(params.get("size") or 10)]
-        return {"rows": rows, "total": len(rows)}
+                if (not asset or r["asset"] == asset) and r["interestAccuredTime"] >= start
+                and (not end or r["interestAccuredTime"] <= end)]
+        size = min(100, int(params.get("size") or 10))
+        first = (max(1, int(params.get("current") or 1)) - 1) * size
+        page = list(reversed(rows))[first:first + size]
+        return {"rows": page, "total": len(rows)}
 
     def margin_next_hourly_interest_rate(self, acct: str | None,
                                          params: dict[str, str]) -> list[dict[str, str]]:

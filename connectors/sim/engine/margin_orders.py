@@ -161,20 +161,28 @@ class MarginOrders:
         now = self.venue.now_ms()
         ref = f"order:{o.order_id}"
         src = "locked" if maker else "free"
+        fee_asset, fee_amt = self.fee_charge(acct, o.side, base, quote, qty, fee,
+                                             p.spot_maker_fee if maker else p.spot_taker_fee)
         if o.side == "BUY":
             legs = [(acct, quote, src, -notional), (HOUSE, quote, "free", notional),
                     (HOUSE, base, "free", -qty), (acct, base, "free", qty)]
-            fee_leg = [(acct, quote, src, -fee), (HOUSE, quote, "free", fee)]
             if maker:
-                o.locked -= notional + fee
+                o.locked -= notional + fee   # the lock covered a quote fee: what is left unlocks
         else:
             legs = [(acct, base, src, -qty), (HOUSE, base, "free", qty),
                     (HOUSE, quote, "free", -notional), (acct, quote, "free", notional)]
-            fee_leg = [(acct, quote, "free", -fee), (HOUSE, quote, "free", fee)]
             if maker:
                 o.locked -= qty
+        # a quote fee on a resting buy comes out of its lock; any other out of the free balance
+        fee_src = src if (o.side == "BUY" and fee_asset == quote) else "free"
+        fee_leg = [(acct, fee_asset, fee_src, -fee_amt), (HOUSE, fee_asset, "free", fee_amt)]
         self.venue.ledger.post(now, "fill", ref, legs)
+        if maker and o.side == "BUY" and fee_asset != quote and fee > 0:
+            # the quote locked for the fee was not spent: back to free
+            self.venue.ledger.post(now, "unlock", ref, [(acct, quote, "locked", -fee),
+                                                        (acct, quote, "free", fee)])
         self.venue.ledger.post(now, "fee", ref, fee_leg)
+        fee = fee_amt
         o.executed += qty
         o.cum_quote += notional
         o.status = "FILLED" if o.remaining <= 0 else "PARTIALLY_FILLED"
@@ -182,11 +190,11 @@ class MarginOrders:
         tid = self.venue.next_id()
         trade = {"symbol": o.symbol, "id": tid, "orderId": o.order_id, "price": f8(price),
                  "qty": f8(qty), "quoteQty": f8(notional), "commission": f8(fee),
-                 "commissionAsset": quote, "time": now, "isBuyer": o.side == "BUY",
+                 "commissionAsset": fee_asset, "time": now, "isBuyer": o.side == "BUY",
                  "isMaker": maker, "isBestMatch": True, "isIsolated": False}
         o.fills.append(trade)
         self.venue.acct(acct).margin_trades.append(trade)
-        self.exec_report(o, "TRADE", last=(price, qty, fee, tid, maker))
+        self.exec_report(o, "TRADE", last=(price, qty, fee, tid, maker), fee_asset=fee_asset)
         if o.status == "FILLED" and o.locked > 0:
             self._unlock(o)
         if o.side_effect in ("AUTO_REPAY", "AUTO_BORROW_REPAY"):
@@ -203,8 +211,23 @@ class MarginOrders:
                 (o.account, o.locked_asset, "free", o.locked)])
         o.locked = ZERO
 
+    def fee_charge(self, acct: str, side: str, base: str, quote: str, qty: Decimal,
+                   quote_fee: Decimal, rate: Decimal) -> tuple[str, Decimal]:
+        """(asset, amount) of the fee whose value in the quote is `quote_fee`, by the venue's
+        fee mode (config.SimVenueConfig.spot_fee_asset)."""
+        mode = self.venue.cfg.spot_fee_asset
+        if mode == "bnb" and quote_fee > 0:
+            cfg = self.venue.cfg
+            bnb = (quote_fee * (1 - Decimal(cfg.bnb_discount)) / Decimal(cfg.bnb_price)
+                   ).quantize(Q8, ROUND_UP)
+            if self.venue.bal(acct, "BNB") >= bnb:
+                return "BNB", bnb
+        if mode in ("bnb", "received") and side == "BUY":
+            return base, fee_of(qty, rate)     # the coin received
+        return quote, quote_fee
+
     def exec_report(self, o: Order, x: str, last: tuple[Any, ...] | None = None,
-                    orig_cid: str = "") -> None:
+                    orig_cid: str = "", fee_asset: str = "") -> None:
         now = self.venue.now_ms()
         price, qty, fee, tid, maker = last or (ZERO, ZERO, ZERO, -1, False)
         self.venue.emit(f"user:{o.account}:margin", {
@@ -212,7 +235,7 @@ class MarginOrders:
             "o": o.type, "f": o.tif or "GTC", "q": f8(o.orig_qty), "p": f8(o.price),
             "P": "0.00000000", "F": "0.00000000", "g": -1, "C": orig_cid, "x": x,
             "X": o.status, "r": "NONE", "i": o.order_id, "l": f8(qty), "z": f8(o.executed),
-            "L": f8(price), "n": f8(fee), "N": self.venue.specs[o.symbol].quote if last else None,
+            "L": f8(price), "n": f8(fee), "N": (fee_asset or self.venue.specs[o.symbol].quote) if last else None,
             "T": now, "t": tid, "I": self.venue.next_id(), "w": o.is_open and o.type != "MARKET",
             "m": maker, "M": False, "O": o.time_ms, "Z": f8(o.cum_quote), "Y": f8(price * qty),
             "Q": f8(o.quote_order_qty), "W": o.time_ms, "V": "NONE"})

@@ -77,6 +77,7 @@ def futures_endpoints() -> list[Endpoint]:
         Endpoint("GET", "/fapi/v2/positionRisk", "fapi", "SIGNED", 5, e("futures_position_risk")),
         Endpoint("GET", "/fapi/v2/account", "fapi", "SIGNED", 5, e("futures_account")),
         Endpoint("GET", "/fapi/v2/balance", "fapi", "SIGNED", 5, e("futures_balance")),
+        Endpoint("GET", "/fapi/v1/income", "fapi", "SIGNED", 30, e("futures_income")),
         Endpoint("GET", "/fapi/v1/leverageBracket", "fapi", "SIGNED", 1, _leverage_bracket),
         Endpoint("POST", "/fapi/v1/leverage", "fapi", "SIGNED", 1, e("futures_change_leverage")),
         # -- user data stream

@@ -9,6 +9,7 @@ websocket port.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from connectors.sim.server import auth
@@ -42,6 +43,18 @@ def _depth(ctx: Ctx) -> Any:
 
 def _book_ticker(ctx: Ctx) -> Any:
     return ctx.venue.exchange.spot_book_ticker(ctx.params.get("symbol") or None)
+
+
+def _ticker_price(ctx: Ctx) -> Any:
+    """The fee asset's fixed price (BNBUSDT; config.SimVenueConfig.bnb_price), else a traded
+    symbol's spot mid."""
+    symbol = auth.mandatory(ctx.params, "symbol").upper()
+    cfg = ctx.venue.exchange.cfg
+    if symbol == "BNBUSDT":
+        return {"symbol": symbol, "price": cfg.bnb_price}
+    t = ctx.venue.exchange.spot_book_ticker(symbol)
+    mid = (Decimal(t["bidPrice"]) + Decimal(t["askPrice"])) / 2
+    return {"symbol": symbol, "price": str(mid)}
 
 
 def _spot_symbols(ctx: Ctx) -> list[dict[str, Any]]:
@@ -82,6 +95,8 @@ def spot_endpoints() -> list[Endpoint]:
         Endpoint("GET", "/api/v3/depth", "api", "NONE", _spot_depth_weight, _depth),
         Endpoint("GET", "/api/v3/ticker/bookTicker", "api", "NONE",
                  lambda p: 2 if p.get("symbol") else 4, _book_ticker),
+        Endpoint("GET", "/api/v3/ticker/price", "api", "NONE",
+                 lambda p: 2 if p.get("symbol") else 4, _ticker_price),
         # -- cross margin (signed)
         Endpoint("POST", "/sapi/v1/margin/order", "sapi", "SIGNED", 6, e("margin_new_order"),
                  order_market="margin"),

@@ -41,7 +41,7 @@ from connectors.sim.server.ws_api import WS_API_PATH, listen_token_endpoints, ws
 log = logging.getLogger(__name__)
 
 
-def _make_exchange(cfg: SimVenueConfig, seed: int) -> Any:
+def make_exchange(cfg: SimVenueConfig, seed: int) -> Any:
     from connectors.sim.engine import Exchange
     from connectors.sim.engine.scenario import load_scenario
 
@@ -59,7 +59,7 @@ class VenueServer:
         self.cfg = cfg
         self.name = cfg.name
         self.clock: ClockMode = clock
-        self.exchange = exchange if exchange is not None else _make_exchange(cfg, seed)
+        self.exchange = exchange if exchange is not None else make_exchange(cfg, seed)
         self.api_key, self.api_secret = self.exchange.default_account()
         self._secrets: dict[str, str] = {self.api_key: self.api_secret}
         self.limiters = {

@@ -29,7 +29,7 @@ name = "sim-b"
 scenario = ""
 symbols = ["ETHUSDT"]
 """
-KEYS = {"venue", "rest", "spot_ws", "futures_ws", "ws_api", "margin_risk_ws", "api_key",
+KEYS = {"venue", "dialect", "rest", "spot_ws", "futures_ws", "ws_api", "margin_risk_ws", "api_key",
         "api_secret"}
 
 

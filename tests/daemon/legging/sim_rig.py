@@ -111,10 +111,11 @@ class ResidualSpy:
 
 @asynccontextmanager
 async def sim_rig(tmp_path: Path, *, venues: tuple[str, ...] = ("sim-a",), speedup: float = 480.0,
-                  cfg: LeggingConfig = CFG) -> AsyncIterator[Rig]:
-    symbols = ("BTCUSDT",)
+                  cfg: LeggingConfig = CFG, symbols: tuple[str, ...] = ("BTCUSDT",),
+                  venue_kw: dict[str, Any] | None = None) -> AsyncIterator[Rig]:
     cluster = SimCluster(SimConfig(seed=11, venues=tuple(
-        SimVenueConfig(name=n, symbols=symbols, scenario="", speedup=speedup) for n in venues)))
+        SimVenueConfig(name=n, symbols=symbols, scenario="", speedup=speedup, **(venue_kw or {}))
+        for n in venues)))
     await cluster.start()
     hub = Hub()
     conns: dict[str, BinanceVenue] = {}
@@ -127,7 +128,7 @@ async def sim_rig(tmp_path: Path, *, venues: tuple[str, ...] = ("sim-a",), speed
                              api_secret=Secret(info.api_secret))
             await v.start()
             conns[info.name] = v
-        keys = [InstrumentKey(n, m, "BTCUSDT") for n in venues for m in ("spot", "perp")]
+        keys = [InstrumentKey(n, m, s) for n in venues for m in ("spot", "perp") for s in symbols]
         await wait_until(lambda: all(hub.book_ready(k)[0] for k in keys), 10, "books")
         engine = LeggingEngine(hub, {n: BinanceLegVenue(v) for n, v in conns.items()}, cfg,
                                Journal(tmp_path))

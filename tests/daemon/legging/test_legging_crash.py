@@ -292,11 +292,16 @@ def test_sigkill_during_open_and_close(tmp_path: Path) -> None:
         assert client.perp_amt() == 0
         print(f"crash test: {stats} in {time.monotonic() - t_start:.1f} s")
     finally:
-        for p in (daemon, sim):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        terminate(daemon, sim)
+
+
+def terminate(*procs: subprocess.Popen[Any] | None) -> None:
+    """SIGTERM each process still running; SIGKILL what does not exit within 10 s."""
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()

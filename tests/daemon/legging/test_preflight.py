@@ -133,3 +133,26 @@ def test_check_refuses_below_the_floor_with_the_margin_level() -> None:
     with pytest.raises(PreflightError) as err:
         check(hub_with(futures_usdt=5_000.0), CFG, LEGS, 1.0, NOW_MS)
     assert "perp leg would start 9.1% from liquidation" in err.value.reason
+
+
+def test_the_issues_increase_is_judged_account_wide_and_refused_below_the_floor() -> None:
+    """Issue 11's case, at this hub's 50 000: a 1 BTC short on 25 000 collateral (its 50 000
+    proceeds held in USDT) increased to 2 BTC. Counting the earlier proceeds as collateral and
+    the old short as absent gave (75 000 + 2 x 50 000) / (1.1 x 2) -> 59.1 % and passed a 15 %
+    floor. The account as the venue judges it after the sale holds 25 000 + 50 000 + bid USDT
+    against 2 BTC owed: ML = 1.1 at (75 000 + bid) / 2.2, 13.6 % away: refused."""
+    hub = hub_with(margin_usdt=75_000.0, futures_usdt=200_000.0)
+    hub.set_balance(Balance(venue=V, wallet="margin", asset="BTC", borrowed=1.0))
+    hub.set_position(PerpPosition(venue=V, symbol=SYM, qty=1.0, entry_price=50_000.0))
+    liq = (75_000.0 + BID) / (1.1 * 2)
+    expected_pct = (liq / BID - 1.0) * 100.0
+    assert expected_pct == pytest.approx(13.6, abs=0.05)
+    with pytest.raises(PreflightError) as err:
+        check(hub, CFG, LEGS, 1.0, NOW_MS, (1.0, 1.0))
+    assert f"spot leg would start {expected_pct:.1f}% from liquidation" in err.value.reason
+    assert "floor 15" in err.value.reason
+    # The same increase on twice the collateral clears the floor, at the account-wide figure.
+    hub = hub_with(margin_usdt=100_000.0, futures_usdt=200_000.0)
+    hub.set_balance(Balance(venue=V, wallet="margin", asset="BTC", borrowed=1.0))
+    spot, _ = check(hub, CFG, LEGS, 1.0, NOW_MS, (1.0, 1.0))
+    assert spot.liq_price == pytest.approx((100_000.0 + BID) / (1.1 * 2))

@@ -1,4 +1,4 @@
-"""The ladder decision (daemon/risk_ladder.py, daemon/risk_assess.py) and halt modes (daemon/halt.py)."""
+"""The ladder decision (daemon/risk/ladder.py, daemon/risk/assess.py) and halt modes (daemon/core/halt.py)."""
 from __future__ import annotations
 
 import math

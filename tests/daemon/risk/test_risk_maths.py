@@ -1,4 +1,4 @@
-"""Liquidation maths of both legs (daemon/risk.py): known answers, identities, monotonicity."""
+"""Liquidation maths of both legs (daemon/risk/perp.py, margin.py, maths.py): known answers, identities, monotonicity."""
 from __future__ import annotations
 
 import math
