@@ -350,7 +350,7 @@ async def start_components(daemon: Daemon) -> None:
     watchdog = Watchdog(daemon.hub, cfg.watchdog, lambda: [rt.pair for rt in engine.pairs.values()],
                         EngineRiskActions(engine, daemon.venues), brackets=brackets, log=daemon.log,
                         journal=journal.record_risk_step, state_store=journal,
-                        venues=[v.name for v in cfg.venues])
+                        venues=[v.name for v in cfg.venues], exposures=engine.exposures)
     # Halt state and the loss baseline come back before recovery resumes any operation.
     engine.before_resume = lambda state: watchdog.restore(state["risk_state"])
     engine.allow = watchdog.allows     # the halt gate: no_new / reduce_only refuse in the engine

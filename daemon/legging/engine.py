@@ -26,6 +26,7 @@ from typing import Any
 from daemon.core import client_ids
 from daemon.legging import hedge
 from daemon.core.accounting import pair_pnl
+from daemon.core.pair_rules import open_refusal
 from connectors.types import Borrow, Health
 from daemon.hub import HEALTH, Hub
 from daemon.journal import Journal, JournalError
@@ -41,6 +42,7 @@ from daemon.legging.drain import drain
 from daemon.legging.reconcile import reconcile_holdings
 from daemon.legging.recovery import recover
 from daemon.legging.runtime import LegMeta, PairRuntime
+from daemon.legging.shares import venue_shares
 from connectors.base import Venue
 from daemon.core.pairs import (EXECUTIONS, PAIR_TYPES, Event, IllegalTransition, Pair, State,
                                make_legs, open_targets, venue_keys)
@@ -212,6 +214,10 @@ class LeggingEngine:
         for k, v in chosen.items():
             if v not in self.venues:
                 raise EngineError(400, f"unknown venue {v!r}", f"venues.{k}")
+        refused = open_refusal(pair_type, symbol, chosen, ((rt.pair.id, rt.pair.legs)
+                                                            for rt in self.pairs.values() if rt.pair.managed))
+        if refused is not None:
+            raise EngineError(refused.status, refused.message, refused.field)
         legs = make_legs(pair_type, symbol, chosen)
         meta = self._meta(legs)
         price = self._ref_price(legs)
@@ -279,7 +285,7 @@ class LeggingEngine:
         await self.operations.start_op(rt, "decrease", Event.ADJUST,
                                        open_targets(rt.pair, new_qty), execution, new_qty)
 
-    def decrease_now(self, pid: str, fraction: float) -> OpTask:
+    def decrease_now(self, pid: str, fraction: float, reason: str = "") -> OpTask:
         """`decrease(pid, fraction, "taker")` with both legs' first orders (reducing: reduceOnly
         perp, AUTO_REPAY buy / plain sell on spot) journaled and written before this returns,
         for the watchdog's hub callback. Raises EngineError as `decrease` does; returns the
@@ -292,22 +298,22 @@ class LeggingEngine:
         new_qty = hedge.round_step(rt.pair.target_qty * (1 - fraction), step, "nearest")
         return self.operations.start_op_now(rt, "decrease", Event.ADJUST,
                                             open_targets(rt.pair, new_qty), new_qty, "entry",
-                                            "taker")
+                                            "taker", reason)
 
-    def liquidate_now(self, pid: str) -> OpTask:
+    def liquidate_now(self, pid: str, reason: str = "") -> OpTask:
         """`liquidate(pid)` with both legs' market orders written before this returns. A running
         operation, or orders of ours still live, must be cancelled (awaited) before the flatten
         orders are sized, or both could fill: then it is `liquidate` from a task (a pass later,
         `written_ns` 0). The task is done when the liquidation is."""
         rt = self._get(pid)
         if (rt.task is not None and not rt.task.done()) or rt.live_orders():
-            return OpTask(self._liquidate_and_wait(pid), loop=asyncio.get_running_loop(),
+            return OpTask(self._liquidate_and_wait(pid, reason), loop=asyncio.get_running_loop(),
                           name=f"op-{pid}-liquidate")
         return self.operations.start_op_now(rt, "liquidate", Event.CLOSE, (0.0, 0.0),
-                                            rt.pair.target_qty, "flatten", "market")
+                                            rt.pair.target_qty, "flatten", "market", reason)
 
-    async def _liquidate_and_wait(self, pid: str) -> None:
-        await self.liquidate(pid)
+    async def _liquidate_and_wait(self, pid: str, reason: str = "") -> None:
+        await self.liquidate(pid, reason)
         task = self._get(pid).task
         if task is not None:
             await asyncio.shield(task)
@@ -322,15 +328,15 @@ class LeggingEngine:
         self.executor.persist(rt)
         return True
 
-    async def close(self, pid: str, execution: str | None = None) -> None:
+    async def close(self, pid: str, execution: str | None = None, reason: str = "") -> None:
         rt = self._get(pid)
         self._gate("close", pid)
         if self._close_lost(rt):
             return
         await self.operations.start_op(rt, "close", Event.CLOSE, (0.0, 0.0), execution,
-                                       rt.pair.target_qty)
+                                       rt.pair.target_qty, reason)
 
-    async def liquidate(self, pid: str) -> None:
+    async def liquidate(self, pid: str, reason: str = "") -> None:
         rt = self._get(pid)
         if self._close_lost(rt):
             return
@@ -339,9 +345,9 @@ class LeggingEngine:
             await asyncio.gather(rt.task, return_exceptions=True)
         await self.executor.cancel_live(rt)
         await self.operations.start_op(rt, "liquidate", Event.CLOSE, (0.0, 0.0), "market",
-                                       rt.pair.target_qty)
+                                       rt.pair.target_qty, reason)
 
-    async def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> None:
+    async def rehedge(self, pair_id: str, qty: float, reduce_only: bool, reason: str = "") -> None:
         """Bring the perp to the margin liability: `qty` coins to add (> 0) to the perp's position
         or take off it (< 0). Under reduce_only (or when the halt gate refuses `rehedge_up`) an
         addition becomes a trim of the longer leg (the spot short is bought back by `qty`, with
@@ -374,7 +380,7 @@ class LeggingEngine:
         else:
             targets = (e0, e1 + qty * p.legs[1].sign)
         size = hedge.round_step(max(abs(targets[0]), abs(targets[1])), step, "nearest")
-        await self.operations.start_op(rt, "repair", Event.ADJUST, targets, "taker", size)
+        await self.operations.start_op(rt, "repair", Event.ADJUST, targets, "taker", size, reason)
         if rt.task is not None:
             await asyncio.shield(rt.task)
 
@@ -390,14 +396,24 @@ class LeggingEngine:
             raise EngineError(409, str(exc)) from None
         self.executor.persist(rt)
 
+    def exposures(self, pair: Pair) -> tuple[float, float] | None:
+        """The pair's signed exposure per leg as its books hold them (the watchdog's claims on
+        the netted venue figures); None for a pair this engine does not hold."""
+        rt = self.pairs.get(pair.id)
+        return None if rt is None else (rt.exposure(0), rt.exposure(1))
+
     async def wait_idle(self, pid: str, timeout: float = 60.0) -> None:
         rt = self._get(pid)
         if rt.task is not None:
             await asyncio.wait_for(asyncio.shield(rt.task), timeout)
 
     # ================================================================= views
-    def view(self, pid: str) -> dict[str, Any]:
+    def view(self, pid: str, shares: dict[tuple[str, int], tuple[float, float]] | None = None
+             ) -> dict[str, Any]:
+        """`shares`: `venue_shares` of every pair, when the caller views them all."""
         rt = self._get(pid)
+        if shares is None:
+            shares = venue_shares(self.pairs, self.hub)
         p = rt.pair
         marks = tuple(self.executor.mark(rt, i) for i in (0, 1))
         held = max(1.0, self.executor.now_ms() - rt.opened_ms)
@@ -411,7 +427,10 @@ class LeggingEngine:
                          "liq_distance_pct": self._liq_distance(rt, i),
                          "interest_coin": book.interest_coin,
                          "fee_coin": book.fee_coin, "fee_other": dict(book.fee_other),
-                         "blocked": rt.blocked_reason[i] or None})
+                         "blocked": rt.blocked_reason[i] or None,
+                         # netted venue state: the venue's figure, and this pair's share of it
+                         "venue_qty": shares[(p.id, i)][1] if (p.id, i) in shares else None,
+                         "venue_share": shares[(p.id, i)][0] if (p.id, i) in shares else None})
         tol = self.executor.tolerance(rt)
         return {"id": p.id, "type": p.type, "symbol": p.symbol, "state": p.state.value,
                 "origin": p.origin, "execution": p.execution, "reason": p.reason, "target_qty": p.target_qty,
@@ -444,7 +463,8 @@ class LeggingEngine:
                                                "last_error": j.last_error}}}
 
     def views(self) -> list[dict[str, Any]]:
-        return [self.view(pid) for pid in sorted(self.pairs)]
+        shares = venue_shares(self.pairs, self.hub)
+        return [self.view(pid, shares) for pid in sorted(self.pairs)]
 
     async def _refresh_borrow(self, legs: tuple[Any, Any], meta: tuple[LegMeta, LegMeta]) -> None:
         """Max borrowable and the current rate, fresh from the venue, before a borrowing open."""

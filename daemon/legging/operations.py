@@ -75,8 +75,8 @@ class Operations:
     # ================================================================= op machinery
     async def start_op(self, rt: PairRuntime, kind: str, event: Event,
                        targets: tuple[float, float], execution: str | None,
-                       new_qty: float) -> None:
-        self._begin_op(rt, kind, event, targets, new_qty)
+                       new_qty: float, reason: str = "") -> None:
+        self._begin_op(rt, kind, event, targets, new_qty, reason)
         rt.task = asyncio.create_task(self.run_op(rt, kind, targets,
                                                   execution or rt.pair.execution))
 
@@ -90,12 +90,12 @@ class Operations:
 
     def start_op_now(self, rt: PairRuntime, kind: str, event: Event,
                      targets: tuple[float, float], new_qty: float, fire_kind: str,
-                     style: str) -> OpTask:
+                     style: str, reason: str = "") -> OpTask:
         """`start_op` + the operation's first `fire`, without an await: the pair moves, both
         legs' orders are journaled write-ahead and written before this returns; the task goes on
         from there exactly as `run_op` would after that `fire` (fills, reconcile, finish)."""
         loop = asyncio.get_running_loop()
-        self._begin_op(rt, kind, event, targets, new_qty)
+        self._begin_op(rt, kind, event, targets, new_qty, reason)
         first: list[Any] | BaseException
         written = 0
         try:
@@ -110,12 +110,13 @@ class Operations:
         return task
 
     def _begin_op(self, rt: PairRuntime, kind: str, event: Event,
-                  targets: tuple[float, float], new_qty: float) -> None:
+                  targets: tuple[float, float], new_qty: float, reason: str = "") -> None:
+        """`reason`: why the operation runs (the watchdog's, or the operator's), kept on the pair."""
         p = rt.pair
         if rt.task and not rt.task.done():
             raise EngineError(409, f"position {p.id} is busy ({p.op_kind} running)")
         try:
-            self.apply(p, event, self.executor.now_ms(), "")
+            self.apply(p, event, self.executor.now_ms(), reason)
         except IllegalTransition as exc:
             raise EngineError(409, str(exc)) from None
         p.op_seq += 1

@@ -31,6 +31,8 @@ from msgspec import Struct, field, structs
 from daemon.core import economics as ec
 from daemon.core.economics import TradeType
 from daemon.core.halt import HaltMode
+from daemon.core.pair_rules import open_refusal
+from daemon.core.pairs import make_legs
 from daemon.opportunity.scanner import Opportunity
 from daemon.opportunity.config import StrategyConfig
 from daemon.risk import maths as risk
@@ -368,6 +370,11 @@ def decide(cfg: StrategyConfig, opportunities: Sequence[Opportunity], pairs: Seq
             blocked[_label(key)] = f"halt {halt.value}: no new pairs"
             continue
         if key in held_keys:
+            continue
+        refused = open_refusal(opp.type, opp.symbol, dict(opp.venues), (
+            (p.id, make_legs(p.type, p.symbol, p.venues)) for p in held if p.state in ACTIVE_STATES))
+        if refused is not None:          # the engine refuses it too (daemon/core/pair_rules.py)
+            blocked[_label(key)] = refused.message
             continue
         if now_ms < st.cooldown_until.get(key, 0):
             blocked[_label(key)] = "cooldown"

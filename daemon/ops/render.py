@@ -359,10 +359,13 @@ def render_position(p: Mapping[str, Any], now_ms: int | None = None, *, style: S
         legs.append([i, lg.get("venue"), lg.get("market"), lg.get("side"), coins(qty),
                      coins(lg.get("target_qty")), price(avg), usd(notional),
                      coins(lg.get("interest_coin")), pct(lg.get("liq_distance_pct")),
+                     # the venue nets pairs sharing a symbol or a coin: its figure, this pair's share
+                     coins(lg.get("venue_qty")), coins(lg.get("venue_share")),
                      lg.get("blocked") or DASH])
     lines.append(table(legs, ["LEG", "VENUE", "MARKET", "SIDE", f"QTY {coin}", f"TARGET {coin}",
-                              "AVG PRICE", "NOTIONAL USD", f"INTEREST {coin}", "LIQ DIST %", "BLOCKED"],
-                       right=(4, 5, 6, 7, 8, 9), style=style))
+                              "AVG PRICE", "NOTIONAL USD", f"INTEREST {coin}", "LIQ DIST %",
+                              f"VENUE NET {coin}", f"SHARE {coin}", "BLOCKED"],
+                       right=(4, 5, 6, 7, 8, 9, 10, 11), style=style))
     pnl = p.get("pnl") or {}
     parts = pnl_contributions(pnl)
     lines += ["", "PnL USD (contributions to net): " + "  ".join(

@@ -20,6 +20,15 @@ class EngineRiskActions:
     def __init__(self, engine: Any, venues: Mapping[str, Any]) -> None:
         self.engine = engine
         self.venues = venues
+        self._reasons: dict[str, str] = {}
+
+    def note_reason(self, pair_id: str, reason: str) -> None:
+        """Why the watchdog starts the pair's next operation: the engine records it on the pair
+        (its `reason`, shown by `positions`), so no watchdog operation runs without one."""
+        self._reasons[pair_id] = reason
+
+    def _reason(self, pair_id: str, kind: str) -> dict[str, str]:
+        return {"reason": self._reasons.pop(pair_id, "") or f"watchdog: {kind}"}
 
     @staticmethod
     def _spawn(coro: Any) -> Awaitable[Any]:
@@ -39,20 +48,22 @@ class EngineRiskActions:
     def deleverage(self, pair_id: str, fraction: float) -> Awaitable[Any] | None:
         now = getattr(self.engine, "decrease_now", None)
         if now is not None:
-            return now(pair_id, min(1.0, fraction))  # type: ignore[no-any-return]
+            return now(pair_id, min(1.0, fraction), **self._reason(pair_id, "deleverage"))  # type: ignore[no-any-return]
         return self._spawn(self._op(pair_id, self.engine.decrease(pair_id, min(1.0, fraction), "taker")))
 
     def unwind(self, pair_id: str) -> Awaitable[Any] | None:
         now = getattr(self.engine, "liquidate_now", None)
         if now is not None:
-            return now(pair_id)  # type: ignore[no-any-return]
+            return now(pair_id, **self._reason(pair_id, "unwind"))  # type: ignore[no-any-return]
         return self._spawn(self._op(pair_id, self.engine.liquidate(pair_id)))
 
     def close(self, pair_id: str) -> Awaitable[Any] | None:
-        return self._spawn(self._op(pair_id, self.engine.close(pair_id, "taker")))
+        return self._spawn(self._op(pair_id, self.engine.close(pair_id, "taker",
+                                                               **self._reason(pair_id, "close"))))
 
     def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> Awaitable[Any] | None:
-        return self._spawn(self.engine.rehedge(pair_id, qty, reduce_only))
+        return self._spawn(self.engine.rehedge(pair_id, qty, reduce_only,
+                                               **self._reason(pair_id, "rehedge")))
 
     async def _op(self, pair_id: str, start: Awaitable[Any]) -> None:
         """The engine returns once an operation has started; the watchdog's action is done when

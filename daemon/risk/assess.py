@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from msgspec import Struct
 
+from daemon.core import netting
 from daemon.risk import maths as risk
 from daemon.risk.maths import Bracket, MarginAsset, MarginBook
 from daemon.risk.ladder import LegRisk, PairRisk, planned_transfers
@@ -26,6 +27,14 @@ class MarginLegInput(Struct, frozen=True, kw_only=True):
     # The account's figures summed once and shared by every pair on it (must be of `assets`);
     # None: summed here, for this pair alone.
     book: MarginBook | None = None
+    # Netted (daemon/core/netting.py): the coins every pair owing this one shorts together, all
+    # trimmed by one fraction, and this pair's share of the liability. None: the pair's alone.
+    account_qty: float | None = None
+    share: float | None = None
+
+    def trim_qty(self) -> float:
+        """The coins a trim of fraction 1 buys back across the account (signed as `qty`)."""
+        return self.qty if self.account_qty is None else math.copysign(self.account_qty, self.qty)
 
     def account(self) -> MarginBook:
         return self.book if self.book is not None else MarginBook(self.assets)
@@ -44,6 +53,22 @@ class PerpLegInput(Struct, frozen=True, kw_only=True):
     other_upnl: float = 0.0
     available: float = 0.0            # what the venue lets leave the wallet (maxWithdrawAmount)
     healthy: bool = True
+    # Netted (daemon/core/netting.py): `qty` is the venue's net position; `share` this pair's
+    # part of it, `aligned_qty` the shares on the net's side (every one of those pairs trims by
+    # one fraction). None: the position is the pair's alone.
+    share: float | None = None
+    aligned_qty: float | None = None
+
+    def trims(self) -> bool:
+        """Whether trimming the pair takes the venue position toward safety: its share is on the
+        side the venue position is on (a pair on the other side would only grow it)."""
+        return self.share is None or (self.share != 0 and (self.share > 0) == (self.qty > 0))
+
+    def venue_fraction(self, f: float) -> float:
+        """The fraction of the venue position a trim of `f` of every aligned pair closes."""
+        if self.aligned_qty is None:
+            return f
+        return netting.trim_fraction_of_venue(self.qty, self.aligned_qty, f)
 
 
 class PairInputs(Struct, frozen=True, kw_only=True):
@@ -66,7 +91,8 @@ def _margin_leg(m: MarginLegInput, book: MarginBook, target: float) -> LegRisk:
     need = book.collateral_needed(m.asset, m.bar, target, direction)
     return LegRisk(leg="margin", venue=m.venue, wallet="margin", distance=dist,
                    liq_price=liq if liq is not None and math.isfinite(dist) and price > 0 else None,
-                   collateral_needed=need, healthy=m.healthy)
+                   collateral_needed=need, healthy=m.healthy, share=m.share,
+                   venue_qty=None if m.share is None else m.account_qty)
 
 
 def _perp_leg(p: PerpLegInput, target: float) -> LegRisk:
@@ -80,7 +106,8 @@ def _perp_leg(p: PerpLegInput, target: float) -> LegRisk:
     if dist < own_dist and dist < target:
         need = max(need, abs(p.qty) * p.mark * (target - dist))
     return LegRisk(leg="perp", venue=p.venue, wallet="futures", distance=dist, liq_price=liq,
-                   collateral_needed=need, healthy=p.healthy)
+                   collateral_needed=need, healthy=p.healthy, trims=p.trims(), share=p.share,
+                   venue_qty=p.qty)
 
 
 def _fraction(inp: PairInputs, cfg: WatchdogConfig, book: MarginBook | None, deposit: float,
@@ -93,11 +120,12 @@ def _fraction(inp: PairInputs, cfg: WatchdogConfig, book: MarginBook | None, dep
 
     def ok(f: float) -> bool:
         if m is not None and book is not None and m.qty != 0:
-            if book.distance_after_trim(m.asset, m.qty, f, m.bar, cost, deposit) < target:
+            if book.distance_after_trim(m.asset, m.trim_qty(), f, m.bar, cost, deposit) < target:
                 return False
         for p, w in zip(inp.perps, wallets, strict=True):
-            if p.qty != 0 and risk.perp_distance_after_trim(p.qty, p.entry, w, p.brackets, p.mark, f, cost,
-                                                            p.other_mm, p.other_upnl) < target:
+            if p.qty != 0 and p.trims() and risk.perp_distance_after_trim(
+                    p.qty, p.entry, w, p.brackets, p.mark, p.venue_fraction(f), cost,
+                    p.other_mm, p.other_upnl) < target:
                 return False
         return True
 

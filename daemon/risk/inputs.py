@@ -11,19 +11,26 @@ Account-level figures (a venue's cross-margin book, its futures positions) are r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from daemon.core import economics
+from daemon.core import netting
 from daemon.risk import maths as risk
 from connectors.types import Health, InstrumentKey, book_stream
 from daemon.hub import Hub
-from daemon.core.pairs import Pair
+from daemon.core.netting import Claim
+from daemon.core.pairs import Pair, State, open_targets
 from daemon.risk.maths import Bracket, MarginAsset, MarginBook
 from daemon.risk.assess import MarginLegInput, PairInputs, PerpLegInput
 
 STABLES = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI"})
 BracketSource = Callable[[str, str], Sequence[Bracket] | None]
 VenueLiqCheck = Callable[[str, str, float], bool]
+# A pair's signed exposure per leg as its own books hold it (the legging engine's fills and
+# charges); None: not known, the targets of its operation stand in.
+Exposures = Callable[[Pair], tuple[float, float] | None]
+# States in which a pair may hold something on a venue (its claim on the netted figures).
+HOLDING = frozenset({State.OPENING, State.OPEN, State.ADJUSTING, State.CLOSING, State.FAILED})
 
 
 def base_asset(hub: Hub, venue: str, symbol: str) -> str:
@@ -112,25 +119,41 @@ class FuturesBook:
 
 
 class AccountViews:
-    """Account-level figures of a hub (a venue's cross-margin book, its futures positions), each
-    computed at most once until `reset`. The watchdog resets on every hub event, so every pair an
-    event re-evaluates shares one set of account figures: the per-event cost is one pass over
-    each account plus O(1) per pair, instead of one pass per pair."""
+    """Account-level figures of a hub (a venue's cross-margin book, its futures positions, each
+    pair's share of the netted venue figures), each computed at most once until `reset`. The
+    watchdog resets on every hub event, so every pair an event re-evaluates shares one set of
+    account figures: the per-event cost is one pass over each account and over the pairs plus
+    O(1) per pair, instead of one pass per pair.
 
-    __slots__ = ("hub", "brackets", "fallback_mmr", "_margin", "_futures")
+    `pairs` / `exposures`: every pair and its books, for the shares (daemon/core/netting.py);
+    without them no pair has a share and the venue figures are read as the pair's alone."""
 
-    def __init__(self, hub: Hub, brackets: BracketSource, fallback_mmr: float) -> None:
+    __slots__ = ("hub", "brackets", "fallback_mmr", "pairs", "exposures", "_margin", "_futures",
+                 "_claims", "_own", "_shares")
+
+    def __init__(self, hub: Hub, brackets: BracketSource, fallback_mmr: float,
+                 pairs: Callable[[], Iterable[Pair]] | None = None,
+                 exposures: Exposures | None = None) -> None:
         self.hub = hub
         self.brackets = brackets
         self.fallback_mmr = fallback_mmr
+        self.pairs = pairs
+        self.exposures = exposures
         self._margin: dict[str, tuple[MarginBook, bool]] = {}
         self._futures: dict[str, FuturesBook] = {}
+        self._claims: dict[tuple[str, str, str], list[Claim]] | None = None
+        self._own: dict[str, tuple[float, float] | None] = {}
+        self._shares: dict[tuple[str, str, str], tuple[float, dict[str, float], float]] = {}
 
     def reset(self) -> None:
         if self._margin:
             self._margin.clear()
         if self._futures:
             self._futures.clear()
+        if self._claims is not None:
+            self._claims = None
+            self._own.clear()
+            self._shares.clear()
 
     def margin(self, venue: str) -> tuple[MarginBook, bool]:
         """The venue's cross-margin account (see `margin_assets`), summed."""
@@ -146,10 +169,57 @@ class AccountViews:
             got = self._futures[venue] = FuturesBook(self.hub, venue, self.brackets, self.fallback_mmr)
         return got
 
+    def _claim_index(self) -> dict[tuple[str, str, str], list[Claim]]:
+        if self._claims is not None:
+            return self._claims
+        index: dict[tuple[str, str, str], list[Claim]] = {}
+        for pair in self.pairs() if self.pairs is not None else ():
+            if pair.state not in HOLDING:
+                continue
+            books = self.exposures(pair) if self.exposures is not None else None
+            self._own[pair.id] = books
+            # without the books: the operation's targets, or the pair's size (none recorded)
+            held = books if books is not None else (
+                pair.targets if any(pair.targets) else open_targets(pair, pair.target_qty))
+            busy = pair.state is not State.OPEN
+            for i, leg in enumerate(pair.legs):
+                if leg.market == "perp":
+                    key, qty = (leg.venue, "perp", leg.symbol), held[i]
+                elif leg.borrows:       # the liability is the exposure: coins owed, > 0
+                    key, qty = (leg.venue, "owed", base_asset(self.hub, leg.venue, leg.symbol)), -held[i]
+                else:
+                    continue
+                index.setdefault(key, []).append(Claim(pair_id=pair.id, qty=qty, busy=busy))
+        self._claims = index
+        return index
+
+    def _share_of(self, key: tuple[str, str, str], venue_qty: float) -> tuple[float, dict[str, float], float]:
+        got = self._shares.get(key)
+        if got is None:
+            by_pair = netting.shares(venue_qty, self._claim_index().get(key, ()))
+            got = self._shares[key] = (venue_qty, by_pair, netting.aligned(venue_qty, by_pair))
+        return got
+
+    def perp_shares(self, venue: str, symbol: str) -> tuple[float, dict[str, float], float]:
+        """(the venue's net position, each pair's share of it, the shares on its side)."""
+        pos = self.hub.positions.get((venue, symbol))
+        return self._share_of((venue, "perp", symbol), pos.qty if pos is not None else 0.0)
+
+    def owed_shares(self, venue: str, asset: str) -> tuple[float, dict[str, float], float]:
+        """(the coin's liability on the venue's cross margin, incl. interest; each pair's share)."""
+        bal = self.hub.balances.get((venue, "margin", asset))
+        return self._share_of((venue, "owed", asset), bal.liability if bal is not None else 0.0)
+
+    def own_exposure(self, pair_id: str) -> tuple[float, float] | None:
+        """The pair's exposures as its books hold them (None: not known)."""
+        self._claim_index()
+        return self._own.get(pair_id)
+
 
 def _perp_leg(hub: Hub, venue: str, symbol: str, brackets: BracketSource, fallback_mmr: float,
               venue_liq_ok: VenueLiqCheck | None = None, wallet_asset: str = "USDT",
-              views: AccountViews | None = None) -> PerpLegInput | None:
+              views: AccountViews | None = None, share: float | None = None,
+              aligned_qty: float | None = None) -> PerpLegInput | None:
     pos = hub.positions.get((venue, symbol))
     mark = hub.marks.get((venue, symbol))
     if pos is None or pos.qty == 0 or mark is None:
@@ -172,10 +242,15 @@ def _perp_leg(hub: Hub, venue: str, symbol: str, brackets: BracketSource, fallba
     venue_liq = pos.liquidation_price or None
     if venue_liq is not None and venue_liq_ok is not None and not venue_liq_ok(venue, symbol, venue_liq):
         venue_liq = None
+    if venue_liq is not None and (venue_liq >= mark.mark_price if pos.qty > 0 else venue_liq <= mark.mark_price):
+        # Past the mark on the wrong side: the venue would be liquidating this very position,
+        # so the figure describes another one (a netted position that has since flipped side;
+        # liquidation prices come from REST and lag). Our own formula judges it meanwhile.
+        venue_liq = None
     return PerpLegInput(venue=venue, symbol=symbol, qty=pos.qty, entry=pos.entry_price or mark.mark_price,
                         mark=mark.mark_price, wallet=wallet, brackets=tiers,
                         venue_liq=venue_liq, other_mm=other_mm, other_upnl=other_upnl,
-                        available=available, healthy=healthy)
+                        available=available, healthy=healthy, share=share, aligned_qty=aligned_qty)
 
 
 def _net_apr(hub: Hub, pair: Pair) -> float | None:
@@ -206,12 +281,19 @@ def pair_inputs(hub: Hub, pair: Pair, brackets: BracketSource, fallback_mmr: flo
                 views: AccountViews | None = None) -> tuple[PairInputs, bool]:
     """The pair's inputs, and whether every leg's data is present, priced and healthy. `views`:
     account figures shared with the other pairs of this event (must be of this hub, brackets
-    and fallback; fresh ones when None)."""
+    and fallback; fresh ones when None).
+
+    The legs are judged as the venue judges them (the whole cross-margin account, the venue's
+    net position); what the pair may do about them is its share (daemon/core/netting.py): a trim
+    of every pair on the at-risk side by one fraction, a re-hedge of the pair's own share of the
+    liability against its own share of the position."""
     if views is None:
         views = AccountViews(hub, brackets, fallback_mmr)
     margin: MarginLegInput | None = None
     perps: list[PerpLegInput] = []
     ok = True
+    owed_share: float | None = None
+    perp_share: float | None = None
     hedge_gap = 0.0
     perp_long = 0.0
     for leg in pair.legs:
@@ -224,22 +306,41 @@ def pair_inputs(hub: Hub, pair: Pair, brackets: BracketSource, fallback_mmr: flo
             healthy = priced and not _stream_bad(hub, leg.venue, book_stream(
                 InstrumentKey(leg.venue, "spot", leg.symbol)))
             ok = ok and healthy
+            account_qty: float | None = None
+            if leg.borrows:
+                total, by_pair, _side = views.owed_shares(leg.venue, asset)
+                owed_share = by_pair.get(pair.id)
+                if owed_share is not None:
+                    account_qty = total      # every pair owing the coin trims by one fraction
             if asset in book.coins:
                 qty = pair.target_qty * (-leg.sign)      # > 0 for a short (bought back on a trim)
                 margin = MarginLegInput(venue=leg.venue, asset=asset, qty=qty, assets=book.assets,
-                                        bar=bar, healthy=healthy, book=book)
+                                        bar=bar, healthy=healthy, book=book,
+                                        account_qty=account_qty, share=owed_share)
             if leg.borrows:
                 hedge_gap += owed
         else:
-            p = _perp_leg(hub, leg.venue, leg.symbol, brackets, fallback_mmr, venue_liq_ok, views=views)
+            net, by_pair, side = views.perp_shares(leg.venue, leg.symbol)
+            share = by_pair.get(pair.id)
+            p = _perp_leg(hub, leg.venue, leg.symbol, brackets, fallback_mmr, venue_liq_ok, views=views,
+                          share=share, aligned_qty=side if share is not None else None)
             if p is None:
                 ok = ok and (leg.venue, leg.symbol) in hub.marks
                 continue
             ok = ok and p.healthy
             perps.append(p)
+            if pair.type == "reverse_basis" and share is not None:
+                perp_share = share
             if p.qty > 0:
                 perp_long += p.qty
-    gap = hedge_gap - perp_long if pair.type == "reverse_basis" and hedge_gap > 0 else 0.0
+    if pair.type != "reverse_basis":
+        gap = 0.0
+    elif owed_share is not None and perp_share is not None:
+        own = views.own_exposure(pair.id)
+        gap = netting.agreed_gap(owed_share - perp_share,
+                                 None if own is None else -(own[0] + own[1]))
+    else:
+        gap = hedge_gap - perp_long if hedge_gap > 0 else 0.0
     inp = PairInputs(pair_id=pair.id, margin=margin, perps=tuple(perps), net_apr=_net_apr(hub, pair),
                      hedge_gap=gap, hedge_qty=pair.target_qty)
     return inp, ok and not math.isnan(gap)

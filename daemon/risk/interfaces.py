@@ -10,6 +10,10 @@ from daemon import hub as hubmod
 from daemon.hub import Hub
 from daemon.core.pairs import Pair
 from daemon.risk.inputs import base_asset
+from daemon.risk.ladder import LEVEL_NAMES, Action
+
+# Significant digits an action's figures are compared at when deciding it repeats the last one.
+_REPEAT_DIGITS = 4
 
 Wallets = frozenset[tuple[str, str]]
 
@@ -83,3 +87,37 @@ def venue_of(kind: str, item: Any) -> str | None:
     if kind == hubmod.HEALTH:
         return item[0]
     return None
+
+
+def repeat_key(act: Action) -> tuple[Any, ...]:
+    """What makes two decisions the same: the action's fields, figures rounded (a re-hedge
+    growing by a satoshi of interest is the same decision), and its reason's kind."""
+    out: list[Any] = [type(act).__name__]
+    for name in act.__struct_fields__:
+        v = getattr(act, name)
+        if name == "reason":
+            v = str(v).split(":")[-1].strip()
+        elif isinstance(v, float):
+            v = float(f"{v:.{_REPEAT_DIGITS}g}")
+        out.append(v)
+    return tuple(out)
+
+
+def pair_status(st: Any) -> dict[str, Any]:
+    """One pair's entry in the watchdog's status (st: the watchdog's per-pair state)."""
+    r = st.risk
+    return {
+        "data_ok": st.ok,
+        "no_new_risk": not st.ok,
+        "unwound": st.unwound,
+        "in_flight": sorted(st.busy),
+        "margin_settling": st.hold is not None,
+        "legs": [] if r is None else [
+            {"leg": g.leg, "venue": g.venue, "distance": num_or_text(g.distance),
+             "liq_price": g.liq_price, "collateral_needed": g.collateral_needed,
+             "level": LEVEL_NAMES[st.levels.get(g.leg + ":" + g.venue, 0)],
+             "venue_qty": g.venue_qty, "share": g.share, "trims": g.trims} for g in r.legs],
+        "net_apr": None if r is None else r.net_apr,
+        "hedge_gap": None if r is None else r.hedge_gap,
+        "repeats_not_journaled": st.repeats,
+    }

@@ -45,6 +45,12 @@ class LegRisk(Struct, frozen=True, kw_only=True):
     liq_price: float | None = None
     collateral_needed: float = 0.0     # USDT into `wallet` to restore the target distance
     healthy: bool = True
+    # Whether trimming or unwinding this pair takes the leg toward safety. A venue position is
+    # netted across pairs: a pair whose share is on the other side of it would only grow it, so
+    # that leg warns and draws collateral but never trims or unwinds the pair.
+    trims: bool = True
+    share: float | None = None         # the pair's share of the venue's net position (perp)
+    venue_qty: float | None = None     # the venue's net position the distance is of
 
 
 class PairRisk(Struct, frozen=True, kw_only=True):
@@ -76,6 +82,7 @@ class Transfer(Struct, frozen=True, kw_only=True, tag="transfer"):
     direction: Literal["margin_to_futures", "futures_to_margin"]
     asset: str
     amount: float
+    reason: str = ""
 
 
 class Deleverage(Struct, frozen=True, kw_only=True, tag="deleverage"):
@@ -98,6 +105,7 @@ class Rehedge(Struct, frozen=True, kw_only=True, tag="rehedge"):
     pair_id: str
     qty: float        # coins to add to the perp long (> 0) or take off it (< 0) to match
     reduce_only: bool
+    reason: str = ""
 
 
 Action = Warn | Transfer | Deleverage | Unwind | Close | Rehedge
@@ -134,30 +142,33 @@ def decide(risk: PairRisk, cfg: WatchdogConfig, *, reduce_only: bool = False,
     """The actions for one pair, in the order they must be sent."""
     thresholds = {"margin": cfg.margin, "perp": cfg.perp}
     levels = [level(leg.distance, thresholds[leg.leg]) for leg in risk.legs]
-    worst = max(levels, default=OK)
+    # Only a leg that trimming this pair helps may trim or unwind it (LegRisk.trims).
+    worst = max((lv for g, lv in zip(risk.legs, levels, strict=True) if g.trims), default=OK)
     actions: list[Action] = []
     for leg, lv in zip(risk.legs, levels, strict=True):
         if lv >= WARN:
             actions.append(Warn(pair_id=risk.pair_id, leg=leg.leg, distance=leg.distance,
                                 level=LEVEL_NAMES[lv]))
     if worst >= UNWIND:
-        weak = min(risk.legs, key=lambda g: g.distance)
-        actions.append(Unwind(pair_id=risk.pair_id,
-                              reason=f"{weak.leg} leg {weak.distance:.2%} from liquidation"))
+        weak = min((g for g in risk.legs if g.trims), key=lambda g: g.distance)
+        actions.append(Unwind(pair_id=risk.pair_id, reason=leg_reason(weak, "at the unwind step")))
         return actions
 
     transfers = planned_transfers(risk.legs, risk.free, thresholds, cfg.min_transfer,
                                   cfg.transfer_min_cover)
-    for leg, _src, amount in transfers:
+    for leg, src, amount in transfers:
         actions.append(Transfer(pair_id=risk.pair_id, venue=leg.venue, direction=_DIRECTION[leg.wallet],
-                                asset=asset, amount=amount))
+                                asset=asset, amount=amount,
+                                reason=leg_reason(leg, f"collateral from {src.split(':', 1)[1]}")))
 
     trimmed = False
     if worst >= DELEVERAGE:
         f = risk.fraction_after_transfer if transfers else risk.fraction
         if f >= cfg.min_fraction:
+            weak = min((g for g in risk.legs if g.trims), key=lambda g: g.distance)
             actions.append(Deleverage(pair_id=risk.pair_id, fraction=min(f, 1.0),
-                                      reason="restore target distance"))
+                                      reason=leg_reason(weak, f"trim {min(f, 1.0):.1%} to restore "
+                                                              f"{cfg.target_distance:.0%}")))
             trimmed = True
 
     if risk.stale_s >= cfg.stale_timeout_s and not trimmed:
@@ -172,8 +183,22 @@ def decide(risk: PairRisk, cfg: WatchdogConfig, *, reduce_only: bool = False,
         return actions
 
     if not trimmed and risk.hedge_qty > 0 and abs(risk.hedge_gap) > cfg.rehedge_tolerance * risk.hedge_qty:
-        actions.append(Rehedge(pair_id=risk.pair_id, qty=risk.hedge_gap, reduce_only=reduce_only))
+        actions.append(Rehedge(pair_id=risk.pair_id, qty=risk.hedge_gap, reduce_only=reduce_only,
+                               reason=f"perp {'short of' if risk.hedge_gap > 0 else 'beyond'} the "
+                                      f"liability by {abs(risk.hedge_gap):.8g} coins "
+                                      f"(tolerance {cfg.rehedge_tolerance * risk.hedge_qty:.8g})"))
     return actions
+
+
+def leg_reason(leg: LegRisk, what: str) -> str:
+    """Why an action was taken on a leg, in words: its distance (a fraction, shown once as a
+    percentage), the liquidation price, and the venue position it is of when that is netted."""
+    dist = f"{leg.distance:.2%}" if math.isfinite(leg.distance) else "no price"
+    liq = f", liquidation {leg.liq_price:.8g}" if leg.liq_price else ""
+    net = ""
+    if leg.venue_qty is not None and leg.share is not None:
+        net = f", venue net {leg.venue_qty:.8g}, pair share {leg.share:.8g}"
+    return f"{leg.leg} leg on {leg.venue} {dist} from liquidation{liq}{net}: {what}"
 
 
 def is_protective(action: Action) -> bool:

@@ -50,15 +50,15 @@ from daemon.ops.metrics import Histogram
 from daemon.core.pairs import Pair, State
 from daemon.risk.maths import Bracket
 from daemon.risk.assess import assess
-from daemon.risk.inputs import AccountViews, margin_assets, pair_inputs
+from daemon.risk.inputs import AccountViews, Exposures, margin_assets, pair_inputs
 from daemon.risk.ladder import (
     LEVEL_NAMES, Action, Close, Deleverage, MarginHold, PairRisk, Rehedge, Transfer, Unwind, Warn,
     decide, held_risk, is_protective, level, settling_filter,
 )
 from daemon.risk.config import LegThresholds, WatchdogConfig
 from daemon.risk.interfaces import (
-    RiskActions, RiskStateStore, Wallets, borrowed_coin, num_or_text, pair_wallets, venue_of,
-    wallet_of,
+    RiskActions, RiskStateStore, Wallets, borrowed_coin, num_or_text, pair_status, pair_wallets,
+    repeat_key, venue_of, wallet_of,
 )
 
 PRIORITY = 10
@@ -78,7 +78,7 @@ BracketSource = Callable[[str, str], Sequence[Bracket] | None]
 
 class _PairState:
     __slots__ = ("levels", "busy", "settling", "crossed_ns", "apr_below_since", "stale_since",
-                 "risk", "ok", "unwound", "hold")
+                 "risk", "ok", "unwound", "hold", "journaled", "repeats")
 
     def __init__(self) -> None:
         self.levels: dict[str, int] = {}
@@ -92,6 +92,10 @@ class _PairState:
         self.ok = True
         self.unwound = False
         self.hold: MarginHold | None = None
+        # kind -> the last action of that kind journaled (rounded, see `repeat_key`): the same
+        # decision again is not journaled until something about the pair changes.
+        self.journaled: dict[str, tuple[Any, ...]] = {}
+        self.repeats = 0
 
 
 class Watchdog:
@@ -101,11 +105,14 @@ class Watchdog:
                  wall_ms: Callable[[], int] = lambda: int(time.time() * 1000), log: Any = None,
                  journal_size: int = 500, state_store: RiskStateStore | None = None,
                  daily_loss: DailyLoss | None = None, halt_state: HaltState | None = None,
-                 venues: Iterable[str] | None = None) -> None:
+                 venues: Iterable[str] | None = None, exposures: Exposures | None = None) -> None:
         """`state_store`: persists the halt and the daily-loss baseline as they change.
         `daily_loss` / `halt_state`: a restored state known at construction (else `restore`).
         `venues`: every configured venue name; the daily loss waits for all of them to report
-        both wallets (None: whatever venues have reported, the old behaviour)."""
+        both wallets (None: whatever venues have reported, the old behaviour).
+        `exposures(pair)`: the pair's signed exposure per leg as its own books hold them (the
+        legging engine's), for each pair's share of the netted venue figures; None: the targets
+        of its operation stand in."""
         self.hub = hub
         self.cfg = cfg
         self._pairs = pairs
@@ -133,7 +140,11 @@ class Watchdog:
         self._stale_liq: dict[tuple[str, str], float] = {}
         # Account figures shared by every pair one hub event re-evaluates (reset on each event:
         # a cross-margin account is summed once per event, not once per pair on it).
-        self.views = AccountViews(hub, self._bracket_source, cfg.fallback_mmr)
+        self._exposures = exposures
+        self.views = self._new_views()
+        # (venue, wallet) -> the pair state whose transfer into that wallet is in flight or
+        # settling: a wallet shared by several pairs gets one transfer, not one per pair.
+        self._transfer_owner: dict[tuple[str, str], _PairState] = {}
         self._thr_cfg: WatchdogConfig | None = None
         self._thresholds: dict[str, LegThresholds] = {}
         self._loss_wallets: frozenset[tuple[str, str]] | None = (
@@ -163,6 +174,10 @@ class Watchdog:
         self._brackets[(venue, symbol)] = tuple(
             b if isinstance(b, Bracket) else msgspec.convert(b, Bracket, from_attributes=True, strict=False)
             for b in brackets)
+
+    def _new_views(self) -> AccountViews:
+        return AccountViews(self.hub, self._bracket_source, self.cfg.fallback_mmr, self._pairs,
+                            self._exposures)
 
     def _bracket_source(self, venue: str, symbol: str) -> Sequence[Bracket] | None:
         got = self._brackets.get((venue, symbol))
@@ -223,7 +238,7 @@ class Watchdog:
         now = self.clock()
         views = self.views
         if views.fallback_mmr != self.cfg.fallback_mmr:      # the config was swapped
-            views = self.views = AccountViews(self.hub, self._bracket_source, self.cfg.fallback_mmr)
+            views = self.views = self._new_views()
         inp, ok = pair_inputs(self.hub, pair, self._bracket_source, self.cfg.fallback_mmr,
                               self._venue_liq_current, views)
         st.ok = ok
@@ -267,6 +282,7 @@ class Watchdog:
                 if lv != st.levels.get(k, 0):
                     self._journal_step(pair.id, "level", {"leg": k, "from": LEVEL_NAMES[st.levels.get(k, 0)],
                                                           "to": LEVEL_NAMES[lv]}, r)
+                    st.journaled.clear()        # the picture changed: the next decision is news
             st.levels = levels
         if pair.state is State.CLOSING or st.unwound:
             acts = [a for a in decide(r, self.cfg) if isinstance(a, (Unwind, Transfer))]
@@ -299,12 +315,21 @@ class Watchdog:
                 return
             where = (frozenset({(act.venue, "margin"), (act.venue, "futures")})
                      if isinstance(act, Transfer) else wallets)
+            if isinstance(act, Transfer):
+                dest = (act.venue, "margin" if act.direction == "futures_to_margin" else "futures")
+                owner = self._transfer_owner.get(dest)
+                if owner is not None and owner is not st and (
+                        "transfer" in owner.busy or "transfer" in owner.settling):
+                    continue          # another pair on this wallet is moving collateral into it
+                self._transfer_owner[dest] = st
             try:
                 waiter = self._call(act)
             except Exception as exc:  # a broken action must not stop the others (or the hub)
                 self.action_errors += 1
                 self.last_error = f"{kind}: {exc!r}"
-                self._journal_step(pair_id, kind + "_failed", {"error": repr(exc)}, st.risk)
+                self._journal_step(pair_id, kind + "_failed", {"error": repr(exc),
+                                                               "reason": getattr(act, "reason", "")}, st.risk)
+                st.journaled.pop(kind, None)
                 # a refusal is decided on stale figures more often than not: wait for fresh ones
                 st.settling[kind] = (set(where), now + self.cfg.settle_s)
                 continue
@@ -323,11 +348,22 @@ class Watchdog:
             for (v, sym), pos in self.hub.positions.items():
                 if (v, "futures") in where and pos.qty:
                     self._stale_liq[(v, sym)] = pos.liquidation_price
-            self._journal_step(pair_id, kind, msgspec.to_builtins(act), st.risk)
+            key = repeat_key(act)
+            if st.journaled.get(kind) == key:
+                st.repeats += 1        # the same decision as last time, nothing changed since
+            else:
+                st.journaled[kind] = key
+                self._journal_step(pair_id, kind, msgspec.to_builtins(act), st.risk)
+                if self.log is not None:
+                    self.log.warning("watchdog_action", pair=pair_id, action=kind,
+                                     reason=getattr(act, "reason", ""))
             self._track(pair_id, st, kind, where, waiter, now)
 
     def _call(self, act: Action) -> Awaitable[Any] | None:
         a = self.actions
+        note = getattr(a, "note_reason", None)
+        if note is not None and not isinstance(act, Transfer):
+            note(act.pair_id, act.reason)     # the pair's operation records why it was started
         if isinstance(act, Transfer):
             return a.transfer(act.venue, act.direction, act.asset, act.amount)
         if isinstance(act, Deleverage):
@@ -372,6 +408,7 @@ class Watchdog:
                 self.action_errors += 1
                 self.last_error = f"{kind}: {f.exception()!r}"
                 self._journal_step(pair_id, kind + "_failed", {"error": repr(f.exception())}, st.risk)
+                st.journaled.pop(kind, None)
                 if kind == "unwind":
                     st.unwound = False     # let the next evaluation try again
         fut.add_done_callback(done)
@@ -530,20 +567,7 @@ class Watchdog:
     def status(self) -> dict[str, Any]:
         pairs = {}
         for pid, st in self.state.items():
-            r = st.risk
-            pairs[pid] = {
-                "data_ok": st.ok,
-                "no_new_risk": not st.ok,
-                "unwound": st.unwound,
-                "in_flight": sorted(st.busy),
-                "margin_settling": st.hold is not None,
-                "legs": [] if r is None else [
-                    {"leg": g.leg, "venue": g.venue, "distance": num_or_text(g.distance),
-                     "liq_price": g.liq_price, "collateral_needed": g.collateral_needed,
-                     "level": LEVEL_NAMES[st.levels.get(g.leg + ":" + g.venue, 0)]} for g in r.legs],
-                "net_apr": None if r is None else r.net_apr,
-                "hedge_gap": None if r is None else r.hedge_gap,
-            }
+            pairs[pid] = pair_status(st)
         return {
             "enabled": self.cfg.enabled,
             "halt": msgspec.to_builtins(self.halt_state),

@@ -29,11 +29,12 @@ def test_renderers_show_every_pnl_term_and_dashes_for_unknowns() -> None:
            "residual_base": 0.0, "pnl": {"funding": 1.5, "interest": -0.2, "fees": 3.0, "basis": -1.0,
                                          "net": -2.7},
            "legs": [{"venue": "sim-a", "market": "perp", "side": "BUY", "qty": 0.1, "avg_price": 60000.0,
-                     "liq_distance_pct": None}]}
+                     "liq_distance_pct": None, "venue_qty": 0.25, "venue_share": 0.1}]}
     listing = render_positions({"positions": [pos]})
     assert "FUNDING" in listing and "1.50" in listing and "-2.70" in listing
     detail = render_position(pos)
     assert "LIQ DIST %" in detail and "60,000.00" in detail and " -" in detail
+    assert "VENUE NET BTC" in detail and "SHARE BTC" in detail and "0.25" in detail   # netted state
     assert render_positions({"positions": []}) == "no pairs"
     opps = render_opportunities({"opportunities": [{"type": "reverse_basis", "symbol": "ETHUSDT",
                                                    "venues": {"spot": "sim-a", "perp": "sim-a"},

@@ -5,6 +5,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +25,30 @@ class _Log:
         logging.getLogger("test").error("%s %s", a, k)
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[tuple[aiohttp.ClientSession, LeggingEngine, FakeVenue]]:
+@asynccontextmanager
+async def serving(eng: LeggingEngine) -> AsyncIterator[aiohttp.ClientSession]:
+    """The engine's /v1/positions routes on a real unix socket, and a client session on it."""
     d = Path(tempfile.mkdtemp(prefix="bdl", dir="/tmp"))
-    hub = make_hub()
-    venue = FakeVenue(hub)
-    eng = LeggingEngine(hub, {"sim-a": venue}, LeggingConfig())
     server = AdminServer(str(d / "a.sock"), group=None, max_body=65536, status=dict, log=_Log())
     server.add_routes(position_routes(eng))
     await server.start()
     conn = aiohttp.UnixConnector(path=str(d / "a.sock"))
-    async with aiohttp.ClientSession(connector=conn, base_url="http://basisd") as s:
+    try:
+        async with aiohttp.ClientSession(connector=conn, base_url="http://basisd") as s:
+            yield s
+    finally:
+        await server.stop()
+        await eng.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[tuple[aiohttp.ClientSession, LeggingEngine, FakeVenue]]:
+    hub = make_hub()
+    venue = FakeVenue(hub)
+    eng = LeggingEngine(hub, {"sim-a": venue}, LeggingConfig())
+    async with serving(eng) as s:
         yield s, eng, venue
-    await server.stop()
-    await eng.stop()
-    shutil.rmtree(d, ignore_errors=True)
 
 
 async def test_open_get_close_flow(client: Any) -> None:

@@ -178,11 +178,18 @@ async def stack(tmp: Path, seed: int, scenario: str, *, watchdog: bool = True,
             wd.start()
         yield rig
     finally:
-        if wd is not None:
-            wd.stop()
-            for t in list(wd._tasks):
-                t.cancel()
-        if engine is not None:
-            await engine.stop()
-        await venue.stop()
-        await cluster.stop()
+        await shut_down(wd, engine, [venue], cluster)
+
+
+async def shut_down(wd: Watchdog | None, engine: LeggingEngine | None, venues: Any,
+                    cluster: SimCluster) -> None:
+    """Watchdog, engine, connectors, then the sim: each only what is already up."""
+    if wd is not None:
+        wd.stop()
+        for t in list(wd._tasks):
+            t.cancel()
+    if engine is not None:
+        await engine.stop()
+    for v in venues:
+        await v.stop()
+    await cluster.stop()

@@ -25,7 +25,7 @@ from connectors.okx.signing import iso_to_ms
 from connectors.sim.config import ClockMode, SimVenueConfig
 from connectors.sim.engine.errors import BinanceError
 from connectors.sim.server.okx import translate as T
-from connectors.sim.server.venue import _make_exchange
+from connectors.sim.server.venue import make_exchange
 
 _TIMESTAMP_WINDOW_MS = 30_000
 _BOOK_DEPTH = 400
@@ -68,7 +68,7 @@ class OkxVenueServer:
         self.cfg = cfg
         self.name = cfg.name
         self.clock = clock
-        self.exchange = exchange if exchange is not None else _make_exchange(cfg, seed)
+        self.exchange = exchange if exchange is not None else make_exchange(cfg, seed)
         self.api_key, self.api_secret = self.exchange.default_account()
         self.passphrase = passphrase_for(self.api_secret)
         self.conns: set[_Conn] = set()
