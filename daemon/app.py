@@ -18,11 +18,15 @@ from daemon import __version__
 from aiohttp import web
 
 from daemon.ops.admin import AdminServer, SocketInUse, error_response, json_response
-from daemon.config import Config, ConfigError, dropped, environment_problems, read_config
+from daemon.config import (
+    Config, ConfigError, dropped, environment_problems, is_loopback, read_config,
+)
 from daemon.core.halt import JOURNAL_FAILURE_MODE
 from daemon.hub import Hub
 from daemon.ops.logs import configure_logging, get_logger
-from daemon.ops.metrics import Registry
+from daemon.ops.daemon_metrics import DaemonMetrics
+from daemon.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Registry
+from daemon.ops.stream_events import StreamEvents
 from daemon.ops.sdnotify import Notifier
 
 
@@ -63,67 +67,37 @@ class Daemon:
                                  status=self.status, log=self.log)
         self._tasks: list[asyncio.Task[Any]] = []
         self.metrics = Registry()
-        self._register_metrics()
+        self.stream_events = StreamEvents(self.log)
+        self.hub.subscribe(self.stream_events, priority=200)
+        self.metric_families = DaemonMetrics(self, self.metrics, self.stream_events)
+        self.hub.observe = self.metric_families.latency
         self.admin.add_routes([web.get("/metrics", self._metrics), web.post("/v1/reload", self._reload),
                                web.get("/v1/state", self._state)])
-
-    def _register_metrics(self) -> None:
-        m, hub = self.metrics, self.hub
-        m.gauge("basisd_uptime_seconds", "Seconds since the daemon started.",
-                lambda: [((), time.time() - self.started_at)])
-        m.gauge("basisd_stream_healthy", "1 when a venue stream is healthy, else 0.",
-                lambda: [((("venue", v), ("stream", s)), 1.0 if st.health.value == "healthy" else 0.0)
-                         for (v, s), st in hub.streams.items()])
-        m.counter("basisd_subscriber_errors_total", "Hub subscriber exceptions caught.",
-                  lambda: [((), hub.subscriber_errors)])
-        m.counter("basisd_reloads_total", "Successful configuration reloads.", lambda: [((), self.reloads)])
-        m.gauge("basisd_open_orders", "Orders not yet final, per venue.",
-                lambda: [((("venue", v),), n) for v, n in _count_open(hub).items()])
-        m.gauge("basisd_pairs", "Pairs per state.", lambda: [
-            ((("state", st),), n) for st, n in _count_by(p.state.value for p in hub.pairs.values()).items()])
-        m.gauge("basisd_pair_residual_base", "Hedge residual of each managed pair, base units.",
-                lambda: self._pair_metric("residual_base"))
-        m.gauge("basisd_pair_net_pnl_usd", "Net PnL of each managed pair (funding, interest, fees, basis).",
-                lambda: self._pair_metric("pnl", "net"))
-        m.gauge("basisd_funding_rate", "Predicted funding rate per venue and symbol.",
-                lambda: [((("venue", k[0]), ("symbol", k[1])), mk.funding_rate) for k, mk in hub.marks.items()])
-        m.gauge("basisd_journal_healthy", "1 while journal writes succeed, 0 while they fail.",
-                lambda: self._journal_metric(lambda j: 1.0 if j.healthy else 0.0))
-        m.counter("basisd_journal_errors_total", "Failed journal writes (commits, intent log, rows).",
-                  lambda: self._journal_metric(lambda j: j.errors))
-        m.gauge("basisd_journal_pending_rows", "Rows held in memory for a journal commit that failed.",
-                lambda: self._journal_metric(lambda j: j.pending_rows))
-        m.gauge("basisd_halt", "1 for the halt mode in force (none, no_new, reduce_only, flatten).",
-                lambda: [((("mode", self._halt_mode()),), 1.0)])
 
     def _journal(self) -> Any:
         return getattr(self.legging, "journal", None)
 
-    def _journal_metric(self, value: Any) -> list[tuple[tuple[tuple[str, str], ...], float]]:
-        journal = self._journal()
-        return [] if journal is None else [((), float(value(journal)))]
-
     def _halt_mode(self) -> str:
-        mode = getattr(getattr(self.watchdog, "halt_state", None), "mode", None)
-        return str(getattr(mode, "value", mode or "none"))
-
-    def _pair_metric(self, *path: str) -> list[tuple[tuple[tuple[str, str], ...], float]]:
-        if self.legging is None:
-            return []
-        out = []
-        for view in self.legging.views():
-            if view.get("state") in ("closed", "detached"):
-                continue
-            value: Any = view
-            for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            if isinstance(value, (int, float)):
-                out.append(((("pair", view["id"]), ("symbol", view["symbol"])), float(value)))
-        return out
+        return self.metric_families.halt_mode()
 
     async def _metrics(self, _request: web.Request) -> web.Response:
-        return web.Response(text=self.metrics.render(), content_type="text/plain",
-                            headers={"X-Content-Type": "text/plain; version=0.0.4"})
+        return web.Response(body=self.metrics.render().encode(),
+                            headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+    async def _serve_metrics_port(self) -> None:
+        """`daemon.metrics_port` > 0: /metrics (only) over TCP on the loopback host."""
+        port, host = self.cfg.daemon.metrics_port, self.cfg.daemon.metrics_host
+        if not port:
+            return
+        if not is_loopback(host):   # config validation refuses it too: never bind beyond the host
+            raise ConfigError("daemon.metrics_host", [f"{host!r} is not a loopback address"])
+        app = web.Application()
+        app.add_routes([web.get("/metrics", self._metrics)])
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        self.components.append(_Stoppable(runner.cleanup))
+        self.log.info("metrics_listening", host=host, port=port)
 
     async def _state(self, request: web.Request) -> web.Response:
         """The hub's consistent snapshot: books (top levels), marks, borrow, balances, positions."""
@@ -194,6 +168,7 @@ class Daemon:
             from daemon.wiring import start_components
             await start_components(self)
             self._guard_journal()
+            await self._serve_metrics_port()
             await self.admin.start()
         except Exception as exc:
             self.start_error = _describe(exc)
@@ -302,19 +277,9 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _count_by(items: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item] = counts.get(item, 0) + 1
-    return counts
-
-
-def _count_open(hub: Hub) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for (venue, _cid), order in hub.orders.items():
-        if not order.is_final:
-            counts[venue] = counts.get(venue, 0) + 1
-    return counts
+class _Stoppable:
+    def __init__(self, stop: Any) -> None:
+        self.stop = stop
 
 
 def run_daemon(config_path: str | None, socket_cli: str | None, *, fresh: bool = False) -> int:

@@ -10,6 +10,7 @@ what the file names outside itself (scenarios, credentials) before anything star
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -31,6 +32,10 @@ class DaemonConfig(Section, kw_only=True):
     state_dir: str = "state"
     drain_timeout_s: Annotated[float, Meta(gt=0, le=300)] = 10.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Also serve /metrics over TCP on this port (0: off; it is always on the admin socket).
+    metrics_port: Annotated[int, Meta(ge=0, le=65535)] = 0
+    # The TCP /metrics address: loopback only (127.0.0.0/8, ::1 or localhost).
+    metrics_host: str = "127.0.0.1"
 
 
 class AdminConfig(Section, kw_only=True):
@@ -104,8 +109,21 @@ def _rebase(message: str, prefix: str) -> str:
     return f"{message} - at `{prefix}`"
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _semantic_errors(cfg: Config) -> list[str]:
     problems: list[str] = []
+    if not is_loopback(cfg.daemon.metrics_host):
+        problems.append(f"{cfg.daemon.metrics_host!r} is not a loopback address (127.0.0.0/8, ::1"
+                        " or localhost): /metrics is never served beyond this host"
+                        " - at `$.daemon.metrics_host`")
     seen: set[str] = set()
     for i, venue in enumerate(cfg.venues):
         if venue.name in seen:

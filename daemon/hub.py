@@ -39,6 +39,12 @@ INSTRUMENT = "instrument"
 PAIR = "pair"
 
 Subscriber = Callable[[str, Any], None]
+# (histogram name, seconds, venue): the metrics sink, a no-op until the daemon sets one.
+Observer = Callable[[str, float, str], None]
+
+
+def _ignore(_name: str, _seconds: float, _venue: str) -> None:
+    return None
 
 
 class StreamState(Struct, kw_only=True):
@@ -69,6 +75,10 @@ class Hub:
         self._subscribers: list[tuple[int, Subscriber]] = []
         self._callbacks: tuple[Subscriber, ...] = ()
         self.subscriber_errors = 0
+        self.observe: Observer = _ignore
+        # perf_counter_ns of each book's last change (tick-to-order); venue event ms last seen
+        self.book_ns: dict[InstrumentKey, int] = {}
+        self._book_event_ms: dict[InstrumentKey, int] = {}
         self.last_subscriber_error: str = ""
 
     # -- subscriptions -------------------------------------------------------------------------
@@ -110,7 +120,16 @@ class Hub:
     # -- market data ---------------------------------------------------------------------------
     def book_changed(self, key: InstrumentKey) -> None:
         """Connectors call this after applying a diff/snapshot to `self.books[key]`."""
+        self.book_ns[key] = time.perf_counter_ns()
         self.publish(BOOK, key)
+        book = self.books.get(key)
+        # feed lag: the venue's event time -> now, once per new event (a resync repeats one);
+        # an event "from the future" is the two clocks disagreeing, not a latency: not counted
+        if book is not None and book.ts_ms and book.ts_ms != self._book_event_ms.get(key):
+            self._book_event_ms[key] = book.ts_ms
+            lag = time.time() - book.ts_ms / 1000
+            if lag >= 0:
+                self.observe("feed_lag", lag, key.venue)
 
     def set_mark(self, mark: Mark) -> None:
         self.marks[(mark.venue, mark.symbol)] = mark

@@ -129,6 +129,13 @@ class OkxVenue:
     def send_now(self, prepared: Prepared) -> WriteFuture:
         return self.rest.send_now(prepared)
 
+    async def next_hourly_interest_rates(self, assets: list[str]) -> dict[str, float]:
+        """The borrow feed's poll (as on Binance): the hourly rates, written to the hub with the
+        max loan of each base coin by `refresh_borrow`."""
+        await self.refresh_borrow()
+        return {a: b.hourly_rate for a in assets
+                if (b := self.hub.borrow.get((self.name, a))) is not None}
+
     async def max_borrowable(self, asset: str) -> float | None:
         sym = next((s for s in self.cfg.symbols if split(s)[0] == asset), None)
         return await self.trading.max_loan(asset, sym)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from decimal import Decimal
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -28,6 +29,7 @@ from daemon.legging.preflight import leg_key
 from daemon.legging.runtime import OrderTrack, PairRuntime
 from connectors.base import Venue
 from connectors.types import OrderRequest
+from daemon.ops.logs import get_logger
 
 ACTION_OF_OP = {"open": "open", "increase": "increase", "decrease": "decrease", "close": "close",
                 "liquidate": "liquidate", "repair": "repair"}
@@ -35,6 +37,14 @@ ACTION_OF_OP = {"open": "open", "increase": "increase", "decrease": "decrease", 
 # Operations whose orders add exposure: each needs a durable intent or is not sent. The others
 # (decrease, close, liquidate, repair) reduce risk and go out even while the journal fails.
 RISK_ADDING_OPS = frozenset({"open", "increase"})
+
+# A final status -> the outcome counted in `basisd_orders_total`.
+OUTCOME_OF_STATUS = {"FILLED": "filled", "CANCELED": "canceled", "REJECTED": "rejected",
+                     "EXPIRED": "expired", "EXPIRED_IN_MATCH": "expired"}
+# Final statuses logged as their own event (a fill is `order_filled`, the rest `order_done`).
+_DONE_EVENT = {"FILLED": "order_filled"}
+
+log = get_logger("basisd.orders")
 
 
 class OpAborted(Exception):
@@ -52,6 +62,9 @@ class OrderExecutor:
         self.cfg = cfg
         self.journal = journal
         self.clock = clock
+        # Read at scrape time: orders by final outcome, rejects by (venue, code).
+        self.outcomes: dict[str, int] = {}
+        self.rejects: dict[tuple[str, str], int] = {}
 
     # -- the pair's record and its waiters -------------------------------------------------------
     def persist(self, rt: PairRuntime) -> None:
@@ -67,7 +80,10 @@ class OrderExecutor:
 
     def fold(self, rt: PairRuntime, track: OrderTrack, u: OrderUpdate) -> None:
         """A venue's word on one of our orders: into the leg book, the journal, the waiters."""
+        was_final = track.final
         rows = rt.apply_update(track, u)
+        if track.final and not was_final:
+            self._finished(rt, track)
         if self.journal is not None:
             for row in rows:
                 self.journal.put("fill", row)
@@ -204,19 +220,58 @@ class OrderExecutor:
         rt.op_orders += 1
         return self.venues[track.venue].prepare(req)
 
-    async def _send(self, rt: PairRuntime, track: OrderTrack, prepared: Any) -> None:
-        await self._settle(rt, track, self.venues[track.venue].send(prepared))
+    async def _send(self, rt: PairRuntime, track: OrderTrack, prepared: Any,
+                    written: dict[str, int] | None = None) -> None:
+        """`written`: the fire's write times (it logs them); None: this order alone, whose
+        `_after_write` runs once this step has written it (call_soon is FIFO)."""
+        if written is None:
+            written = {}
+            asyncio.get_running_loop().call_soon(self._after_write, rt, [track], written)
+        # the bytes leave within this step (fire's tasks all take theirs in one loop iteration)
+        written[track.client_id] = time.perf_counter_ns()
+        await self._settle(rt, track, self.venues[track.venue].send(prepared),
+                           written[track.client_id])
+
+    def _after_write(self, rt: PairRuntime, tracks: list[OrderTrack],
+                     written: dict[str, int]) -> None:
+        """Once every leg of a fire is out (never before: a log line costs the second leg):
+        tick-to-order (the leg's last book change -> its write), leg skew, `order_sent`."""
+        observe, ticks = self.hub.observe, self.hub.book_ns
+        for track in tracks:
+            ns = written.get(track.client_id, 0)
+            tick = ticks.get(leg_key(rt.pair.legs[track.leg]), 0)
+            if ns and tick and ns >= tick:
+                observe("tick_to_order", (ns - tick) / 1e9, track.venue)
+            log.info("order_sent", pair_id=rt.pair.id, client_id=track.client_id,
+                     venue=track.venue, market=track.market, symbol=track.symbol,
+                     side=track.side, qty=track.qty, price=track.price,
+                     order_type=track.order_type, op=rt.pair.op_kind)
+        times = [written.get(t.client_id, 0) for t in tracks]
+        if len(times) == 2 and all(times):
+            observe("leg_skew", abs(times[0] - times[1]) / 1e9, "")
+
+    def _finished(self, rt: PairRuntime, track: OrderTrack) -> None:
+        outcome = OUTCOME_OF_STATUS.get(track.status, "unknown")
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        log.info(_DONE_EVENT.get(track.status, "order_done"), pair_id=rt.pair.id,
+                 client_id=track.client_id, venue=track.venue, symbol=track.symbol,
+                 status=track.status, outcome=outcome, filled_qty=track.filled,
+                 avg_price=track.avg, order_id=track.order_id)
 
     async def _settle(self, rt: PairRuntime, track: OrderTrack,
-                      answer: Awaitable[OrderUpdate]) -> None:
+                      answer: Awaitable[OrderUpdate], written_ns: int = 0) -> None:
         """Fold the venue's answer to a sent order (or classify its error)."""
+        written_ns = written_ns or getattr(answer, "written_ns", 0)
         try:
             ack = await answer
         except Exception as exc:  # classified below; nothing may escape into the op task
+            counted = track.final     # a user-stream report may have finished it already
             kind = self.venues[track.venue].error_kind(exc)
             track.error = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}"
             if kind == "unknown":
                 track.status = "UNKNOWN"
+                log.warning("order_unknown", pair_id=rt.pair.id, client_id=track.client_id,
+                            venue=track.venue, error=track.error)
                 await self.resolve(rt, track)
             else:
                 track.status = "REJECTED"
@@ -225,9 +280,21 @@ class OrderExecutor:
                     rt.blocked_reason[track.leg] = track.error
                 elif kind == "postonly":
                     track.status = "EXPIRED"
+                code = str(getattr(exc, "code", "") or type(exc).__name__)
+                self.rejects[(track.venue, code)] = self.rejects.get((track.venue, code), 0) + 1
+                log.warning("order_rejected", pair_id=rt.pair.id, client_id=track.client_id,
+                            venue=track.venue, symbol=track.symbol, code=code, kind=kind,
+                            status=track.status, error=track.error)
+                if not counted:
+                    self._finished(rt, track)
                 self._journal_order(rt, track)
                 self.notify(rt)
             return
+        if written_ns:
+            self.hub.observe("order_ack", (time.perf_counter_ns() - written_ns) / 1e9, track.venue)
+        log.info("order_acked", pair_id=rt.pair.id, client_id=track.client_id,
+                 venue=track.venue, symbol=track.symbol, status=ack.status,
+                 filled_qty=ack.filled_qty, order_id=str(ack.order_id or ""))
         self.fold(rt, track, ack)
 
     async def resolve(self, rt: PairRuntime, track: OrderTrack, tries: int = 3) -> None:
@@ -244,6 +311,7 @@ class OrderExecutor:
                     await asyncio.sleep(self.cfg.backoff_base_s)
                     continue
                 track.status = "NOT_SENT"
+                self._finished(rt, track)
                 self._journal_order(rt, track)
                 self.notify(rt)
                 return
@@ -291,8 +359,12 @@ class OrderExecutor:
         self.persist(rt)
         if not prepared:
             return []
-        await asyncio.gather(*(self._send(rt, t, pr) for t, pr in prepared))
         tracks = [t for t, _ in prepared]
+        written: dict[str, int] = {}
+        sends = asyncio.gather(*(self._send(rt, t, pr, written) for t, pr in prepared))
+        # call_soon is FIFO: this runs after the send tasks' first steps, i.e. after the writes
+        asyncio.get_running_loop().call_soon(self._after_write, rt, tracks, written)
+        await sends
         await self.await_final(rt, tracks)
         return tracks
 
@@ -318,6 +390,8 @@ class OrderExecutor:
             if written and (not first or written < first):
                 first = written
             sent.append((track, answer))
+        self._after_write(rt, [t for t, _ in sent],
+                          {t.client_id: getattr(a, "written_ns", 0) for t, a in sent})
         return sent, first
 
     def _write_now(self, track: OrderTrack, prepared: Any) -> Awaitable[OrderUpdate]:

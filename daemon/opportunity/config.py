@@ -83,6 +83,8 @@ class StrategyConfig(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     enabled: bool = False
     types: Annotated[list[TradeTypeName], Meta(min_length=1, max_length=3)] = field(
         default_factory=lambda: ["basis", "reverse_basis", "long_short"])
+    # Venues auto mode may open on (every leg's venue must be listed); empty = every venue.
+    venues: Annotated[list[str], Meta(max_length=64)] = field(default_factory=list)
     # -- entry: net APR above threshold AND the z-score signal ----------------------------------
     entry_net_apr_pct: _AprPct = 10.0
     entry_z: _Z = 2.0

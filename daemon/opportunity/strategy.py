@@ -167,6 +167,8 @@ def entry_reason(cfg: StrategyConfig, opp: Opportunity, now_ms: int) -> str | No
     """None when the candidate qualifies for entry on signal grounds; else why not."""
     if opp.type not in cfg.types:
         return "type not enabled"
+    if cfg.venues and not set(opp.venues.values()) <= set(cfg.venues):
+        return "venue not enabled for auto mode"
     if not opp.ok:
         return "not ok: " + "; ".join(opp.reasons)
     if not opp.apr.funding_apr > 0:

@@ -157,6 +157,7 @@ class AdminConnection(RequestHandler):
         self._header_deadline: asyncio.TimerHandle | None = None
         self._admitted = False
         self.peer_uid = -1
+        self.peer_pid = -1
         self.peer_allowed = False
 
     @property
@@ -167,6 +168,7 @@ class AdminConnection(RequestHandler):
         sock = transport.get_extra_info("socket")
         pid, self.peer_uid, gid = _PEERCRED.unpack(
             sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+        self.peer_pid = pid
         self.peer_allowed = peer_allowed(self.peer_uid, gid, own_uid=self._own_uid,
                                          group_gid=self._group_gid)
         if not self.peer_allowed:  # still parsed and answered (403) by the middleware
@@ -261,10 +263,29 @@ async def _peer_and_size(request: web.Request, handler: JsonHandler) -> web.Stre
         resp = error_response(413, f"request body larger than {request.app[MAX_BODY]} bytes")
     else:
         resp = await handler(request)
+        if request.method not in ("GET", "HEAD"):
+            _log_command(request, resp.status)
         if resp.status not in (408, 413):
             return resp
     resp.force_close()
     return resp
+
+
+def _log_command(request: web.Request, status: int) -> None:
+    """`operator_command`: what was asked, by whom (the peer's SO_PEERCRED), and the answer.
+    The body is the one the handler read (aiohttp keeps it); redaction scrubs secret keys."""
+    conn = request.protocol
+    body: Any = None
+    raw = getattr(request, "_read_bytes", None)
+    if raw and len(raw) <= 4096:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+    request.app[LOG].info("operator_command", method=request.method, path=request.path,
+                          status=status, body=body,
+                          caller_uid=getattr(conn, "peer_uid", None),
+                          caller_pid=getattr(conn, "peer_pid", None))
 
 
 @web.middleware

@@ -558,6 +558,8 @@ class Watchdog:
         if r is not None:
             row["distances"] = {g.leg + ":" + g.venue: num_or_text(g.distance) for g in r.legs}
         self.steps.append(row)
+        if self.log is not None:   # the operator's event: a ladder step, a halt set/lifted/restored
+            self.log.info("risk_step", **row)
         if self._journal is not None:
             try:
                 self._journal(row)

@@ -13,8 +13,10 @@ def test_embedded_default_is_valid_and_points_at_the_sim() -> None:
     cfg = load_config(None)
     assert isinstance(cfg, Config)
     assert cfg.sim.enabled
-    assert [v.name for v in cfg.venues] == ["sim-a", "sim-b"]
+    assert [(v.name, v.kind) for v in cfg.venues] == [
+        ("sim-a", "binance"), ("sim-b", "binance"), ("sim-bybit", "bybit"), ("sim-okx", "okx")]
     assert all(v.sim for v in cfg.venues)
+    assert cfg.strategy.venues == ["sim-a", "sim-b"]
     assert cfg.admin.socket == "run/basisd.sock"
 
 
@@ -112,3 +114,13 @@ def test_shipped_example_configs_are_valid() -> None:
     assert not cfg.sim.enabled and cfg.venues[0].credentials == "binance-main"
     assert not cfg.strategy.enabled          # auto mode stays off unless a live config asks for it
     assert load_config(None).strategy.enabled
+
+
+def test_metrics_port_binds_loopback_only() -> None:
+    assert parse_config("[daemon]\nmetrics_port = 9464\n").daemon.metrics_host == "127.0.0.1"
+    for host in ("::1", "127.0.0.2", "localhost"):
+        assert parse_config(f"[daemon]\nmetrics_port = 9464\nmetrics_host = '{host}'\n")
+    for host in ("0.0.0.0", "10.0.0.1", "example.com"):
+        with pytest.raises(ConfigError) as exc:
+            parse_config(f"[daemon]\nmetrics_port = 9464\nmetrics_host = '{host}'\n")
+        assert any("loopback" in p and "$.daemon.metrics_host" in p for p in exc.value.problems)

@@ -34,7 +34,7 @@ def _status(sock: Path) -> dict:
 
 def _venues_healthy(sock: Path) -> bool:
     venues = _status(sock).get("venues", {})
-    return len(venues) == 2 and all(v["state"] == "healthy" and v["streams"] for v in venues.values())
+    return len(venues) == 4 and all(v["state"] == "healthy" and v["streams"] for v in venues.values())
 
 
 def test_default_config_trades_on_the_embedded_exchange(short_dir: Path) -> None:
@@ -48,13 +48,17 @@ def test_default_config_trades_on_the_embedded_exchange(short_dir: Path) -> None
         assert wait_for(lambda: _ctl(sock, "health").returncode == 0, 20), "no answer within 20 s"
         assert wait_for(lambda: _venues_healthy(sock), 20), _status(sock)
         status = _status(sock)
-        assert status["counts"]["instruments"] == 8 and status["counts"]["books"] == 8
+        # 4 venues (two Binance, one Bybit, one OKX) x 2 symbols x spot + perp
+        assert status["counts"]["instruments"] == 16 and status["counts"]["books"] == 16
         assert time.monotonic() - t0 < 40
         table = _ctl(sock, "status")
-        assert "sim-a" in table.stdout and "healthy" in table.stdout
+        # One venue of each dialect (two of Binance's), each healthy in the human table.
+        for name in ("sim-a", "sim-b", "sim-bybit", "sim-okx"):
+            row = next(line for line in table.stdout.splitlines() if line.startswith(name + " "))
+            assert " healthy " in row, table.stdout
 
         state = json.loads(_ctl(sock, "--json", "health").stdout)
-        assert state["ok"] is True and state["reason"].startswith("serving: 2/2 venues healthy")
+        assert state["ok"] is True and state["reason"].startswith("serving: 4/4 venues healthy")
         def opportunities() -> list:
             r = _ctl(sock, "--json", "opportunities")
             return json.loads(r.stdout)["opportunities"] if r.returncode == 0 else []
@@ -86,7 +90,8 @@ def test_default_config_trades_on_the_embedded_exchange(short_dir: Path) -> None
         assert wait_for(lambda: state_of() == "closed", 30), _ctl(sock, "show", pid).stdout
         metrics = _metrics(sock)
         assert 'basisd_pairs{state="closed"}' in metrics
-        assert 'basisd_funding_rate{venue="sim-a",symbol="ETHUSDT"}' in metrics
+        # prometheus_client writes label names sorted
+        assert 'basisd_funding_rate{symbol="ETHUSDT",venue="sim-a"}' in metrics
         assert "basisd_watchdog_reaction_seconds_bucket" in metrics
         listing = _ctl(sock, "positions").stdout
         assert pid in listing and "FUNDING" in listing and "INTEREST" in listing

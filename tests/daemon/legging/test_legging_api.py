@@ -24,6 +24,9 @@ class _Log:
     def error(self, *a: Any, **k: Any) -> None:
         logging.getLogger("test").error("%s %s", a, k)
 
+    def info(self, *a: Any, **k: Any) -> None:
+        logging.getLogger("test").info("%s %s", a, k)
+
 
 @asynccontextmanager
 async def serving(eng: LeggingEngine) -> AsyncIterator[aiohttp.ClientSession]:

@@ -8,7 +8,7 @@ from daemon.core import economics as ec
 from daemon.core.halt import HaltMode
 from daemon.opportunity.scanner import Opportunity
 from daemon.opportunity.strategy import (
-    CloseIntent, Collateral, OpenIntent, PairView, StrategyState, decide, liq_floor_cap,
+    CloseIntent, Collateral, entry_reason, OpenIntent, PairView, StrategyState, decide, liq_floor_cap,
     opp_key, size_entry,
 )
 from daemon.opportunity.config import StrategyConfig
@@ -151,6 +151,14 @@ def test_an_open_pair_is_judged_by_what_staying_earns_not_a_second_round_trip() 
     gone = msgspec.structs.replace(o, hold_net_apr=-0.01)
     intents = run(cfg, [gone], [held(gone, opened_ms=NOW - 2 * H)], StrategyState())[0]
     assert len(intents) == 1 and "staying" in intents[0].reason
+
+
+def test_auto_mode_opens_only_on_the_venues_it_is_given() -> None:
+    o = opp(-0.0005, net_pct=30.0, venues={"spot": "a", "perp": "b"})
+    cfg = StrategyConfig(enabled=True, types=["reverse_basis"], venues=["a"], entry_confirm=1)
+    assert entry_reason(cfg, o, NOW) == "venue not enabled for auto mode"
+    both = StrategyConfig(enabled=True, types=["reverse_basis"], venues=["a", "b"], entry_confirm=1)
+    assert entry_reason(both, o, NOW) != "venue not enabled for auto mode"
 
 
 def test_funding_flip_exits_even_within_min_hold() -> None:
