@@ -13,8 +13,10 @@ def test_embedded_default_is_valid_and_points_at_the_sim() -> None:
     cfg = load_config(None)
     assert isinstance(cfg, Config)
     assert cfg.sim.enabled
-    assert [v.name for v in cfg.venues] == ["sim-a", "sim-b"]
+    assert [(v.name, v.kind) for v in cfg.venues] == [
+        ("sim-a", "binance"), ("sim-b", "binance"), ("sim-bybit", "bybit"), ("sim-okx", "okx")]
     assert all(v.sim for v in cfg.venues)
+    assert cfg.strategy.venues == ["sim-a", "sim-b"]
     assert cfg.admin.socket == "run/basisd.sock"
 
 

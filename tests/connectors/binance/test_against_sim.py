@@ -18,17 +18,14 @@ from connectors.config import VenueConfig
 from connectors.types import Health, InstrumentKey
 from daemon.hub import HEALTH, Hub
 from connectors.secrets import Secret
+from tests.sim_time import lag_aware_wait
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 
 
 async def wait_for(pred: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    if not await lag_aware_wait(pred, timeout, every=0.02):
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def venue_config(info, **kw) -> VenueConfig:

@@ -2,7 +2,6 @@
 readers of the sim's own books (ledger, orders) to check the engine against the venue's truth."""
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,18 +23,15 @@ from daemon.wiring import leg_venue_for
 from daemon.legging.config import LeggingConfig
 from daemon.legging.runtime import PairRuntime
 from connectors.secrets import Secret
+from tests.sim_time import lag_aware_wait
 
 CFG = LeggingConfig(chase_escalate_after_s=3.0, complete_budget_s=0.5, backoff_base_s=0.02,
                     backoff_cap_s=0.2)
 
 
 async def wait_until(pred: Any, timeout: float, what: str, every: float = 0.02) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        await asyncio.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    if not await lag_aware_wait(pred, timeout, every):
+        raise AssertionError(f"timed out waiting for {what}")
 
 
 class Rig:

@@ -24,6 +24,7 @@ from daemon.opportunity.scanner import Scanner
 from daemon.opportunity.api import scanner_routes
 from connectors.secrets import Secret
 from daemon.opportunity.config import ScannerConfig
+from tests.sim_time import lag_aware_wait, last_mark_ms
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 
@@ -41,17 +42,32 @@ class Rig:
     stops: list[Any] = field(default_factory=list)
 
     async def advance(self, seconds: float, chunk: float = 1.0, pause: float = 0.02,
-                      until: Callable[[], bool] | None = None) -> bool:
-        """Move scenario time in chunks, yielding so streams and engines run between them."""
+                      until: Callable[[], bool] | None = None,
+                      caught_up: Callable[[], bool] | None = None) -> bool:
+        """Move scenario time in chunks, yielding so streams and engines run between them.
+        After each chunk the venue clock stays stopped until the chunk's last mark frames have
+        reached the hub and `caught_up()` holds (say, the strategy decided on them): a busy
+        machine slows the test down, never the market relative to the daemon."""
         done = 0.0
         while done < seconds - 1e-9:
             step = min(chunk, seconds - done)
             self.sim.advance(step)
             done += step
             await asyncio.sleep(pause)
+            await self.wait_caught_up(caught_up)
             if until is not None and until():
                 return True
         return until() if until is not None else True
+
+    async def wait_caught_up(self, caught_up: Callable[[], bool] | None, timeout: float = 30.0
+                             ) -> None:
+        last_mark = last_mark_ms(self.sim.venues[0].server.exchange)
+
+        def done() -> bool:
+            return all((m := self.hub.marks.get(("sim-a", s))) is not None and m.ts_ms >= last_mark
+                       for s in SYMBOLS) and (caught_up is None or caught_up())
+        if not await lag_aware_wait(done, timeout):
+            raise AssertionError(f"the daemon did not catch up with the sim in {timeout}s")
 
 
 async def settle(hub: Hub, quiet_s: float = 0.3, timeout: float = 5.0) -> None:

@@ -46,13 +46,22 @@ async def test_default_scenario_strategy_opens_and_closes_reverse_basis(short_di
                             collateral=lambda: collateral_from_hub(r.hub))
         await strategy.start()
         r.stops.extend([engine, strategy])
+        seen = {"decisions": 0}
+
+        def decided() -> bool:
+            """A new decision since the last chunk: the strategy has seen that chunk's market."""
+            n = strategy.state.decisions
+            if n > seen["decisions"]:
+                seen["decisions"] = n
+                return True
+            return False
 
         # Calm (0-150 s of scenario time): funding is the +0.01 % interest floor, nothing to do.
         await r.advance(140.0, chunk=2.0)
         assert engine.pairs == {}, strategy.last
         # Negative funding from 150 s: the strategy opens a reverse basis by itself.
         opened = await r.advance(
-            120.0, chunk=1.0, pause=0.1,
+            120.0, chunk=1.0, pause=0.1, caught_up=decided,
             until=lambda: any(rt.pair.state.value == "open" for rt in engine.pairs.values()))
         assert opened, (strategy.last, strategy.actions)
         (pid, rt), = engine.pairs.items()
@@ -60,7 +69,7 @@ async def test_default_scenario_strategy_opens_and_closes_reverse_basis(short_di
         # Hold through the regime, the shock and the recovery; when the basis comes back to the
         # calm floor the funding flips positive and the strategy closes the pair.
         closed = await r.advance(
-            400.0, chunk=1.0, pause=0.05,
+            400.0, chunk=1.0, pause=0.05, caught_up=decided,
             until=lambda: engine.pairs[pid].pair.state.value == "closed")
         assert closed, (engine.view(pid), strategy.last)
         closes = [a for a in strategy.actions if a["kind"] == "close"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from daemon.risk.actions import EngineRiskActions, brackets_from_tiers
 from connectors.secrets import Secret
 from daemon.risk.watchdog import Watchdog
 from daemon.risk.config import WatchdogConfig
+from tests.sim_time import lag_aware_wait, last_mark_ms
 
 V, SYM = "sim-a", "BTCUSDT"
 NOTIONAL = 30_000.0
@@ -43,21 +43,13 @@ WD_CFG = WatchdogConfig(margin_transfer_out_level=1.5, net_apr_grace_s=86_400)
 
 
 async def wait_for(pred: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.002)
+    if not await lag_aware_wait(pred, timeout):
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 async def wait_quiet(pred: Callable[[], object], timeout: float) -> bool:
     """Like wait_for, but the market does not wait for anyone: give up quietly."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.002)
-    return True
+    return await lag_aware_wait(pred, timeout)
 
 
 @dataclass
@@ -99,15 +91,15 @@ class StackRig:
         """Advance the venue clock, then wait until that step's last mark frame has reached the
         hub through the websocket and whatever the watchdog started has finished."""
         self.sim.advance(seconds)
-        target = int(self.exchange.now_ms())
-        await wait_for(lambda: (m := self.hub.marks.get((V, SYM))) is not None and m.ts_ms >= target
-                       - 1000, timeout, "mark frame")
+        target = last_mark_ms(self.exchange)
+        await wait_for(lambda: (m := self.hub.marks.get((V, SYM))) is not None and m.ts_ms >= target,
+                       timeout, "mark frame")
         await asyncio.sleep(0)
         if self.watchdog is not None:
-            # Requests in flight get a short while of wall time with the venue clock stopped (a
-            # real venue answers in milliseconds); an operation that needs the market to move
-            # (a chase, a backoff) carries on over the next steps.
-            await wait_quiet(lambda: not self.watchdog._tasks and not self._engine_busy(), 0.5)
+            # The venue clock is stopped while requests are in flight (a real venue answers in
+            # milliseconds), however slowly a busy machine runs them; an operation that needs
+            # the market to move (a chase) carries on over the next steps.
+            await wait_quiet(lambda: not self.watchdog._tasks and not self._engine_busy(), timeout)
             await asyncio.sleep(0.005)     # the account updates those requests caused
         r = self.residual()
         if r is not None:
