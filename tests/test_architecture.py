@@ -36,6 +36,7 @@ PURE = (
     "daemon.risk.assess",
     "daemon.legging.hedge",
     "daemon.legging.preflight",
+    "daemon.legging.holdings",
     "daemon.opportunity.pricing",
     "daemon.opportunity.backtest",
     "daemon.ops.config_reference",
