@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import asyncio
 import os
 import time
 from collections.abc import Awaitable
 from typing import Any
 
-from connectors.transport.backoff import Backoff
+from connectors.transport.resolve import resolve_by_client_id
 from connectors.binance import constants as C
 from connectors.binance import errors as E
 from connectors.binance import schemas
@@ -156,23 +155,19 @@ class BinanceTrading:
         market = _market_of(prep)
         sent_ts = next((int(v) for k, v in _query_items(prep) if k == "timestamp"), None)
         deadline = (sent_ts / 1000 if sent_ts else time.time()) + self.recv_window_ms / 1000 + 1.0
-        backoff = Backoff(base_s=0.2, cap_s=2.0)
-        while True:
-            try:
-                update = await self.get_order(symbol, market=market, client_id=prep.client_id)
-            except E.UnknownOrder:
-                if time.time() > deadline:
-                    self.unknown_resolved += 1
-                    raise OrderNotPlaced(0, C.NO_SUCH_ORDER, "order was never placed",
-                                         method=prep.method, path=prep.path,
-                                         idempotent=False) from None
-            except E.BinanceError as err:
-                if not E.is_retryable(err) and not isinstance(err, E.UnknownOutcome):
-                    raise
-            else:
-                self.unknown_resolved += 1
-                return update
-            await asyncio.sleep(backoff.next_delay())
+
+        def never_placed() -> Exception:
+            self.unknown_resolved += 1
+            return OrderNotPlaced(0, C.NO_SUCH_ORDER, "order was never placed", method=prep.method,
+                                  path=prep.path, idempotent=False)
+
+        update = await resolve_by_client_id(
+            lambda: self.get_order(symbol, market=market, client_id=prep.client_id),
+            deadline_s=deadline, not_found=E.UnknownOrder, never_placed=never_placed,
+            transient=lambda err: isinstance(err, E.BinanceError) and (
+                E.is_retryable(err) or isinstance(err, E.UnknownOutcome)))
+        self.unknown_resolved += 1
+        return update
 
     def _publish(self, update: OrderUpdate) -> None:
         """REST acks can arrive after the user stream's later events: never regress the hub."""

@@ -11,7 +11,6 @@ makes "not found" final.
 """
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -22,7 +21,7 @@ from connectors.bybit import constants as C
 from connectors.bybit import errors as E
 from connectors.bybit import schemas
 from connectors.bybit.config import BybitUrls
-from connectors.transport.backoff import Backoff
+from connectors.transport.resolve import resolve_by_client_id
 from connectors.transport.rest import Prepared, RestSession
 from connectors.types import Balance, Borrow, MarginAccount, OrderUpdate, PerpPosition
 
@@ -121,24 +120,20 @@ class BybitTrading:
         p = dict(prep.params)
         sent = int(prep.headers.get(C.H_TIMESTAMP, "0") or 0)
         deadline = (sent / 1000 if sent else time.time()) + self.recv_window_ms / 1000 + 1.0
-        backoff = Backoff(base_s=0.2, cap_s=2.0)
-        while True:
-            try:
-                update = await self.get_order(p["symbol"], market=self._market(prep),
-                                              client_id=prep.client_id)
-            except E.UnknownOrder:
-                if time.time() > deadline:
-                    self.unknown_resolved += 1
-                    raise OrderNotPlaced(0, C.ORDER_NOT_FOUND, "order was never placed",
-                                         method=prep.method, path=prep.path,
-                                         idempotent=False) from None
-            except E.BybitError as err:
-                if not E.is_retryable(err) and not isinstance(err, E.UnknownOutcome):
-                    raise
-            else:
-                self.unknown_resolved += 1
-                return update
-            await asyncio.sleep(backoff.next_delay())
+
+        def never_placed() -> Exception:
+            self.unknown_resolved += 1
+            return OrderNotPlaced(0, C.ORDER_NOT_FOUND, "order was never placed",
+                                  method=prep.method, path=prep.path, idempotent=False)
+
+        update = await resolve_by_client_id(
+            lambda: self.get_order(p["symbol"], market=self._market(prep),
+                                   client_id=prep.client_id),
+            deadline_s=deadline, not_found=E.UnknownOrder, never_placed=never_placed,
+            transient=lambda err: isinstance(err, E.BybitError) and (
+                E.is_retryable(err) or isinstance(err, E.UnknownOutcome)))
+        self.unknown_resolved += 1
+        return update
 
     def _publish(self, update: OrderUpdate) -> None:
         """Acks can arrive after the stream's later events: never regress the hub."""
