@@ -8,13 +8,34 @@
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
 from connectors.types import (
     Balance, Borrow, ErrorKind, FundingFee, Health, IncomeRow, Instrument, InstrumentKey,
     InterestCharge, MarginAccount, Mark, OrderRequest, OrderUpdate, PerpPosition,
 )
+
+
+# The sides of a book, as the hub's order book numbers them (daemon/core/book.py: BID, ASK).
+BID = 0
+ASK = 1
+
+# A venue's price levels as sent: [[price, qty, ...], ...] in decimal text.
+Levels = Sequence[Sequence[str]]
+
+
+class BookLike(Protocol):
+    """What a venue's book sequencing (each venue's pure `sync.py`) does to the hub's book."""
+
+    last_update_id: int
+    ts_ms: int
+
+    def apply_levels(self, side: int, levels: Any) -> Any: ...
+    def load_snapshot(self, bids: Any, asks: Any) -> Any: ...
+    def clear(self) -> Any: ...
+    def is_crossed(self) -> bool: ...
+    def levels(self, side: int, n: int) -> list[tuple[float, float]]: ...
 
 
 class StateHub(Protocol):

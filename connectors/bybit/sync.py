@@ -12,24 +12,9 @@ shell resubscribes, which makes the venue send a fresh snapshot.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any, Protocol
-
-BID = 0
-ASK = 1
-
-Levels = Sequence[Sequence[str]]
-
-
-class BookLike(Protocol):
-    last_update_id: int
-    ts_ms: int
-
-    def apply_levels(self, side: int, levels: Any) -> Any: ...
-    def load_snapshot(self, bids: Any, asks: Any) -> Any: ...
-    def clear(self) -> Any: ...
-    def is_crossed(self) -> bool: ...
+from typing import Any
+from connectors.base import ASK, BID, BookLike, Levels  # noqa: F401  (callers import them here)
 
 
 class Sync(IntEnum):

@@ -24,25 +24,9 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any, Protocol
 
 from connectors.okx.constants import CHECKSUM_DEPTH
-
-BID = 0
-ASK = 1
-
-Levels = Sequence[Sequence[str]]
-
-
-class BookLike(Protocol):
-    last_update_id: int
-    ts_ms: int
-
-    def apply_levels(self, side: int, levels: Any) -> Any: ...
-    def load_snapshot(self, bids: Any, asks: Any) -> Any: ...
-    def clear(self) -> Any: ...
-    def is_crossed(self) -> bool: ...
-    def levels(self, side: int, n: int) -> list[tuple[float, float]]: ...
+from connectors.base import ASK, BID, BookLike, Levels  # noqa: F401  (callers import them here)
 
 
 class Sync(IntEnum):
