@@ -68,7 +68,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[Any]] = []
         self.metrics = Registry()
         self.stream_events = StreamEvents(self.log)
-        self.hub.subscribe(self.stream_events, priority=200)
+        self.hub.on_health = self.stream_events.on_health
         self.metric_families = DaemonMetrics(self, self.metrics, self.stream_events)
         self.hub.observe = self.metric_families.latency
         self.admin.add_routes([web.get("/metrics", self._metrics), web.post("/v1/reload", self._reload),

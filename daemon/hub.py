@@ -76,6 +76,8 @@ class Hub:
         self._callbacks: tuple[Subscriber, ...] = ()
         self.subscriber_errors = 0
         self.observe: Observer = _ignore
+        # Called on each stream health transition (never per message): operator events.
+        self.on_health: Callable[[str, str, StreamState], None] | None = None
         # perf_counter_ns of each book's last change (tick-to-order); venue event ms last seen
         self.book_ns: dict[InstrumentKey, int] = {}
         self._book_event_ms: dict[InstrumentKey, int] = {}
@@ -125,7 +127,8 @@ class Hub:
         book = self.books.get(key)
         # feed lag: the venue's event time -> now, once per new event (a resync repeats one);
         # an event "from the future" is the two clocks disagreeing, not a latency: not counted
-        if book is not None and book.ts_ms and book.ts_ms != self._book_event_ms.get(key):
+        if (self.observe is not _ignore and book is not None and book.ts_ms
+                and book.ts_ms != self._book_event_ms.get(key)):
             self._book_event_ms[key] = book.ts_ms
             lag = time.time() - book.ts_ms / 1000
             if lag >= 0:
@@ -180,6 +183,8 @@ class Hub:
                             last_msg_ms=current.last_msg_ms if current else 0)
         self.streams[key] = state
         self.publish(HEALTH, (venue, stream, state))
+        if self.on_health is not None:
+            self.on_health(venue, stream, state)
 
     def touch(self, venue: str, stream: str, ts_ms: int) -> None:
         """Record message arrival without a health transition (cheap, hot path)."""

@@ -1,14 +1,14 @@
 """Stream health transitions as operator events: book resyncs, websocket reconnects, drops.
 
-A hub subscriber (it runs last). It looks at HEALTH publications only, which the hub makes on a
-transition, never per message, so each one may count and log; every other kind returns at once.
+The hub calls `on_health` on each health transition (never per message, and it is not a hub
+subscriber, so book frames do not pass through it), so each call may count and log.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from connectors.types import Health
-from daemon.hub import HEALTH
+from daemon.hub import StreamState
 
 _DOWN = (Health.DOWN, Health.STALE)
 
@@ -23,10 +23,7 @@ class StreamEvents:
         self.reconnects: dict[tuple[str, str], int] = {}
         self._last: dict[tuple[str, str], Health] = {}
 
-    def __call__(self, kind: str, item: Any) -> None:
-        if kind is not HEALTH:
-            return
-        venue, stream, state = item
+    def on_health(self, venue: str, stream: str, state: StreamState) -> None:
         key = (venue, stream)
         before = self._last.get(key)
         self._last[key] = state.health
