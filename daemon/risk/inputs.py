@@ -344,3 +344,51 @@ def pair_inputs(hub: Hub, pair: Pair, brackets: BracketSource, fallback_mmr: flo
     inp = PairInputs(pair_id=pair.id, margin=margin, perps=tuple(perps), net_apr=_net_apr(hub, pair),
                      hedge_gap=gap, hedge_qty=pair.target_qty)
     return inp, ok and not math.isnan(gap)
+
+
+def account_equity(hub: Hub, views: AccountViews | None = None) -> float | None:
+    """USDT equity over every venue: margin net assets + futures wallets + unrealised PnL.
+    `views`: this event's account figures (the margin books are then not summed again)."""
+    if not hub.balances:
+        return None     # no account seen yet (venues still connecting): not an equity of 0
+    total = 0.0
+    venues = {v for (v, _w, _a) in hub.balances}
+    for venue in venues:
+        if views is not None:
+            book, priced = views.margin(venue)
+            if not priced:
+                return None
+            total += book.total_a - book.total_l
+            continue
+        assets, priced = margin_assets(hub, venue)
+        if not priced:
+            return None
+        total += sum((a.held - a.liability) * a.price for a in assets)
+    for (_v, wallet, asset), bal in hub.balances.items():
+        if wallet == "futures" and asset == "USDT":
+            total += bal.free + bal.locked
+    for (v, sym), pos in hub.positions.items():
+        m = hub.marks.get((v, sym))
+        if m is not None and pos.qty:
+            total += pos.qty * (m.mark_price - pos.entry_price)
+    return total
+
+
+def price_books(hub: Hub, venue: str) -> dict[InstrumentKey, float | None]:
+    """The spot books whose mid prices a coin of the venue's cross-margin account (a coin held
+    or owed with no perp mark there: `coin_price`), each with its mid now. No other book figure
+    enters a pair's risk inputs."""
+    out: dict[InstrumentKey, float | None] = {}
+    for (v, wallet, asset), bal in hub.balances.items():
+        if v != venue or wallet != "margin" or asset in STABLES:
+            continue
+        if bal.free + bal.locked == 0 and bal.borrowed + bal.interest == 0:
+            continue
+        symbol = f"{asset}USDT"
+        mark = hub.marks.get((venue, symbol))
+        if mark is not None and mark.mark_price > 0:
+            continue
+        key = InstrumentKey(venue, "spot", symbol)
+        book = hub.books.get(key)
+        out[key] = book.mid() if book is not None else None
+    return out

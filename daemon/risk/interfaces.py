@@ -10,7 +10,7 @@ from daemon import hub as hubmod
 from daemon.hub import Hub
 from daemon.core.pairs import Pair
 from daemon.risk.inputs import base_asset
-from daemon.risk.ladder import LEVEL_NAMES, Action
+from daemon.risk.ladder import LEVEL_NAMES, Action, Close, Deleverage, Rehedge, Transfer, Unwind
 
 # Significant digits an action's figures are compared at when deciding it repeats the last one.
 _REPEAT_DIGITS = 4
@@ -121,3 +121,21 @@ def pair_status(st: Any) -> dict[str, Any]:
         "hedge_gap": None if r is None else r.hedge_gap,
         "repeats_not_journaled": st.repeats,
     }
+
+
+def call_action(a: RiskActions, act: Action) -> Awaitable[Any] | None:
+    """Send one decided action through the watchdog's RiskActions (synchronously)."""
+    note = getattr(a, "note_reason", None)
+    if note is not None and not isinstance(act, Transfer):
+        note(act.pair_id, act.reason)     # the pair's operation records why it was started
+    if isinstance(act, Transfer):
+        return a.transfer(act.venue, act.direction, act.asset, act.amount)
+    if isinstance(act, Deleverage):
+        return a.deleverage(act.pair_id, act.fraction)
+    if isinstance(act, Unwind):
+        return a.unwind(act.pair_id)
+    if isinstance(act, Close):
+        return a.close(act.pair_id)
+    if isinstance(act, Rehedge):
+        return a.rehedge(act.pair_id, act.qty, act.reduce_only)
+    raise TypeError(f"unknown action {act!r}")

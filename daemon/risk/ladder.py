@@ -221,6 +221,17 @@ class MarginHold(Struct, kw_only=True):
     until: float | None = None       # deadline (clock seconds); None while the action is in flight
 
 
+def margin_hold(kind: str, borrowed: tuple[str, str], liab0: float, r: PairRisk | None,
+                until: float | None) -> MarginHold:
+    """The hold a buy-back of the borrowed (venue, coin) starts, on the risk it was sent on."""
+    venue, asset = borrowed
+    legs = {} if r is None else {"margin:" + g.venue: g for g in r.legs
+                                 if g.leg == "margin" and g.venue == venue}
+    free = None if r is None else r.free.get(venue + ":margin")
+    return MarginHold(kind=kind, venue=venue, asset=asset, liab0=liab0, legs=legs, free=free,
+                      until=until)
+
+
 def held_risk(h: MarginHold, r: PairRisk, liability: float, now: float) -> PairRisk | None:
     """`r` seen through the hold: a margin leg reads no worse than the action was sent on, the
     margin wallet no freer. None once settled: the borrowed coin's liability (`liability`, now)

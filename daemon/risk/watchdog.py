@@ -1,9 +1,9 @@
 """The risk watchdog (thin shell): hub events in, protective requests out, in the same call.
 
 It subscribes to the hub at priority 10 (before the legging engine and the scanner). Every mark,
-book, balance, margin, position, borrow or health change re-evaluates the pairs on that venue
-right there, in the task that delivered the frame: no queue hop, no polling loop as the primary
-path. A slow tick (`run`) only covers what no frame can announce: a stream that went silent, the
+balance, margin, position, borrow or health change re-evaluates the pairs on that venue right
+there, in the task that delivered the frame: no queue hop, no polling loop as the primary path.
+A book frame re-evaluates only what it can change (daemon/risk/quiet.py). A slow tick (`run`) only covers what no frame can announce: a stream that went silent, the
 UTC day rolling over.
 
 Actions go out through `RiskActions`, a narrow protocol the lead wires to the legging engine and
@@ -37,7 +37,7 @@ import asyncio
 import inspect
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -50,15 +50,17 @@ from daemon.ops.metrics import Histogram
 from daemon.core.pairs import Pair, State
 from daemon.risk.maths import Bracket
 from daemon.risk.assess import assess
-from daemon.risk.inputs import AccountViews, Exposures, margin_assets, pair_inputs
+from connectors.types import InstrumentKey
+from daemon.risk.inputs import AccountViews, Exposures, account_equity, pair_inputs, price_books
+from daemon.risk.quiet import QuietIndex
 from daemon.risk.ladder import (
-    LEVEL_NAMES, Action, Close, Deleverage, MarginHold, PairRisk, Rehedge, Transfer, Unwind, Warn,
-    decide, held_risk, is_protective, level, settling_filter,
+    LEVEL_NAMES, WARN, Action, Close, Deleverage, MarginHold, PairRisk, Rehedge, Transfer, Unwind,
+    Warn, decide, held_risk, is_protective, level, margin_hold, settling_filter,
 )
 from daemon.risk.config import LegThresholds, WatchdogConfig
 from daemon.risk.interfaces import (
-    RiskActions, RiskStateStore, Wallets, borrowed_coin, num_or_text, pair_status, pair_wallets,
-    repeat_key, venue_of, wallet_of,
+    RiskActions, RiskStateStore, Wallets, borrowed_coin, call_action, num_or_text, pair_status,
+    pair_wallets, repeat_key, venue_of, wallet_of,
 )
 
 PRIORITY = 10
@@ -150,6 +152,7 @@ class Watchdog:
         self._loss_wallets: frozenset[tuple[str, str]] | None = (
             None if venues is None else frozenset((v, w) for v in venues for w in LOSS_WALLETS))
         self._loss_ready = venues is None      # latched: balances never leave the hub
+        self.quiet = QuietIndex()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -171,6 +174,7 @@ class Watchdog:
     def set_brackets(self, venue: str, symbol: str, brackets: Iterable[Any]) -> None:
         """Leverage brackets from `GET /fapi/v1/leverageBracket` (any objects or dicts with the
         Binance field names)."""
+        self.quiet.bump()
         self._brackets[(venue, symbol)] = tuple(
             b if isinstance(b, Bracket) else msgspec.convert(b, Bracket, from_attributes=True, strict=False)
             for b in brackets)
@@ -191,18 +195,51 @@ class Watchdog:
         # too): later evaluations, of this event or the outer one, read the hub afresh.
         self.views.reset()
         if kind not in _EVENT_KINDS:
+            self.quiet.bump()      # a pair, an order, an instrument: the next frames read afresh
             return
+        if kind == hubmod.BOOK:
+            # A depth frame only re-evaluates what it can change (daemon/risk/quiet.py).
+            few = self.quiet.frame(item, self.cfg, self._mid)
+            if few is not None:
+                if few:
+                    self._evaluate_loud(few, item.venue)
+                return
         self._event_ns = time.perf_counter_ns()
         venue = venue_of(kind, item)
         if venue is None:
             return
         if kind in _ACCOUNT_KINDS:
             self._account_update(venue, wallet_of(kind, item))
+        epoch = self.quiet.epoch
+        done: list[Pair] = []
         for pair in self._pairs():
             if pair.state in _WATCHED_STATES and (pair.legs[0].venue == venue or pair.legs[1].venue == venue):
                 self._evaluate(pair)
+                done.append(pair)
+        self.quiet.record(venue, epoch, self.cfg, done, lambda: price_books(self.hub, venue))
         if kind in _ACCOUNT_KINDS or kind == hubmod.MARK:
             self._track_loss()
+
+    def _mid(self, key: InstrumentKey) -> float | None:
+        book = self.hub.books.get(key)
+        return book.mid() if book is not None else None
+
+    def _evaluate_loud(self, few: list[Pair], venue: str) -> None:
+        """A book frame's pass: the venue's loud pairs only. Once one of them acts, the rest of the
+        venue's pairs after it are evaluated too, as a full pass would (the action may move what
+        they read)."""
+        self._event_ns = time.perf_counter_ns()
+        epoch = self.quiet.epoch
+        for pair in few:
+            self._evaluate(pair)
+            if self.quiet.epoch != epoch:
+                after = False
+                for p in self._pairs():
+                    if after and p.state in _WATCHED_STATES and (p.legs[0].venue == venue
+                                                                 or p.legs[1].venue == venue):
+                        self._evaluate(p)
+                    after = after or p is pair
+                return
 
     def evaluate_all(self) -> None:
         self._event_ns = time.perf_counter_ns()
@@ -302,6 +339,11 @@ class Watchdog:
                     del st.settling[kind]
         if acts:
             self._execute(pair.id, st, acts, now, pair_wallets(pair), borrowed_coin(self.hub, pair))
+        self.quiet.note(pair, pair.state is State.OPEN and st.ok and st.stale_since is None
+                        and st.apr_below_since is None and st.hold is None and not st.busy
+                        and not st.settling and not st.unwound
+                        and all(lv <= WARN for lv in st.levels.values())
+                        and all(isinstance(a, Warn) for a in acts))
 
     def _execute(self, pair_id: str, st: _PairState, acts: list[Action], now: float,
                  wallets: Wallets, borrowed: tuple[str, str] | None = None) -> None:
@@ -322,8 +364,9 @@ class Watchdog:
                         "transfer" in owner.busy or "transfer" in owner.settling):
                     continue          # another pair on this wallet is moving collateral into it
                 self._transfer_owner[dest] = st
+            self.quiet.bump()      # what the action moves, every pair reads afresh
             try:
-                waiter = self._call(act)
+                waiter = call_action(self.actions, act)
             except Exception as exc:  # a broken action must not stop the others (or the hub)
                 self.action_errors += 1
                 self.last_error = f"{kind}: {exc!r}"
@@ -359,35 +402,12 @@ class Watchdog:
                                      reason=getattr(act, "reason", ""))
             self._track(pair_id, st, kind, where, waiter, now)
 
-    def _call(self, act: Action) -> Awaitable[Any] | None:
-        a = self.actions
-        note = getattr(a, "note_reason", None)
-        if note is not None and not isinstance(act, Transfer):
-            note(act.pair_id, act.reason)     # the pair's operation records why it was started
-        if isinstance(act, Transfer):
-            return a.transfer(act.venue, act.direction, act.asset, act.amount)
-        if isinstance(act, Deleverage):
-            return a.deleverage(act.pair_id, act.fraction)
-        if isinstance(act, Unwind):
-            return a.unwind(act.pair_id)
-        if isinstance(act, Close):
-            return a.close(act.pair_id)
-        if isinstance(act, Rehedge):
-            return a.rehedge(act.pair_id, act.qty, act.reduce_only)
-        raise TypeError(f"unknown action {act!r}")
-
     def _hold(self, st: _PairState, kind: str, borrowed: tuple[str, str], waiter: Any,
               now: float) -> None:
-        venue, asset = borrowed
-        bal = self.hub.balances.get((venue, "margin", asset))
-        r = st.risk
-        legs = {} if r is None else {"margin:" + g.venue: g for g in r.legs
-                                     if g.leg == "margin" and g.venue == venue}
-        free = None if r is None else r.free.get(venue + ":margin")
+        bal = self.hub.balances.get((borrowed[0], "margin", borrowed[1]))
         in_flight = waiter is not None and inspect.isawaitable(waiter)
-        st.hold = MarginHold(kind=kind, venue=venue, asset=asset,
-                             liab0=bal.liability if bal is not None else 0.0, legs=legs, free=free,
-                             until=None if in_flight else now + self.cfg.settle_s)
+        st.hold = margin_hold(kind, borrowed, bal.liability if bal is not None else 0.0, st.risk,
+                              None if in_flight else now + self.cfg.settle_s)
 
     def _track(self, pair_id: str, st: _PairState, kind: str, wallets: Wallets, waiter: Any,
                now: float) -> None:
@@ -426,6 +446,7 @@ class Watchdog:
         self._set_halt(halt_mod.resume(self.halt_state, self.wall_ms()))
         for st in self.state.values():
             st.unwound = False
+        self.quiet.bump()
         self._journal_step("", "resume", {}, None)
         return self.halt_state
 
@@ -481,6 +502,7 @@ class Watchdog:
 
     def _set_halt(self, new: HaltState) -> None:
         self.halt_state = new
+        self.quiet.bump()
         self._store_call("record_halt", msgspec.to_builtins(new), self.wall_ms())
 
     def _store_call(self, method: str, *args: Any) -> None:
@@ -526,31 +548,9 @@ class Watchdog:
         return self.loss
 
     def equity(self, views: AccountViews | None = None) -> float | None:
-        """USDT equity over every venue: margin net assets + futures wallets + unrealised PnL.
-        `views`: this event's account figures (the margin books are then not summed again)."""
-        if not self.hub.balances:
-            return None     # no account seen yet (venues still connecting): not an equity of 0
-        total = 0.0
-        venues = {v for (v, _w, _a) in self.hub.balances}
-        for venue in venues:
-            if views is not None:
-                book, priced = views.margin(venue)
-                if not priced:
-                    return None
-                total += book.total_a - book.total_l
-                continue
-            assets, priced = margin_assets(self.hub, venue)
-            if not priced:
-                return None
-            total += sum((a.held - a.liability) * a.price for a in assets)
-        for (_v, wallet, asset), bal in self.hub.balances.items():
-            if wallet == "futures" and asset == "USDT":
-                total += bal.free + bal.locked
-        for (v, sym), pos in self.hub.positions.items():
-            m = self.hub.marks.get((v, sym))
-            if m is not None and pos.qty:
-                total += pos.qty * (m.mark_price - pos.entry_price)
-        return total
+        """USDT equity over every venue (inputs.account_equity); `views`: this event's account
+        figures (the margin books are then not summed again)."""
+        return account_equity(self.hub, views)
 
     # -- journal and status --------------------------------------------------------------------------
     def _journal_step(self, pair_id: str, step: str, detail: dict[str, Any], r: PairRisk | None) -> None:
@@ -567,9 +567,7 @@ class Watchdog:
                 self.last_error = f"journal: {exc!r}"
 
     def status(self) -> dict[str, Any]:
-        pairs = {}
-        for pid, st in self.state.items():
-            pairs[pid] = pair_status(st)
+        pairs = {pid: pair_status(st) for pid, st in self.state.items()}
         return {
             "enabled": self.cfg.enabled,
             "halt": msgspec.to_builtins(self.halt_state),
@@ -578,6 +576,7 @@ class Watchdog:
             "pairs": pairs,
             "steps": list(self.steps)[-50:],
             "evaluations": self.evaluations,
+            "book_frames_skipped": self.quiet.frames_skipped,
             "action_errors": self.action_errors,
             "last_error": self.last_error,
             "reaction_s": {"count": self.reaction.count, "sum": self.reaction.sum,

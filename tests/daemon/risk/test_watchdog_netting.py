@@ -9,6 +9,7 @@ from typing import Any
 from connectors.types import Balance, PerpPosition
 from daemon.core.pairs import Pair, State, make_legs, open_targets
 from daemon.risk.config import WatchdogConfig
+from daemon.risk.interfaces import call_action
 from daemon.risk.watchdog import Watchdog
 
 from tests.daemon.risk.test_watchdog import SYM, V, Clock, Recorder, mark, setup
@@ -118,7 +119,7 @@ def test_the_watchdogs_reason_reaches_the_engines_operation() -> None:
     hub, _wd, _rec, clock, pairs = netted(1.5)
     engine = Engine()
     wd = Watchdog(hub, WatchdogConfig(), lambda: pairs, EngineRiskActions(engine, {}), clock=clock)
-    wd._call(Unwind(pair_id="rb1", reason="perp leg on v 4.00% from liquidation: at the unwind step"))
+    call_action(wd.actions, Unwind(pair_id="rb1", reason="perp leg on v 4.00% from liquidation: at the unwind step"))
     assert engine.calls == [("liquidate", "rb1", "perp leg on v 4.00% from liquidation: at the unwind step")]
     EngineRiskActions(engine, {}).deleverage("rb2", 0.2)      # no reason noted: still one
     assert engine.calls[-1] == ("decrease", "rb2", "watchdog: deleverage")
