@@ -21,7 +21,7 @@ from daemon.core import economics as ec
 from daemon.core.economics import HOURS_PER_YEAR, NoMeanReversion, TradeType
 from daemon.opportunity.config import ScannerConfig, StrategyConfig
 from daemon.opportunity.pricing import HoldPrice, Reversion, StrategyTerms, price_hold
-from daemon.opportunity.scanner import Opportunity
+from daemon.opportunity.quotes import Opportunity
 from daemon.opportunity.strategy import (CloseIntent, OpenIntent, PairView, StrategyState,
                                          decide)
 

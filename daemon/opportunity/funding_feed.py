@@ -225,9 +225,12 @@ class FundingStore:
         """Spread fits for every ordered pair of venues holding the same symbol (long, short)."""
         out: dict[tuple[Key, Key], SpreadFit] = {}
         keys = sorted(self._points)
+        by_symbol: dict[str, list[Key]] = {}
+        for key in keys:
+            by_symbol.setdefault(key[1], []).append(key)
         for long_key in keys:
-            for short_key in keys:
-                if long_key[1] != short_key[1] or long_key[0] == short_key[0]:
+            for short_key in by_symbol[long_key[1]]:      # linear: only keys of the same symbol
+                if long_key[0] == short_key[0]:
                     continue
                 cached = self._spreads.get((long_key, short_key))
                 if cached is None:

@@ -33,7 +33,7 @@ from daemon.core.economics import TradeType
 from daemon.core.halt import HaltMode
 from daemon.core.pair_rules import open_refusal
 from daemon.core.pairs import make_legs
-from daemon.opportunity.scanner import Opportunity
+from daemon.opportunity.quotes import Opportunity
 from daemon.opportunity.config import StrategyConfig
 from daemon.risk import maths as risk
 from connectors.tasks import cancel_and_wait
