@@ -125,8 +125,12 @@ class SimClient:
 
 def write_configs(tmp: Path) -> tuple[Path, Path]:
     simcfg = tmp / "sim.toml"
+    # The test's own signed reads share the daemon's IP weight budget: 100x Binance's limits,
+    # so a test polling the venue is never itself the 429 the daemon sees.
     simcfg.write_text('seed = 7\nclock = "realtime"\ntick_ms = 100\n\n[[venues]]\n'
-                      'name = "sim-a"\nsymbols = ["BTCUSDT"]\nscenario = ""\n')
+                      'name = "sim-a"\nsymbols = ["BTCUSDT"]\nscenario = ""\n'
+                      'spot_weight_limit = 600000\nsapi_weight_limit = 1200000\n'
+                      'fapi_weight_limit = 240000\n')
     return simcfg, tmp / "basisd.toml"
 
 

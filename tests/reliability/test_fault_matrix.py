@@ -11,9 +11,9 @@ fault, let the streams recover, then check against the sim's ledger:
   back within its own residual budget;
 * no liquidation and no venue auto-close;
 * coins are conserved (ledger totals per asset unchanged since genesis, claims balance).
-Process-level faults (SIGKILL, SIGTERM, journal disk full, corrupt config on SIGHUP) need a daemon
-process and are covered by their own tests (tests/daemon/legging/test_legging_crash.py,
-tests/daemon/test_journal_disk_full.py, tests/daemon/test_lifecycle.py), not here.
+The process rows (SIGKILL, SIGTERM, journal disk full, corrupt config on SIGHUP) need a daemon
+process to kill, a disk to fill and a signal to send: they are test_process_faults.py, same phases,
+same ledger checks.
 """
 from __future__ import annotations
 
