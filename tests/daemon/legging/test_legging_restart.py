@@ -116,3 +116,28 @@ def test_sigterm_mid_chase_open_drains_to_hedged_or_flat(tmp_path: Path) -> None
         assert "drained" in out, out[-2000:]
     finally:
         rig.close()
+
+
+def test_a_reconnect_reconciles_again_and_finds_what_changed_meanwhile(tmp_path: Path) -> None:
+    """Not only at start: when a venue's streams come back (here the sim drops every websocket),
+    the daemon compares the venue with its books again, and a position placed by hand since
+    then shows as unmanaged without a restart."""
+    rig = Rig(tmp_path)
+    try:
+        venue = rig.start_sim()
+        rig.start_daemon()
+        rig.idle()
+        wait(lambda: rig.status()["venues"]["sim-a"]["state"] == "healthy", 30, "streams healthy")
+        time.sleep(1.5)             # the start's own reconciliation is done
+        venue.post("/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET",
+                   quantity="0.003", newClientOrderId="by-hand-2")
+        assert rig.status()["unmanaged"]["positions"] == []     # nothing has looked yet
+        assert venue.control({"action": "drop_ws"})["ok"]
+
+        def unmanaged() -> list[Any]:
+            return [(u["venue"], u["kind"], u["name"], round(u["qty"], 9))
+                    for u in rig.status()["unmanaged"]["positions"]]
+        assert wait(unmanaged, 30, "the reconnect's reconciliation") == [
+            ("sim-a", "perp", "BTCUSDT", 0.003)]
+    finally:
+        rig.close()
