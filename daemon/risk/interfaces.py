@@ -3,7 +3,7 @@ small pure helpers it uses to route hub events; kept apart so daemon/risk/watchd
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from daemon import hub as hubmod
@@ -139,3 +139,13 @@ def call_action(a: RiskActions, act: Action) -> Awaitable[Any] | None:
     if isinstance(act, Rehedge):
         return a.rehedge(act.pair_id, act.qty, act.reduce_only)
     raise TypeError(f"unknown action {act!r}")
+
+
+def baseline_status(limit: float, waiting_for: Callable[[], list[str]], day: int) -> dict[str, Any]:
+    """The daily-loss baseline in the watchdog's status: off, waiting for venues, or taken."""
+    if limit <= 0:
+        return {"state": "disabled", "waiting_for": []}
+    waiting = waiting_for()
+    if waiting:
+        return {"state": "waiting for venues", "waiting_for": waiting}
+    return {"state": "taken" if day >= 0 else "waiting for equity", "waiting_for": []}

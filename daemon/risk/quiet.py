@@ -21,6 +21,19 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.types import InstrumentKey
+from daemon.core.pairs import State
+from daemon.risk.ladder import WARN, Action, Warn
+
+
+def is_quiet(pair: Any, st: Any, acts: list[Action]) -> bool:
+    """Whether a pair's evaluation (its state `st` after it, the actions it decided) left it
+    quiet: open, every leg at ok or warn, nothing decided but warnings, nothing in flight,
+    settling, held or unwound, healthy data, no APR, staleness or breach timer running."""
+    return (pair.state is State.OPEN and st.ok and st.stale_since is None
+            and st.apr_below_since is None and st.breach_since is None and st.hold is None
+            and not st.busy and not st.settling and not st.unwound
+            and all(lv <= WARN for lv in st.levels.values())
+            and all(isinstance(a, Warn) for a in acts))
 
 
 class VenuePass:

@@ -2,8 +2,9 @@
 
 It subscribes to the hub at priority 10 (before the legging engine and the scanner). Every mark,
 balance, margin, position, borrow or health change re-evaluates the pairs on that venue right
-there, in the task that delivered the frame: no queue hop, no polling loop as the primary path.
-A book frame re-evaluates only what it can change (daemon/risk/quiet.py). A slow tick (`run`) only covers what no frame can announce: a stream that went silent, the
+there, in the task that delivered the frame: no queue hop, no polling loop as the primary path;
+a book frame only what it can change (daemon/risk/quiet.py). A slow tick (`run`) only covers
+what no frame can announce: a stream that went silent, the
 UTC day rolling over.
 
 Actions go out through `RiskActions`, a narrow protocol the lead wires to the legging engine and
@@ -52,15 +53,16 @@ from daemon.risk.maths import Bracket
 from daemon.risk.assess import assess
 from connectors.types import InstrumentKey
 from daemon.risk.inputs import AccountViews, Exposures, account_equity, pair_inputs, price_books
-from daemon.risk.quiet import QuietIndex
+from daemon.risk.quiet import QuietIndex, is_quiet
 from daemon.risk.ladder import (
-    LEVEL_NAMES, WARN, Action, Close, Deleverage, MarginHold, PairRisk, Rehedge, Transfer, Unwind,
-    Warn, decide, held_risk, is_protective, level, margin_hold, settling_filter,
+    LEVEL_NAMES, Action, Close, Deleverage, MarginHold, PairRisk, Rehedge, Transfer, Unwind,
+    Warn, confirm_margin_breach, decide, held_risk, is_protective, level, margin_alone, margin_hold,
+    settling_filter,
 )
 from daemon.risk.config import LegThresholds, WatchdogConfig
 from daemon.risk.interfaces import (
     RiskActions, RiskStateStore, Wallets, borrowed_coin, call_action, num_or_text, pair_status,
-    pair_wallets, repeat_key, venue_of, wallet_of,
+    pair_wallets, repeat_key, venue_of, wallet_of, baseline_status,
 )
 
 PRIORITY = 10
@@ -72,6 +74,8 @@ _EVENT_KINDS = frozenset({hubmod.MARK, hubmod.BOOK, hubmod.BALANCE, hubmod.MARGI
                           hubmod.BORROW, hubmod.HEALTH})
 _ACCOUNT_KINDS = frozenset({hubmod.BALANCE, hubmod.MARGIN, hubmod.POSITION})
 _WATCHED_STATES = frozenset({State.OPENING, State.OPEN, State.ADJUSTING, State.CLOSING, State.FAILED})
+# The states in which an operation of ours is moving the pair's accounts.
+_OPERATING = frozenset({State.OPENING, State.ADJUSTING, State.CLOSING})
 
 
 Journal = Callable[[dict[str, Any]], None]
@@ -80,7 +84,7 @@ BracketSource = Callable[[str, str], Sequence[Bracket] | None]
 
 class _PairState:
     __slots__ = ("levels", "busy", "settling", "crossed_ns", "apr_below_since", "stale_since",
-                 "risk", "ok", "unwound", "hold", "journaled", "repeats")
+                 "risk", "ok", "unwound", "hold", "journaled", "repeats", "breach_since")
 
     def __init__(self) -> None:
         self.levels: dict[str, int] = {}
@@ -98,6 +102,9 @@ class _PairState:
         # decision again is not journaled until something about the pair changes.
         self.journaled: dict[str, tuple[Any, ...]] = {}
         self.repeats = 0
+        # when a trim or unwind the margin leg alone calls for was first seen while an
+        # operation moved that margin account (see ladder.confirm_margin_breach)
+        self.breach_since: float | None = None
 
 
 class Watchdog:
@@ -331,6 +338,12 @@ class Watchdog:
             acts = [a for a in acts if not isinstance(a, Rehedge)]
         if st.hold is not None and acts:
             acts = settling_filter(acts, r, st.hold, thresholds)
+        if acts and (st.breach_since is not None or margin_alone(acts, r, thresholds)) \
+                and self._margin_account_moving(pair):
+            acts, st.breach_since = confirm_margin_breach(acts, r, thresholds, st.breach_since,
+                                                          now, self.cfg.settle_s)
+        else:
+            st.breach_since = None
         if self.halt_state.mode is HaltMode.FLATTEN and not any(isinstance(a, Unwind) for a in acts):
             acts.append(Unwind(pair_id=pair.id, reason="halt: flatten"))
         if st.settling:
@@ -339,11 +352,15 @@ class Watchdog:
                     del st.settling[kind]
         if acts:
             self._execute(pair.id, st, acts, now, pair_wallets(pair), borrowed_coin(self.hub, pair))
-        self.quiet.note(pair, pair.state is State.OPEN and st.ok and st.stale_since is None
-                        and st.apr_below_since is None and st.hold is None and not st.busy
-                        and not st.settling and not st.unwound
-                        and all(lv <= WARN for lv in st.levels.values())
-                        and all(isinstance(a, Warn) for a in acts))
+        self.quiet.note(pair, is_quiet(pair, st, acts))
+
+    def _margin_account_moving(self, pair: Pair) -> bool:
+        """Whether an operation of any pair is changing a margin account this pair uses (only
+        asked on the rare path: a margin-alone trim or unwind)."""
+        accounts = {v for v, w in pair_wallets(pair) if w == "margin"}
+        return bool(accounts) and any(
+            p.state in _OPERATING and any(v in accounts for v, w in pair_wallets(p) if w == "margin")
+            for p in self._pairs())
 
     def _execute(self, pair_id: str, st: _PairState, acts: list[Action], now: float,
                  wallets: Wallets, borrowed: tuple[str, str] | None = None) -> None:
@@ -572,7 +589,8 @@ class Watchdog:
             "enabled": self.cfg.enabled,
             "halt": msgspec.to_builtins(self.halt_state),
             "daily_loss": msgspec.to_builtins(self.loss),
-            "daily_loss_baseline": self._baseline_status(),
+            "daily_loss_baseline": baseline_status(self.cfg.daily_loss_limit, self.loss_waiting_for,
+                                                   self.loss.day),
             "pairs": pairs,
             "steps": list(self.steps)[-50:],
             "evaluations": self.evaluations,
@@ -584,12 +602,3 @@ class Watchdog:
                            "buckets": dict(zip([str(b) for b in self.reaction.bounds] + ["+Inf"],
                                                self.reaction.counts, strict=True))},
         }
-
-    def _baseline_status(self) -> dict[str, Any]:
-        if self.cfg.daily_loss_limit <= 0:
-            return {"state": "disabled", "waiting_for": []}
-        waiting = self.loss_waiting_for()
-        if waiting:
-            return {"state": "waiting for venues", "waiting_for": waiting}
-        return {"state": "taken" if self.loss.day >= 0 else "waiting for equity",
-                "waiting_for": []}
