@@ -64,6 +64,7 @@ class Daemon:
         self.legging: Any = None
         self.watchdog: Any = None
         self.dashboard: Any = None           # daemon.dashboard.server.DashboardServer when on
+        self.dashboard_error = ""
         self.admin = AdminServer(socket_path, group=cfg.admin.group, max_body=cfg.admin.max_body_bytes,
                                  status=self.status, log=self.log)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -151,7 +152,7 @@ class Daemon:
             "reloads": self.reloads,
             "subscriber_errors": self.hub.subscriber_errors,
             "dashboard": (self.dashboard.status_fields() if self.dashboard is not None
-                          else {"enabled": False}),
+                          else {"enabled": False, "error": self.dashboard_error or None}),
             **extra,
         }
 
@@ -204,8 +205,9 @@ class Daemon:
         try:
             await server.start()
         except OSError as exc:
+            self.dashboard_error = _describe(exc)
             self.log.error("dashboard_unavailable", host=dcfg.host, port=dcfg.port,
-                           error=_describe(exc))
+                           error=self.dashboard_error)
             return
         self.dashboard = server
 

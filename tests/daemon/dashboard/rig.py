@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import subprocess
-import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ def dashboard_url(sock: str) -> str:
     return str(body["dashboard"]["url"])
 
 
-def http(url: str, method: str = "GET", path: str = "/", body: Any = None,
+def fetch(url: str, method: str = "GET", path: str = "/", body: Any = None,
          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """One request with exactly the headers given (plus Host unless given)."""
     u = urllib.parse.urlsplit(url)
@@ -93,19 +92,15 @@ class Rig:
 
 
 class DashboardOnly(DaemonProc):
-    def __init__(self, workdir: Path, extra: str = "", env: dict[str, str] | None = None) -> None:
-        super().__init__(workdir, MINIMAL_CONFIG + DASHBOARD + extra, env=env)
+    def __init__(self, workdir: Path, extra: str = "", env: dict[str, str] | None = None,
+                 text: Any = None) -> None:
+        config = self.config_text() + extra
+        super().__init__(workdir, text(config) if text else config, env=env)
+
+    @staticmethod
+    def config_text() -> str:
+        return MINIMAL_CONFIG + DASHBOARD
 
     def url(self) -> str:
         assert self.ready(), self.output()
         return _wait(lambda: dashboard_url(str(self.socket)), 10, "dashboard url")
-
-
-def wait_until(pred: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
