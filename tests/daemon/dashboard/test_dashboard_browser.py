@@ -2,8 +2,10 @@
 
 Against a real daemon on the embedded exchange (rig.py): the page shows the scanner's
 opportunities; "Open…" asks for a size and an execution mode, Cancel sends nothing, Confirm opens
-the pair; the position appears without a reload (the SSE feed); "Close…" with confirmation closes
-it; the venue's own order list holds the pair's orders on both markets, filled, and its perp
+the pair; the position appears without a reload (the SSE feed), its ladder level arrives with a
+later snapshot; increase and decrease change the legs' sizes live; a halt (no_new) shows in the
+badge and an open is refused in the dialog with the admin API's 409; resume; "Close…" with
+confirmation closes it; the venue's own order list holds the pair's orders on both markets, filled, and its perp
 position is flat again; the page logged no console error. The screenshot (the position open) is
 written to the test's tmp dir, and copied to $BASISD_DASHBOARD_SCREENSHOT when set.
 """
@@ -57,6 +59,18 @@ def test_open_and_close_a_pair_through_the_dashboard(short_dir: Path, tmp_path: 
     print(f"dashboard browser test: {time.monotonic() - t0:.1f} s")
 
 
+def _settled_qty(rig: Rig, pid: str, changed_from: float | None = None) -> float:
+    """The spot leg's size once the pair is open with no operation running (and changed)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        p = admin(rig.sock, "GET", f"/v1/positions/{pid}")[1]
+        qty = p["legs"][0]["qty"]
+        if p["state"] == "open" and not p["operation"]["running"] and qty != changed_from:
+            return float(qty)
+        time.sleep(0.05)
+    raise AssertionError(f"{pid} did not settle: {p}")
+
+
 def _drive(browser: Any, url: str, rig: Rig, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.set_default_timeout(UI_TIMEOUT_MS)
@@ -91,12 +105,39 @@ def _drive(browser: Any, url: str, rig: Rig, tmp_path: Path) -> None:
     page.locator(f'#pnl tbody tr[data-pid="{pid}"]').wait_for()
     # the watchdog's ladder level of both legs arrives with a later snapshot, still no reload
     pos.locator(".level-ok").nth(1).wait_for()
-    page.wait_for_function("Number(document.body.dataset.snapshots) > 3")
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"dashboard screenshot: {shot}")
     if os.environ.get("BASISD_DASHBOARD_SCREENSHOT"):
         shutil.copy(shot, os.environ["BASISD_DASHBOARD_SCREENSHOT"])
+
+    # Increase and decrease through their dialogs: the legs' sizes follow, live.
+    qty = _settled_qty(rig, pid)
+    for op, field, value in (("increase", "#dlg-notional_usd", "5000"),
+                             ("decrease", "#dlg-fraction", "0.5")):
+        pos.locator(f'button[data-op="{op}"]').click()
+        page.locator(field).fill(value)
+        page.locator("#dlg-execution").select_option("taker")
+        page.locator("#dlg-ok").click()
+        page.locator("#confirm-dialog").wait_for(state="hidden")
+        before, qty = qty, _settled_qty(rig, pid, changed_from=qty)
+        assert (qty > before) if op == "increase" else (qty < before), (op, before, qty)
+        pos.locator("td.legs", has_text=f"SELL {qty:.6f} @").wait_for()
+
+    # Halt no_new: the badge says so, and an open is refused with the admin API's answer,
+    # shown in the dialog (which stays open); resume lifts it.
+    page.locator("#halt-mode").select_option("no_new")
+    page.locator("#halt-btn").click()
+    page.locator("#dlg-ok").click()
+    page.locator("#halt-badge.no_new").wait_for()
+    row.locator("button.open").click()
+    page.locator("#dlg-ok").click()
+    page.locator("#dlg-error:not([hidden])").wait_for()
+    assert "409" in page.locator("#dlg-error").inner_text()
+    page.locator("#dlg-cancel").click()
+    page.locator("#resume-btn").click()
+    page.locator("#dlg-ok").click()
+    page.locator("#halt-badge.none").wait_for()
 
     # Close with confirmation.
     pos.locator('button[data-op="close"]').click()
@@ -117,4 +158,7 @@ def _drive(browser: Any, url: str, rig: Rig, tmp_path: Path) -> None:
     log = rig.log()
     assert '"path":"/v1/positions"' in log and f'"/v1/positions/{pid}/close"' in log, \
         "the actions did not go through the admin API"
-    assert problems == [], problems
+    # Chromium logs every non-2xx fetch; the one refused open above is the only one allowed.
+    refused = "console error: Failed to load resource: the server responded with a status of 409"
+    assert [p for p in problems if not p.startswith(refused)] == [], problems
+    assert len(problems) == 1, problems
