@@ -65,6 +65,7 @@ def test_actions_need_the_page_token_and_same_origin(short_dir: Path) -> None:
         assert fetch(url, "GET", "/api/v1/state")[0] == 404
         status, _, body = fetch(url, "GET", "/api/v1/status")
         assert status == 200 and json.loads(body)["dashboard"]["url"] == url
+        assert f"dashboard: {url}" in d.ctl("status").stdout
         log = d.output()
         assert '"path":"/v1/halt"' in log and '"operator_command"' in log
         assert log.count('"dashboard_action"') == 3
@@ -117,6 +118,7 @@ def test_a_taken_port_leaves_the_daemon_serving(short_dir: Path) -> None:
             status = admin(str(d.socket), "GET", "/v1/status")[1]
             assert status["dashboard"]["enabled"] is False and status["dashboard"]["error"]
             assert "dashboard_unavailable" in d.output()
+            assert "dashboard: unavailable: " in d.ctl("status").stdout
         finally:
             d.stop()
 
