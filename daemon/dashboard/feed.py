@@ -2,8 +2,8 @@
 
 Every `refresh_s` (ten times slower while nobody watches) it asks the admin API for status,
 opportunities and positions, adds the PnL contributions and totals basisctl prints (the same
-functions, daemon.ops.render), appends equity and each opportunity's basis to bounded rings for
-the charts, and hands the encoded snapshot to every server-sent-events subscriber.
+functions, daemon.ops.render), appends equity and each opportunity's basis and predicted funding
+(PER_OPPORTUNITY) to bounded rings for the charts, and hands the encoded snapshot to every server-sent-events subscriber.
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from daemon.dashboard.upstream import AdminClient, AdminUnavailable
 from daemon.ops.render import pnl_contributions, position_totals
 
 HISTORY_POINTS = 720
+# Opportunity fields kept over time for the charts: ring name -> field of GET /v1/opportunities.
+PER_OPPORTUNITY = {"basis": "basis_bps", "funding": "funding_rate"}
 IDLE_FACTOR = 10.0
 
 
@@ -53,7 +55,8 @@ class Feed:
         self.refresh_s = refresh_s
         self.latest: bytes | None = None
         self.equity: deque[tuple[int, float]] = deque(maxlen=HISTORY_POINTS)
-        self.basis: dict[str, deque[tuple[int, float]]] = {}
+        self.rings: dict[str, dict[str, deque[tuple[int, float]]]] = {
+            name: {} for name in PER_OPPORTUNITY}
         self._subscribers: set[asyncio.Queue[bytes]] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -73,7 +76,9 @@ class Feed:
         self._wake.set()
 
     def history(self) -> dict[str, Any]:
-        return {"equity": list(self.equity), "basis": {k: list(v) for k, v in self.basis.items()}}
+        return {"equity": list(self.equity),
+                **{name: {k: list(v) for k, v in rings.items()}
+                   for name, rings in self.rings.items()}}
 
     def _publish(self, data: bytes) -> None:
         for q in list(self._subscribers):
@@ -108,10 +113,11 @@ class Feed:
         if isinstance(equity, (int, float)):
             self.equity.append((now_ms, float(equity)))
         for o in snap["opportunities"]:
-            bps = o.get("basis_bps")
-            if isinstance(bps, (int, float)):
-                ring = self.basis.setdefault(o["key"], deque(maxlen=HISTORY_POINTS))
-                ring.append((now_ms, float(bps)))
+            for name, field in PER_OPPORTUNITY.items():
+                value = o.get(field)
+                if isinstance(value, (int, float)):
+                    ring = self.rings[name].setdefault(o["key"], deque(maxlen=HISTORY_POINTS))
+                    ring.append((now_ms, float(value)))
 
     async def run(self) -> None:
         while True:

@@ -2,10 +2,10 @@
 import { h } from "./dom.js";
 import { renderOpportunities } from "./opportunities.js";
 import { renderPositions, renderPnl } from "./positions.js";
-import { initCharts, loadFunding, setSeries } from "./charts.js";
+import { drawFunding, initCharts, loadFunding, setSeries } from "./charts.js";
 import { initHalt, renderHalt } from "./halt.js";
 
-const state = { selected: null, basis: {}, equity: [], fundingLoaded: 0 };
+const state = { selected: null, basis: {}, funding: {}, equity: [], fundingLoaded: 0 };
 const live = document.getElementById("live");
 const banner = document.getElementById("banner");
 const HISTORY = 720;
@@ -20,7 +20,7 @@ function select(o) {
   document.getElementById("chart-subject").textContent = `${o.type} ${o.symbol}`;
   setSeries("chart-basis", state.basis[o.key] || []);
   state.fundingLoaded = Date.now();
-  loadFunding(o);
+  loadFunding(o, state.funding[o.key] || []);
   for (const tr of document.querySelectorAll("#opportunities tbody tr")) {
     tr.classList.toggle("selected", tr.dataset.key === o.key);
   }
@@ -42,6 +42,7 @@ function onSnapshot(snap) {
   const opps = snap.opportunities || [];
   for (const o of opps) {
     if (typeof o.basis_bps === "number") push(state.basis[o.key] ||= [], [snap.ts_ms, o.basis_bps]);
+    if (typeof o.funding_rate === "number") push(state.funding[o.key] ||= [], [snap.ts_ms, o.funding_rate]);
   }
   const eq = status?.watchdog?.equity_usdt;
   if (typeof eq === "number") push(state.equity, [snap.ts_ms, eq]);
@@ -54,6 +55,7 @@ function onSnapshot(snap) {
   else if (state.selected) {
     setSeries("chart-basis", state.basis[state.selected.key] || []);
     if (Date.now() - state.fundingLoaded > 30000) select(state.selected);
+    else drawFunding(state.funding[state.selected.key] || []);
   }
   setSeries("chart-equity", state.equity);
   live.textContent = `live ${new Date(snap.ts_ms).toISOString().slice(11, 19)} UTC`;
@@ -67,6 +69,7 @@ function connect() {
     const hist = JSON.parse(ev.data);
     state.equity = hist.equity || [];
     state.basis = hist.basis || {};
+    state.funding = hist.funding || {};
   });
   es.addEventListener("snapshot", (ev) => onSnapshot(JSON.parse(ev.data)));
   es.onerror = () => { live.textContent = "reconnecting"; live.className = "badge off"; };
