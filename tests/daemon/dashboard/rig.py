@@ -1,23 +1,21 @@
 """A real daemon with the dashboard on, for the dashboard tests.
 
-`Rig` starts `basisd sim` (realtime clock, one Binance-dialect venue) and `basisd run` against it
-as an external sim, the dashboard on an ephemeral loopback port, the strategy off (every pair is
-the test's). `DashboardOnly` runs a daemon with no venues: the admin socket's halt/resume routes
+`Rig` is tests/process_rig.py's: `basisd sim` (realtime clock, one Binance-dialect venue) and
+`basisd run` against it as an external sim, the strategy off (every pair is the test's), here
+with the dashboard on an ephemeral loopback port. `DashboardOnly` runs a daemon with no venues: the admin socket's halt/resume routes
 and the dashboard, quick to start, for the guard tests.
 """
 from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import MINIMAL_CONFIG, ROOT, DaemonProc
-from tests.daemon.legging.test_legging_crash import (BASISD, SimClient, _daemon_config,
-                                                     _wait, _write_configs, admin)
+from tests import process_rig
+from tests.conftest import MINIMAL_CONFIG, DaemonProc
+from tests.process_rig import admin, wait
 
 DASHBOARD = "\n[dashboard]\nenabled = true\nhost = \"127.0.0.1\"\nport = 0\nrefresh_s = 0.5\n"
 
@@ -50,45 +48,19 @@ def fetch(url: str, method: str = "GET", path: str = "/", body: Any = None,
         conn.close()
 
 
-class Rig:
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.env.pop("BASISD_SOCKET", None)
-        simcfg, self.dcfg = _write_configs(tmp)
-        self.sim = subprocess.Popen([*BASISD, "sim", "--config", str(simcfg)], cwd=ROOT,
-                                    env=self.env, stdout=subprocess.PIPE,
-                                    stderr=open(tmp / "sim.err", "wb"), text=True)
-        self.daemon: subprocess.Popen[bytes] | None = None
-        self.sock = str(tmp / "b.sock")
-        self.log_path = tmp / "daemon.log"
+class Rig(process_rig.Rig):
+    """process_rig's sim + daemon, the daemon logging at info with the dashboard on."""
 
     def start(self) -> str:
-        assert self.sim.stdout is not None
-        line = json.loads(self.sim.stdout.readline())
-        self.venue = SimClient(line)
-        _daemon_config(self.dcfg, self.tmp, line)
+        self.start_sim()
         text = self.dcfg.read_text().replace('log_level = "warning"', 'log_level = "info"')
         self.dcfg.write_text(text + DASHBOARD)
-        self.env.update(BASISD_SIMA_API_KEY=line["api_key"], BASISD_SIMA_API_SECRET=line["api_secret"])
-        self.daemon = subprocess.Popen([*BASISD, "run", "--config", str(self.dcfg)], cwd=ROOT,
-                                       env=self.env, stdout=open(self.log_path, "wb"),
-                                       stderr=subprocess.STDOUT)
-        _wait(lambda: admin(self.sock, "GET", "/v1/positions")[0] == 200, 30, "engine ready")
+        self.start_daemon()
         return dashboard_url(self.sock)
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        for p in (self.daemon, self.sim):
-            if p is not None and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+    def log_text(self) -> str:
+        self.log.flush()
+        return (self.tmp / "daemon.log").read_text(errors="replace")
 
 
 class DashboardOnly(DaemonProc):
@@ -103,4 +75,4 @@ class DashboardOnly(DaemonProc):
 
     def url(self) -> str:
         assert self.ready(), self.output()
-        return _wait(lambda: dashboard_url(str(self.socket)), 10, "dashboard url")
+        return str(wait(lambda: dashboard_url(str(self.socket)), 10, "dashboard url"))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.daemon.dashboard.rig import Rig
-from tests.daemon.legging.test_legging_crash import admin
+from tests.process_rig import admin
 
 CHROMIUM = Path("/usr/bin/chromium")
 KEY = "reverse_basis|BTCUSDT|perp=sim-a|spot=sim-a"
@@ -55,7 +55,7 @@ def test_open_and_close_a_pair_through_the_dashboard(short_dir: Path, tmp_path: 
             finally:
                 browser.close()
     finally:
-        rig.stop()
+        rig.close()
     print(f"dashboard browser test: {time.monotonic() - t0:.1f} s")
 
 
@@ -155,7 +155,7 @@ def _drive(browser: Any, url: str, rig: Rig, tmp_path: Path) -> None:
         filled = {o["side"] for o in orders if o["status"] == "FILLED"}
         assert filled == {"BUY", "SELL"}, (path, orders)      # opened, then closed
     assert abs(rig.venue.perp_amt()) < 1e-9
-    log = rig.log()
+    log = rig.log_text()
     assert '"path":"/v1/positions"' in log and f'"/v1/positions/{pid}/close"' in log, \
         "the actions did not go through the admin API"
     # Chromium logs every non-2xx fetch; the one refused open above is the only one allowed.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.conftest import BIN
 from tests.daemon.dashboard.rig import DashboardOnly, fetch
-from tests.daemon.legging.test_legging_crash import admin
+from tests.process_rig import admin
 
 
 def _csrf(page: bytes) -> str:
