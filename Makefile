@@ -28,6 +28,7 @@ $(TEST_STAMP): $(STAMP) requirements-test.lock
 
 run: $(STAMP)
 	@echo "basisd: admin socket will be $(CURDIR)/run/basisd.sock  (try: $(BIN)/basisctl status)"
+	@echo "basisd: dashboard at http://127.0.0.1:8470/ (the embedded default's [dashboard])"
 	@exec $(BIN)/basisd run
 
 test: $(TEST_STAMP)

@@ -123,6 +123,8 @@ class DashboardServer:
             resp = error_response(404, f"no route {request.method} {request.path}")
         except web.HTTPMethodNotAllowed:
             resp = error_response(405, f"method {request.method} not allowed on {request.path}")
+        except web.HTTPException as exc:     # e.g. 413 for a body over client_max_size
+            resp = error_response(exc.status, exc.reason or "error")
         if not resp.prepared:
             resp.headers.update({k: v for k, v in _SECURITY_HEADERS.items()
                                  if k not in resp.headers})
@@ -132,7 +134,7 @@ class DashboardServer:
         assert self._token is not None
         if not same(self._token, given):
             return error_response(403, "wrong dashboard access token")
-        resp = web.HTTPSeeOther("/")
+        resp = web.Response(status=303, headers={"Location": "/"})
         resp.set_cookie(TOKEN_COOKIE, self._token, httponly=True, samesite="Strict", path="/")
         return resp
 

@@ -63,6 +63,8 @@ def test_actions_need_the_page_token_and_same_origin(short_dir: Path) -> None:
         # only the actions and reads the dashboard offers
         assert fetch(url, "POST", "/api/v1/reload", {}, ok)[0] == 404
         assert fetch(url, "GET", "/api/v1/state")[0] == 404
+        status, _, body = fetch(url, "POST", "/api/v1/halt", {"mode": "x" * 100_000}, ok)
+        assert status == 413 and json.loads(body)["error"]
         status, _, body = fetch(url, "GET", "/api/v1/status")
         assert status == 200 and json.loads(body)["dashboard"]["url"] == url
         assert f"dashboard: {url}" in d.ctl("status").stdout
