@@ -3,7 +3,8 @@
 Every `refresh_s` (ten times slower while nobody watches) it asks the admin API for status,
 opportunities and positions, adds the PnL contributions and totals basisctl prints (the same
 functions, daemon.ops.render), appends equity and each opportunity's basis and predicted funding
-(PER_OPPORTUNITY) to bounded rings for the charts, and hands the encoded snapshot to every server-sent-events subscriber.
+(PER_OPPORTUNITY) to bounded rings for the charts, and hands the encoded snapshot to every
+server-sent-events subscriber.
 """
 from __future__ import annotations
 
