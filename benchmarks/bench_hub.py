@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks._common import Row, print_table, summarize, time_each
@@ -41,9 +42,15 @@ class CountingActions:
     transfer = deleverage = unwind = close = rehedge = _hit
 
 
-def rig(n_pairs: int) -> tuple[Hub, Watchdog, CountingActions, list[str]]:
-    hub = Hub()
+def rig(n_pairs: int, lead: str | None = None,
+        source: Callable[[list[Pair]], Callable[[], list[Pair]]] | None = None,
+        hub: Hub | None = None) -> tuple[Hub, Watchdog, CountingActions, list[str]]:
+    """`lead`: the first pair's symbol; `source(pairs)`: the watchdog's view of them (default: the
+    list itself; the ingest benchmark hands them to a real LeggingEngine and reads them back)."""
+    hub = hub if hub is not None else Hub()
     symbols = [f"C{i:03d}USDT" for i in range(n_pairs)]
+    if lead is not None and symbols:
+        symbols[0] = lead
     price, qty = 100.0, 10.0            # 1 000 USDT per pair
     hub.set_margin_account(MarginAccount(venue=V, margin_level=8.0))
     hub.set_balance(Balance(venue=V, wallet="margin", asset="USDT",
@@ -64,7 +71,8 @@ def rig(n_pairs: int) -> tuple[Hub, Watchdog, CountingActions, list[str]]:
                           target_qty=qty, notional_usd=price * qty, execution="taker",
                           state=State.OPEN))
     actions = CountingActions()
-    wd = Watchdog(hub, WatchdogConfig(net_apr_grace_s=1e9), lambda: pairs, actions)
+    wd = Watchdog(hub, WatchdogConfig(net_apr_grace_s=1e9),
+                  source(pairs) if source is not None else (lambda: pairs), actions)
     for sym in symbols:
         wd.set_brackets(V, sym, BRACKETS)
     wd.start()
@@ -76,7 +84,8 @@ def _mark(sym: str, price: float) -> Mark:
                 next_funding_ms=0, interval_h=8.0, ts_ms=0)
 
 
-def run(n: int = 3000, sizes: tuple[int, ...] = (1, 10, 100), budget_s: float = 3.0) -> list[Row]:
+def run(n: int = 3000, sizes: tuple[int, ...] = (1, 10, 100, 300), budget_s: float = 3.0
+        ) -> list[Row]:
     rows: list[Row] = []
     for n_pairs in sizes:
         hub, wd, actions, symbols = rig(n_pairs)
