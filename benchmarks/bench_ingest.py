@@ -12,7 +12,7 @@ watching N open reverse-basis pairs on the stream's venue (the first one on the 
 held by a real LeggingEngine whose HubEvents subscriber is attached), the FundingFeed (priority
 60) started, the Scanner built (it runs on its own tick, not per frame: not timed here).
 
-Run: python -m benchmarks.bench_ingest [--frames N] [--runs R]
+Run: python -m benchmarks.bench_ingest [--frames N] [--runs R] [--profile]
 """
 from __future__ import annotations
 
@@ -181,8 +181,19 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=200_000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--profile", action="store_true",
+                    help="profile our path with pyinstrument (requirements-bench.lock) instead")
     args = ap.parse_args(argv if argv is not None else [])
     stream = generate(args.frames)
+    if args.profile:
+        from pyinstrument import Profiler
+        c = Ours(stream)
+        c.reset()
+        with Profiler(interval=0.0001) as prof:
+            for f in c.inputs():
+                c.handle(f)
+        print(prof.output_text(unicode=True, color=False))
+        return
     res, ratios = peers_interleaved(stream, args.runs, PEERS)
     for n, f in res.items():
         print(f"  {n:12s} {f}")
