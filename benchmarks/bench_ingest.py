@@ -162,12 +162,12 @@ def with_pairs(stream: DepthStream, runs: int, sizes: tuple[int, ...] = (0, 10, 
         for n in sizes[r % len(sizes):] + sizes[:r % len(sizes)]:
             c, rig = consumers[n]
             wd, calls = rig["watchdog"], rig["actions"]
-            before = wd.evaluations     # warm from the probe: no warm-up evaluations counted
+            before = getattr(wd, "evaluations", 0)     # warm from the probe: no warm-up evaluations counted
             per_run[n].append(one_pass(c, warmup=0, limit=limits[n]))
             if calls.calls or c.hub.subscriber_errors:
                 raise RuntimeError(f"with {n} pairs: actions {calls.calls}, subscriber "
                                    f"errors {c.hub.subscriber_errors} {c.hub.last_subscriber_error}")
-            per_run[n][-1]["evaluations_per_frame"] = (wd.evaluations - before) / limits[n]
+            per_run[n][-1]["evaluations_per_frame"] = (getattr(wd, "evaluations", 0) - before) / limits[n]
     out: dict[str, Any] = {str(n): median_figures(rs) | {"frames": limits[n]}
                            for n, rs in per_run.items()}
     base = per_run[sizes[0]]
