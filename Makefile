@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.basisd-installed
 TEST_STAMP := $(VENV)/.basisd-test-installed
+BENCH_STAMP := $(VENV)/.basisd-bench-installed
 # pip's own progress on a terminal; quiet in CI and pipes.
 PIP_QUIET = $$( [ -t 1 ] || echo --quiet )
 PIP = $(BIN)/python -m pip install --disable-pip-version-check $(PIP_QUIET)
@@ -26,15 +27,24 @@ $(TEST_STAMP): $(STAMP) requirements-test.lock
 	@$(PIP) -r requirements.lock -r requirements-test.lock
 	@touch $(TEST_STAMP)
 
+# The peers `make bench` compares against (cryptofeed and its book) and a profiler: benchmark
+# only, never installed by `make run` or `make test`.
+$(BENCH_STAMP): $(TEST_STAMP) requirements-bench.lock
+	@echo "basisd: installing benchmark-only peers (requirements-bench.lock) into $(VENV)"
+	@$(PIP) -r requirements.lock -r requirements-test.lock -r requirements-bench.lock
+	@touch $(BENCH_STAMP)
+
 run: $(STAMP)
 	@echo "basisd: admin socket will be $(CURDIR)/run/basisd.sock  (try: $(BIN)/basisctl status)"
+	@echo "basisd: dashboard at http://127.0.0.1:8470/ (the embedded default's [dashboard])"
 	@exec $(BIN)/basisd run
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: $(TEST_STAMP)
-	$(BIN)/python -m benchmarks
+# Sizes: BENCH_RUNS (5), BENCH_FRAMES (200000), BENCH_SIM_MINUTES (30); writes bench-results.json.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/python -m ruff check daemon connectors tests benchmarks

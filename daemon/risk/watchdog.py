@@ -591,6 +591,7 @@ class Watchdog:
             "daily_loss": msgspec.to_builtins(self.loss),
             "daily_loss_baseline": baseline_status(self.cfg.daily_loss_limit, self.loss_waiting_for,
                                                    self.loss.day),
+            "equity_usdt": self.equity(),
             "pairs": pairs,
             "steps": list(self.steps)[-50:],
             "evaluations": self.evaluations,
