@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.basisd-installed
 TEST_STAMP := $(VENV)/.basisd-test-installed
+# The compiled book core (optional: without a C compiler the book runs on its Python core).
+EXT_STAMP := $(VENV)/.basisd-ext-built
 # pip's own progress on a terminal; quiet in CI and pipes.
 PIP_QUIET = $$( [ -t 1 ] || echo --quiet )
 PIP = $(BIN)/python -m pip install --disable-pip-version-check $(PIP_QUIET)
@@ -26,14 +28,20 @@ $(TEST_STAMP): $(STAMP) requirements-test.lock
 	@$(PIP) -r requirements.lock -r requirements-test.lock
 	@touch $(TEST_STAMP)
 
-run: $(STAMP)
+# The editable install builds it too; this rebuilds it in place whenever the C source changes.
+$(EXT_STAMP): $(STAMP) daemon/core/_book.c setup.py
+	@$(BIN)/python setup.py --quiet build_ext --inplace \
+		|| echo "basisd: the compiled book core did not build; the book runs on its Python core"
+	@touch $@
+
+run: $(STAMP) $(EXT_STAMP)
 	@echo "basisd: admin socket will be $(CURDIR)/run/basisd.sock  (try: $(BIN)/basisctl status)"
 	@exec $(BIN)/basisd run
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) $(EXT_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: $(TEST_STAMP)
+bench: $(TEST_STAMP) $(EXT_STAMP)
 	$(BIN)/python -m benchmarks
 
 lint: $(TEST_STAMP)
@@ -48,4 +56,4 @@ lock:
 	/tmp/basisd-lock/bin/pip freeze --exclude-editable | grep -v "^-e" | LC_ALL=C sort | LC_ALL=C comm -23 - requirements.lock > requirements-test.lock
 
 clean:
-	rm -rf $(VENV) run state
+	rm -rf $(VENV) run state build daemon/core/_book*.so

@@ -54,6 +54,9 @@ class StreamState(Struct, kw_only=True):
     last_msg_ms: int = 0
 
 
+_perf_ns = time.perf_counter_ns
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -81,6 +84,7 @@ class Hub:
         # perf_counter_ns of each book's last change (tick-to-order); venue event ms last seen
         self.book_ns: dict[InstrumentKey, int] = {}
         self._book_event_ms: dict[InstrumentKey, int] = {}
+        self._book_streams: dict[InstrumentKey, tuple[str, str]] = {}   # key -> its stream's key
         self.last_subscriber_error: str = ""
 
     # -- subscriptions -------------------------------------------------------------------------
@@ -102,8 +106,11 @@ class Hub:
             try:
                 callback(kind, item)
             except Exception as exc:  # a subscriber bug must never kill the connector feeding us
-                self.subscriber_errors += 1
-                self.last_subscriber_error = f"{getattr(callback, '__qualname__', callback)}: {exc!r}"
+                self._subscriber_failed(callback, exc)
+
+    def _subscriber_failed(self, callback: Subscriber, exc: Exception) -> None:
+        self.subscriber_errors += 1
+        self.last_subscriber_error = f"{getattr(callback, '__qualname__', callback)}: {exc!r}"
 
     # -- reference data ------------------------------------------------------------------------
     def set_instrument(self, inst: Instrument) -> None:
@@ -120,15 +127,31 @@ class Hub:
         return book
 
     # -- market data ---------------------------------------------------------------------------
-    def book_changed(self, key: InstrumentKey) -> None:
-        """Connectors call this after applying a diff/snapshot to `self.books[key]`."""
-        self.book_ns[key] = time.perf_counter_ns()
-        self.publish(BOOK, key)
+    def book_changed(self, key: InstrumentKey, msg_ms: int = 0) -> None:
+        """Connectors call this after applying a diff/snapshot to `self.books[key]`; `msg_ms`
+        (when given) is the frame's arrival, as `touch` records it for the book's stream. Once
+        per depth frame: `publish` is inlined."""
+        self.book_ns[key] = _perf_ns()
+        if msg_ms:
+            stream = self._book_streams.get(key)
+            if stream is None:
+                stream = self._book_streams[key] = (key.venue, book_stream(key))
+            state = self.streams.get(stream)
+            if state is not None:
+                state.last_msg_ms = msg_ms
+        for callback in self._callbacks:
+            try:
+                callback(BOOK, key)
+            except Exception as exc:
+                self._subscriber_failed(callback, exc)
+        if self.observe is not _ignore:
+            self._feed_lag(key)
+
+    def _feed_lag(self, key: InstrumentKey) -> None:
+        """The venue's event time -> now, once per new event (a resync repeats one); an event
+        "from the future" is the two clocks disagreeing, not a latency: not counted."""
         book = self.books.get(key)
-        # feed lag: the venue's event time -> now, once per new event (a resync repeats one);
-        # an event "from the future" is the two clocks disagreeing, not a latency: not counted
-        if (self.observe is not _ignore and book is not None and book.ts_ms
-                and book.ts_ms != self._book_event_ms.get(key)):
+        if book is not None and book.ts_ms and book.ts_ms != self._book_event_ms.get(key):
             self._book_event_ms[key] = book.ts_ms
             lag = time.time() - book.ts_ms / 1000
             if lag >= 0:

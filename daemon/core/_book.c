@@ -1,0 +1,749 @@
+/* daemon.core._book: the compiled core of daemon/core/book.py (plain CPython C API).
+ *
+ * Same contract as the pure-Python core in daemon/core/book_core.py (tests/daemon/core/
+ * test_book_native.py feeds both the same frames and compares): per side, a sorted array of int64
+ * keys ("key space": +units on bids, -units on asks, best = largest = last) and a parallel array of
+ * double quantities. Decimal price text is parsed straight into an exact integer key at the
+ * book's unit; anything this fast parser does not take (off-grid, exponent, sign, > 18 digits,
+ * non-str) goes to the Python method `_slow_key(price, grow)` - the one exact Decimal path, which
+ * may refine the unit (`_rescale`). Levels come as a sequence of [price, qty, ...] or as the raw
+ * JSON text of such an array (msgspec.Raw): the JSON form is parsed here without a Python object
+ * per level; JSON it does not expect is handed to `_apply_json_slow(side, raw)` (re-applying
+ * levels is idempotent, so a partial fast pass before it changes nothing).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    int64_t *key;
+    double *qty;
+    Py_ssize_t n, cap;
+} Side;
+
+typedef struct {
+    PyObject_HEAD
+    Side s[2];
+    long long units, scale, per_tick, tick_units, tick_scale;
+    PyObject *last_update_id, *ts_ms;
+} Core;
+
+static PyObject *str_slow_key, *str_apply_json_slow;
+static const double EXACT = 9007199254740992.0; /* 2**53 */
+
+/* ------------------------------------------------------------------ storage */
+static int side_reserve(Side *s, Py_ssize_t need) {
+    if (need <= s->cap) return 0;
+    Py_ssize_t cap = s->cap < 16 ? 16 : s->cap + s->cap / 2;
+    if (cap < need) cap = need;
+    int64_t *k = PyMem_Realloc(s->key, (size_t)cap * sizeof(int64_t));
+    if (!k) { PyErr_NoMemory(); return -1; }
+    s->key = k;
+    double *q = PyMem_Realloc(s->qty, (size_t)cap * sizeof(double));
+    if (!q) { PyErr_NoMemory(); return -1; }
+    s->qty = q;
+    s->cap = cap;
+    return 0;
+}
+
+/* First index i with key[i] >= k, galloping from the end (updates cluster at the touch). */
+static Py_ssize_t lower_bound(const Side *s, int64_t k) {
+    Py_ssize_t lo = 0, hi = s->n, step = 1;
+    while (hi - step > 0) {
+        Py_ssize_t c = hi - step;
+        if (s->key[c] < k) { lo = c + 1; break; }
+        hi = c;
+        step <<= 1;
+    }
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (s->key[mid] < k) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+static int side_set(Side *s, int64_t k, double q) {
+    Py_ssize_t i = lower_bound(s, k);
+    int found = i < s->n && s->key[i] == k;
+    if (q > 0.0) {
+        if (found) { s->qty[i] = q; return 0; }
+        if (side_reserve(s, s->n + 1) < 0) return -1;
+        Py_ssize_t tail = s->n - i;
+        if (tail) {
+            memmove(s->key + i + 1, s->key + i, (size_t)tail * sizeof(int64_t));
+            memmove(s->qty + i + 1, s->qty + i, (size_t)tail * sizeof(double));
+        }
+        s->key[i] = k;
+        s->qty[i] = q;
+        s->n++;
+    } else if (found) {
+        Py_ssize_t tail = s->n - i - 1;
+        if (tail) {
+            memmove(s->key + i, s->key + i + 1, (size_t)tail * sizeof(int64_t));
+            memmove(s->qty + i, s->qty + i + 1, (size_t)tail * sizeof(double));
+        }
+        s->n--;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ parsing */
+static const uint64_t POW10[19] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL};
+
+/* Plain decimal text (digits, at most one '.', <= 18 significant digits) on the book's unit:
+ * 1 and *out = unsigned key; 0 = not for the fast path (the exact Python path decides). */
+static int fast_key(const Core *self, const char *p, Py_ssize_t len, int64_t *out) {
+    uint64_t m = 0;
+    int sig = 0, frac = -1, any = 0;
+    if (len <= 0 || len > 64) return 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (c >= '0' && c <= '9') {
+            any = 1;
+            if (frac >= 0) frac++;
+            if (m == 0 && c == '0') continue;
+            if (++sig > 18) return 0;
+            m = m * 10 + (uint64_t)(c - '0');
+        } else if (c == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return 0;
+        }
+    }
+    if (!any) return 0;
+    if (frac < 0) frac = 0;
+    if (frac > 18) return 0;
+    /* key = m * scale / (10**frac * units), exactly or not at all */
+    __int128 num = (__int128)m * (__int128)self->scale;
+    __int128 den = (__int128)POW10[frac] * (__int128)self->units;
+    __int128 q;
+    if (num <= (__int128)UINT64_MAX && den <= (__int128)UINT64_MAX) {
+        uint64_t un = (uint64_t)num, ud = (uint64_t)den;
+        if (un % ud) return 0;
+        q = un / ud;
+    } else {
+        if (num % den) return 0;
+        q = num / den;
+    }
+    if (q > (__int128)INT64_MAX) return 0;
+    *out = (int64_t)q;
+    return 1;
+}
+
+static const double DPOW10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* A quantity as float(x) gives it: plain text here, anything else through float(). Plain
+ * decimals with a mantissa below 2**53 and at most 22 decimals are one IEEE division of two
+ * exact doubles, the correctly rounded value float() also returns (Clinger's fast path; it
+ * skips PyOS_string_to_double, which costs more than the rest of a level update). */
+static int parse_qty_text(const char *p, Py_ssize_t len, double *out) {
+    char buf[72];
+    if (len <= 0 || len > 64) return 0;
+    {
+        uint64_t m = 0;
+        int frac = -1, any = 0, ok = 1;
+        for (Py_ssize_t i = 0; i < len && ok; i++) {
+            char c = p[i];
+            if (c >= '0' && c <= '9') {
+                any = 1;
+                if (frac >= 0) frac++;
+                m = m * 10 + (uint64_t)(c - '0');
+                if (m > (1ULL << 53)) ok = 0;
+            } else if (c == '.' && frac < 0) {
+                frac = 0;
+            } else {
+                ok = 0;
+            }
+        }
+        if (ok && any && frac <= 22) {
+            *out = frac > 0 ? (double)m / DPOW10[frac] : (double)m;
+            return 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+'))
+            return 0;
+    }
+    memcpy(buf, p, (size_t)len);
+    buf[len] = 0;
+    char *end;
+    double v = PyOS_string_to_double(buf, &end, NULL);
+    if (end != buf + len) { PyErr_Clear(); return 0; }
+    if (v == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+    *out = v;
+    return 1;
+}
+
+static int qty_of(PyObject *o, double *out) {
+    if (PyFloat_CheckExact(o)) { *out = PyFloat_AS_DOUBLE(o); return 0; }
+    if (PyUnicode_Check(o) && PyUnicode_IS_COMPACT_ASCII(o)
+        && parse_qty_text((const char *)PyUnicode_DATA(o), PyUnicode_GET_LENGTH(o), out))
+        return 0;
+    PyObject *f = PyNumber_Float(o);
+    if (!f) return -1;
+    *out = PyFloat_AS_DOUBLE(f);
+    Py_DECREF(f);
+    return 0;
+}
+
+/* Unsigned key of a price object; 1 = key, 0 = no level can sit there (not grow), -1 = error. */
+static int key_of(Core *self, PyObject *price, int grow, int64_t *out) {
+    if (PyUnicode_Check(price) && PyUnicode_IS_COMPACT_ASCII(price)
+        && fast_key(self, (const char *)PyUnicode_DATA(price), PyUnicode_GET_LENGTH(price), out))
+        return 1;
+    PyObject *r = PyObject_CallMethodObjArgs((PyObject *)self, str_slow_key, price,
+                                             grow ? Py_True : Py_False, NULL);
+    if (!r) return -1;
+    if (r == Py_None) { Py_DECREF(r); return 0; }
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(r, &overflow);
+    Py_DECREF(r);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (overflow || v == INT64_MIN) {
+        PyErr_SetString(PyExc_ValueError, "price is beyond the book's 64-bit key range");
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+/* One level: price and qty as objects. */
+static int apply_one(Core *self, int side, PyObject *price, PyObject *qtyo) {
+    double q;
+    int64_t k;
+    if (qty_of(qtyo, &q) < 0) return -1;
+    int r = key_of(self, price, q > 0.0, &k);
+    if (r <= 0) return r;
+    return side_set(&self->s[side], side ? -k : k, q);
+}
+
+/* One level from JSON text spans. */
+static int apply_span(Core *self, int side, const char *p, Py_ssize_t pl, const char *qs,
+                      Py_ssize_t ql) {
+    double q;
+    int64_t k;
+    if (!parse_qty_text(qs, ql, &q)) {
+        PyObject *t = PyUnicode_DecodeUTF8(qs, ql, NULL);
+        if (!t) return -1;
+        int r = qty_of(t, &q);
+        Py_DECREF(t);
+        if (r < 0) return -1;
+    }
+    if (!fast_key(self, p, pl, &k)) {
+        PyObject *t = PyUnicode_DecodeUTF8(p, pl, NULL);
+        if (!t) return -1;
+        int r = key_of(self, t, q > 0.0, &k);
+        Py_DECREF(t);
+        if (r <= 0) return r;
+    }
+    return side_set(&self->s[side], side ? -k : k, q);
+}
+
+#define WS(c) ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
+
+/* [["p","q"], ...]: 0 done, -1 error, 1 not the expected shape (slow path). */
+static int apply_json(Core *self, int side, const char *p, Py_ssize_t len) {
+    const char *e = p + len;
+#define SKIP while (p < e && WS(*p)) p++
+    SKIP;
+    if (p >= e || *p++ != '[') return 1;
+    SKIP;
+    if (p < e && *p == ']') return 0;
+    for (;;) {
+        const char *s[2];
+        Py_ssize_t l[2];
+        SKIP;
+        if (p >= e || *p++ != '[') return 1;
+        for (int f = 0; f < 2; f++) {
+            SKIP;
+            if (p >= e || *p++ != '"') return 1;
+            s[f] = p;
+            while (p < e && *p != '"' && *p != '\\') p++;
+            if (p >= e || *p != '"') return 1;
+            l[f] = p - s[f];
+            p++;
+            SKIP;
+            if (p >= e || *p++ != (f ? ']' : ',')) return 1;
+        }
+        if (apply_span(self, side, s[0], l[0], s[1], l[1]) < 0) return -1;
+        SKIP;
+        if (p >= e) return 1;
+        if (*p == ']') return 0;
+        if (*p++ != ',') return 1;
+    }
+#undef SKIP
+}
+
+static int get_side(PyObject *o, int *side) {
+    long v = PyLong_AsLong(o);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (v != 0 && v != 1) { PyErr_SetString(PyExc_ValueError, "side must be BID (0) or ASK (1)"); return -1; }
+    *side = (int)v;
+    return 0;
+}
+
+static int item2(PyObject *lv, PyObject **a, PyObject **b) {  /* new references */
+    if (PyTuple_CheckExact(lv) && PyTuple_GET_SIZE(lv) >= 2) {
+        *a = PyTuple_GET_ITEM(lv, 0); *b = PyTuple_GET_ITEM(lv, 1);
+        Py_INCREF(*a); Py_INCREF(*b);
+        return 0;
+    }
+    if (PyList_CheckExact(lv) && PyList_GET_SIZE(lv) >= 2) {
+        *a = PyList_GET_ITEM(lv, 0); *b = PyList_GET_ITEM(lv, 1);
+        Py_INCREF(*a); Py_INCREF(*b);
+        return 0;
+    }
+    *a = PySequence_GetItem(lv, 0);
+    if (!*a) return -1;
+    *b = PySequence_GetItem(lv, 1);
+    if (!*b) { Py_CLEAR(*a); return -1; }
+    return 0;
+}
+
+static int apply_item(Core *self, int side, PyObject *lv) {
+    PyObject *a, *b;
+    if (item2(lv, &a, &b) < 0) return -1;
+    int r = apply_one(self, side, a, b);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return r;
+}
+
+static int apply_levels_obj(Core *self, int side, PyObject *levels) {
+    if (PyList_CheckExact(levels) || PyTuple_CheckExact(levels)) {
+        /* Index each time: a slow-path callback could in principle mutate a list. */
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(levels); i++) {
+            PyObject *lv = PySequence_Fast_GET_ITEM(levels, i);
+            Py_INCREF(lv);
+            int r = apply_item(self, side, lv);
+            Py_DECREF(lv);
+            if (r < 0) return -1;
+        }
+        return 0;
+    }
+    if (PyObject_CheckBuffer(levels) && !PyUnicode_Check(levels)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(levels, &view, PyBUF_SIMPLE) < 0) return -1;
+        int r = apply_json(self, side, (const char *)view.buf, view.len);
+        PyBuffer_Release(&view);
+        if (r != 1) return r;
+        PyObject *side_o = PyLong_FromLong(side);
+        if (!side_o) return -1;
+        PyObject *x = PyObject_CallMethodObjArgs((PyObject *)self, str_apply_json_slow, side_o,
+                                                 levels, NULL);
+        Py_DECREF(side_o);
+        if (!x) return -1;
+        Py_DECREF(x);
+        return 0;
+    }
+    PyObject *it = PyObject_GetIter(levels);
+    if (!it) return -1;
+    PyObject *lv;
+    while ((lv = PyIter_Next(it))) {
+        int r = apply_item(self, side, lv);
+        Py_DECREF(lv);
+        if (r < 0) { Py_DECREF(it); return -1; }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ prices */
+/* units * unsigned_key / den_mul*scale as the correctly rounded float Python's int / int gives. */
+static PyObject *price_obj(const Core *self, __int128 ukey, long long den_mul) {
+    __int128 num = ukey * self->units;
+    __int128 den = (__int128)self->scale * den_mul;
+    if (num < (__int128)EXACT && num > -(__int128)EXACT && den < (__int128)EXACT)
+        return PyFloat_FromDouble((double)(long long)num / (double)(long long)den);
+    /* |ukey| < 2**64: two halves keep it exact */
+    PyObject *k = NULL, *u = PyLong_FromLongLong(self->units);
+    {
+        int neg = ukey < 0;
+        unsigned __int128 a = neg ? -(unsigned __int128)ukey : (unsigned __int128)ukey;
+        PyObject *lo = PyLong_FromUnsignedLongLong((unsigned long long)a);
+        PyObject *nk = (lo && neg) ? PyNumber_Negative(lo) : NULL;
+        if (neg) { Py_XDECREF(lo); k = nk; } else k = lo;
+    }
+    PyObject *s = PyLong_FromLongLong(self->scale * den_mul);  /* scale < 2**62 checked on set */
+    PyObject *n = (k && u) ? PyNumber_Multiply(k, u) : NULL;
+    PyObject *r = (n && s) ? PyNumber_TrueDivide(n, s) : NULL;
+    Py_XDECREF(k); Py_XDECREF(u); Py_XDECREF(s); Py_XDECREF(n);
+    return r;
+}
+
+static PyObject *level_tuple(const Core *self, int side, Py_ssize_t i) {
+    const Side *s = &self->s[side];
+    PyObject *p = price_obj(self, side ? -(__int128)s->key[i] : (__int128)s->key[i], 1);
+    if (!p) return NULL;
+    PyObject *q = PyFloat_FromDouble(s->qty[i]);
+    if (!q) { Py_DECREF(p); return NULL; }
+    PyObject *t = PyTuple_Pack(2, p, q);
+    Py_DECREF(p); Py_DECREF(q);
+    return t;
+}
+
+/* ------------------------------------------------------------------ type */
+static PyObject *Core_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    Core *self = (Core *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->units = self->scale = self->per_tick = self->tick_units = self->tick_scale = 1;
+    self->last_update_id = PyLong_FromLong(0);
+    self->ts_ms = PyLong_FromLong(0);
+    if (!self->last_update_id || !self->ts_ms) { Py_DECREF(self); return NULL; }
+    return (PyObject *)self;
+}
+
+static void Core_dealloc(Core *self) {
+    for (int i = 0; i < 2; i++) { PyMem_Free(self->s[i].key); PyMem_Free(self->s[i].qty); }
+    Py_CLEAR(self->last_update_id);
+    Py_CLEAR(self->ts_ms);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Core_set_grid(Core *self, PyObject *args) {
+    long long units, scale;
+    if (!PyArg_ParseTuple(args, "LL", &units, &scale)) return NULL;
+    if (units <= 0 || scale <= 0 || scale > (1LL << 52)) {
+        PyErr_SetString(PyExc_ValueError, "tick is beyond the book's 64-bit key range");
+        return NULL;
+    }
+    self->units = self->tick_units = units;
+    self->scale = self->tick_scale = scale;
+    self->per_tick = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Core_rescale(Core *self, PyObject *arg) {
+    long long f = PyLong_AsLongLong(arg);
+    if (f == -1 && PyErr_Occurred()) return NULL;
+    if (f <= 0 || self->scale > ((1LL << 52) / f) || self->per_tick > (INT64_MAX / f)) goto range;
+    for (int i = 0; i < 2; i++) {
+        Side *s = &self->s[i];
+        for (Py_ssize_t j = 0; j < s->n; j++) {
+            int64_t k = s->key[j];
+            if (k > INT64_MAX / f || k < -(INT64_MAX / f)) goto range;
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        for (Py_ssize_t j = 0; j < self->s[i].n; j++) self->s[i].key[j] *= f;
+    self->scale *= f;
+    self->per_tick *= f;
+    Py_RETURN_NONE;
+range:
+    PyErr_SetString(PyExc_ValueError, "price is beyond the book's 64-bit key range");
+    return NULL;
+}
+
+static void back_to_grid(Core *self) {
+    self->units = self->tick_units;
+    self->scale = self->tick_scale;
+    self->per_tick = 1;
+}
+
+static PyObject *Core_clear(Core *self, PyObject *unused) {
+    self->s[0].n = self->s[1].n = 0;
+    back_to_grid(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Core_apply_levels(Core *self, PyObject *const *args, Py_ssize_t n) {
+    int side;
+    if (n != 2) { PyErr_SetString(PyExc_TypeError, "apply_levels(side, levels)"); return NULL; }
+    if (get_side(args[0], &side) < 0 || apply_levels_obj(self, side, args[1]) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static int crossed(const Core *self) {
+    const Side *b = &self->s[0], *a = &self->s[1];
+    return b->n && a->n && b->key[b->n - 1] >= -a->key[a->n - 1];
+}
+
+/* apply_update(bids, asks, update_id, ts_ms) -> crossed: one diff, both sides and its ids. */
+static PyObject *Core_apply_update(Core *self, PyObject *const *args, Py_ssize_t n) {
+    if (n != 4) { PyErr_SetString(PyExc_TypeError, "apply_update(bids, asks, update_id, ts_ms)"); return NULL; }
+    if (apply_levels_obj(self, 0, args[0]) < 0 || apply_levels_obj(self, 1, args[1]) < 0)
+        return NULL;
+    Py_INCREF(args[2]);
+    Py_XSETREF(self->last_update_id, args[2]);
+    Py_INCREF(args[3]);
+    Py_XSETREF(self->ts_ms, args[3]);
+    return PyBool_FromLong(crossed(self));
+}
+
+typedef struct { int64_t key; Py_ssize_t ord; double qty; } Entry;
+
+static int entry_cmp(const void *x, const void *y) {
+    const Entry *a = x, *b = y;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return a->ord < b->ord ? -1 : (a->ord > b->ord);
+}
+
+/* One side of a snapshot: parse everything, then one sort (or none: venues send best first). */
+static int load_side(Core *self, int side, PyObject *levels) {
+    PyObject *seq = PySequence_Fast(levels, "levels must be iterable");
+    if (!seq) return -1;
+    Py_ssize_t m = PySequence_Fast_GET_SIZE(seq), cnt = 0;
+    Entry *tmp = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Entry));
+    if (!tmp) { Py_DECREF(seq); PyErr_NoMemory(); return -1; }
+    int ok = -1, desc = 1;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        PyObject *a, *b;
+        double q;
+        int64_t k;
+        if (item2(PySequence_Fast_GET_ITEM(seq, i), &a, &b) < 0) goto done;
+        long long pt = self->per_tick;
+        int r = qty_of(b, &q);
+        if (r == 0) r = key_of(self, a, q > 0.0, &k);
+        Py_DECREF(a); Py_DECREF(b);
+        if (r < 0) goto done;
+        if (self->per_tick != pt) {  /* the slow path refined the unit: rescale what we hold */
+            long long f = self->per_tick / pt;
+            for (Py_ssize_t j = 0; j < cnt; j++) tmp[j].key *= f;
+        }
+        if (r == 0) continue;
+        tmp[cnt].key = side ? -k : k;
+        tmp[cnt].ord = cnt;
+        tmp[cnt].qty = q;
+        if (cnt && tmp[cnt].key >= tmp[cnt - 1].key) desc = 0;
+        cnt++;
+    }
+    if (!desc) qsort(tmp, (size_t)cnt, sizeof(Entry), entry_cmp);
+    else for (Py_ssize_t i = 0, j = cnt - 1; i < j; i++, j--) { Entry t = tmp[i]; tmp[i] = tmp[j]; tmp[j] = t; }
+    Side *s = &self->s[side];
+    s->n = 0;
+    if (side_reserve(s, cnt) < 0) goto done;
+    for (Py_ssize_t i = 0; i < cnt; i++) {
+        if (i + 1 < cnt && tmp[i + 1].key == tmp[i].key) continue;  /* a later one wins */
+        if (tmp[i].qty > 0.0) { s->key[s->n] = tmp[i].key; s->qty[s->n] = tmp[i].qty; s->n++; }
+    }
+    ok = 0;
+done:
+    PyMem_Free(tmp);
+    Py_DECREF(seq);
+    return ok;
+}
+
+static PyObject *Core_load_snapshot(Core *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"bids", "asks", "last_update_id", "ts_ms", NULL};
+    PyObject *bids, *asks, *uid = Py_None, *ts = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$OO", kwlist, &bids, &asks, &uid, &ts))
+        return NULL;
+    self->s[0].n = self->s[1].n = 0;
+    if (load_side(self, 0, bids) < 0 || load_side(self, 1, asks) < 0) return NULL;
+    if (uid != Py_None) { Py_INCREF(uid); Py_XSETREF(self->last_update_id, uid); }
+    if (ts != Py_None) { Py_INCREF(ts); Py_XSETREF(self->ts_ms, ts); }
+    Py_RETURN_NONE;
+}
+
+static PyObject *best(Core *self, int side) {
+    if (!self->s[side].n) Py_RETURN_NONE;
+    return level_tuple(self, side, self->s[side].n - 1);
+}
+static PyObject *Core_best_bid(Core *self, PyObject *u) { return best(self, 0); }
+static PyObject *Core_best_ask(Core *self, PyObject *u) { return best(self, 1); }
+
+static PyObject *Core_mid(Core *self, PyObject *u) {
+    const Side *b = &self->s[0], *a = &self->s[1];
+    if (!b->n || !a->n) Py_RETURN_NONE;
+    return price_obj(self, (__int128)b->key[b->n - 1] - a->key[a->n - 1], 2);
+}
+
+static PyObject *Core_is_crossed(Core *self, PyObject *u) { return PyBool_FromLong(crossed(self)); }
+
+static PyObject *Core_count(Core *self, PyObject *arg) {
+    int side;
+    if (get_side(arg, &side) < 0) return NULL;
+    return PyLong_FromSsize_t(self->s[side].n);
+}
+
+static PyObject *Core_best_key(Core *self, PyObject *arg) {
+    int side;
+    if (get_side(arg, &side) < 0) return NULL;
+    const Side *s = &self->s[side];
+    if (!s->n) Py_RETURN_NONE;
+    return PyLong_FromLongLong(s->key[s->n - 1]);
+}
+
+/* levels(side, n): up to n (price, qty), best first. */
+static PyObject *Core_levels(Core *self, PyObject *args) {
+    int side;
+    PyObject *so;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "On", &so, &n) || get_side(so, &side) < 0) return NULL;
+    const Side *s = &self->s[side];
+    if (n < 0) n = 0;
+    if (n > s->n) n = s->n;
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = level_tuple(self, side, s->n - 1 - i);
+        if (!t) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, i, t);
+    }
+    return out;
+}
+
+static PyObject *key_list(const Side *s, Py_ssize_t from) {  /* [(key, qty)] from the best down to from */
+    Py_ssize_t n = s->n - from;
+    PyObject *out = PyList_New(n > 0 ? n : 0);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t j = s->n - 1 - i;
+        PyObject *t = Py_BuildValue("(Ld)", (long long)s->key[j], s->qty[j]);
+        if (!t) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, i, t);
+    }
+    return out;
+}
+
+/* _top(side, n): up to n (key, qty) in key space, best first. */
+static PyObject *Core_top(Core *self, PyObject *args) {
+    int side;
+    PyObject *so;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "On", &so, &n) || get_side(so, &side) < 0) return NULL;
+    const Side *s = &self->s[side];
+    if (n < 0) n = 0;
+    return key_list(s, n >= s->n ? 0 : s->n - n);
+}
+
+/* _within(side, lo): every (key, qty) with key >= lo (None: all), best first. */
+static PyObject *Core_within(Core *self, PyObject *args) {
+    int side;
+    PyObject *so, *lo;
+    if (!PyArg_ParseTuple(args, "OO", &so, &lo) || get_side(so, &side) < 0) return NULL;
+    const Side *s = &self->s[side];
+    if (lo == Py_None) return key_list(s, 0);
+    long long k = PyLong_AsLongLong(lo);
+    if (k == -1 && PyErr_Occurred()) return NULL;
+    return key_list(s, lower_bound(s, k));
+}
+
+static PyObject *Core_qty_key(Core *self, PyObject *args) {
+    int side;
+    PyObject *so;
+    long long k;
+    if (!PyArg_ParseTuple(args, "OL", &so, &k) || get_side(so, &side) < 0) return NULL;
+    const Side *s = &self->s[side];
+    Py_ssize_t i = lower_bound(s, k);
+    return PyFloat_FromDouble(i < s->n && s->key[i] == k ? s->qty[i] : 0.0);
+}
+
+static PyObject *Core_set_key(Core *self, PyObject *args) {
+    int side;
+    PyObject *so;
+    long long k;
+    double q;
+    if (!PyArg_ParseTuple(args, "OLd", &so, &k, &q) || get_side(so, &side) < 0) return NULL;
+    if (side_set(&self->s[side], k, q) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Core_trim(Core *self, PyObject *args) {
+    int side;
+    PyObject *so;
+    Py_ssize_t keep;
+    if (!PyArg_ParseTuple(args, "On", &so, &keep) || get_side(so, &side) < 0) return NULL;
+    Side *s = &self->s[side];
+    Py_ssize_t excess = s->n - (keep > 0 ? keep : 0);
+    if (excess <= 0) return PyLong_FromLong(0);
+    memmove(s->key, s->key + excess, (size_t)(s->n - excess) * sizeof(int64_t));
+    memmove(s->qty, s->qty + excess, (size_t)(s->n - excess) * sizeof(double));
+    s->n -= excess;
+    return PyLong_FromSsize_t(excess);
+}
+
+static PyTypeObject CoreType;
+
+static PyObject *Core_copy_core(Core *self, PyObject *arg) {
+    if (!PyObject_TypeCheck(arg, &CoreType)) { PyErr_SetString(PyExc_TypeError, "not a book"); return NULL; }
+    Core *o = (Core *)arg;
+    for (int i = 0; i < 2; i++) {
+        o->s[i].n = 0;
+        if (side_reserve(&o->s[i], self->s[i].n) < 0) return NULL;
+        memcpy(o->s[i].key, self->s[i].key, (size_t)self->s[i].n * sizeof(int64_t));
+        memcpy(o->s[i].qty, self->s[i].qty, (size_t)self->s[i].n * sizeof(double));
+        o->s[i].n = self->s[i].n;
+    }
+    o->units = self->units; o->scale = self->scale; o->per_tick = self->per_tick;
+    o->tick_units = self->tick_units; o->tick_scale = self->tick_scale;
+    Py_INCREF(self->last_update_id); Py_XSETREF(o->last_update_id, self->last_update_id);
+    Py_INCREF(self->ts_ms); Py_XSETREF(o->ts_ms, self->ts_ms);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Core_sizeof(Core *self, PyObject *u) {
+    return PyLong_FromSsize_t(Py_TYPE(self)->tp_basicsize
+                              + (self->s[0].cap + self->s[1].cap) * 16);
+}
+
+static PyMethodDef Core_methods[] = {
+    {"apply_levels", (PyCFunction)(void (*)(void))Core_apply_levels, METH_FASTCALL, NULL},
+    {"apply_update", (PyCFunction)(void (*)(void))Core_apply_update, METH_FASTCALL, NULL},
+    {"load_snapshot", (PyCFunction)(void (*)(void))Core_load_snapshot, METH_VARARGS | METH_KEYWORDS, NULL},
+    {"clear", (PyCFunction)Core_clear, METH_NOARGS, NULL},
+    {"best_bid", (PyCFunction)Core_best_bid, METH_NOARGS, NULL},
+    {"best_ask", (PyCFunction)Core_best_ask, METH_NOARGS, NULL},
+    {"mid", (PyCFunction)Core_mid, METH_NOARGS, NULL},
+    {"is_crossed", (PyCFunction)Core_is_crossed, METH_NOARGS, NULL},
+    {"count", (PyCFunction)Core_count, METH_O, NULL},
+    {"levels", (PyCFunction)Core_levels, METH_VARARGS, NULL},
+    {"trim", (PyCFunction)Core_trim, METH_VARARGS, NULL},
+    {"_best_key", (PyCFunction)Core_best_key, METH_O, NULL},
+    {"_top", (PyCFunction)Core_top, METH_VARARGS, NULL},
+    {"_within", (PyCFunction)Core_within, METH_VARARGS, NULL},
+    {"_qty_key", (PyCFunction)Core_qty_key, METH_VARARGS, NULL},
+    {"_set_key", (PyCFunction)Core_set_key, METH_VARARGS, NULL},
+    {"_set_grid", (PyCFunction)Core_set_grid, METH_VARARGS, NULL},
+    {"_rescale", (PyCFunction)Core_rescale, METH_O, NULL},
+    {"_copy_core", (PyCFunction)Core_copy_core, METH_O, NULL},
+    {"__sizeof__", (PyCFunction)Core_sizeof, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyMemberDef Core_members[] = {
+    {"_units", T_LONGLONG, offsetof(Core, units), READONLY, NULL},
+    {"_scale", T_LONGLONG, offsetof(Core, scale), READONLY, NULL},
+    {"_per_tick", T_LONGLONG, offsetof(Core, per_tick), READONLY, NULL},
+    {"_tick_units", T_LONGLONG, offsetof(Core, tick_units), READONLY, NULL},
+    {"_tick_scale", T_LONGLONG, offsetof(Core, tick_scale), READONLY, NULL},
+    {"last_update_id", T_OBJECT_EX, offsetof(Core, last_update_id), 0, NULL},
+    {"ts_ms", T_OBJECT_EX, offsetof(Core, ts_ms), 0, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyTypeObject CoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "daemon.core._book.BookCore",
+    .tp_basicsize = sizeof(Core),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Compiled core of daemon.core.book.OrderBook (see book_core.PyBookCore).",
+    .tp_new = Core_new,
+    .tp_dealloc = (destructor)Core_dealloc,
+    .tp_methods = Core_methods,
+    .tp_members = Core_members,
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "daemon.core._book", NULL, -1, NULL};
+
+PyMODINIT_FUNC PyInit__book(void) {
+    if (PyType_Ready(&CoreType) < 0) return NULL;
+    str_slow_key = PyUnicode_InternFromString("_slow_key");
+    str_apply_json_slow = PyUnicode_InternFromString("_apply_json_slow");
+    if (!str_slow_key || !str_apply_json_slow) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&CoreType);
+    if (PyModule_AddObject(m, "BookCore", (PyObject *)&CoreType) < 0) {
+        Py_DECREF(&CoreType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
