@@ -537,7 +537,10 @@ static PyObject *Core_load_snapshot(Core *self, PyObject *args, PyObject *kw) {
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$OO", kwlist, &bids, &asks, &uid, &ts))
         return NULL;
     self->s[0].n = self->s[1].n = 0;
-    if (load_side(self, 0, bids) < 0 || load_side(self, 1, asks) < 0) return NULL;
+    if (load_side(self, 0, bids) < 0 || load_side(self, 1, asks) < 0) {
+        self->s[0].n = self->s[1].n = 0;  /* a snapshot that cannot be read leaves no half a book */
+        return NULL;
+    }
     if (uid != Py_None) { Py_INCREF(uid); Py_XSETREF(self->last_update_id, uid); }
     if (ts != Py_None) { Py_INCREF(ts); Py_XSETREF(self->ts_ms, ts); }
     Py_RETURN_NONE;

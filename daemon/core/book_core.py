@@ -24,7 +24,7 @@ BID = 0
 KEY_MAX = 2**63 - 1
 SCALE_MAX = 2**52
 _PRICE_CACHE_MAX = 4096
-_BUFFERS = (bytes, bytearray, memoryview)
+_BUFFERS = (msgspec.Raw, bytes, bytearray, memoryview)
 _json_decode = msgspec.json.decode
 
 
@@ -78,9 +78,7 @@ class PyBookCore:
 
     # ------------------------------------------------------------------ mutation
     def clear(self) -> None:
-        for side in (0, 1):
-            self._qty[side].clear()
-            self._keys[side].clear()
+        self._clear_levels()
         if self._per_tick != 1:  # with no levels left, an off-grid episode is over
             self._units, self._scale = self._tick_units, self._tick_scale
             self._per_tick = 1
@@ -140,9 +138,23 @@ class PyBookCore:
 
     def load_snapshot(self, bids: Any, asks: Any, *, last_update_id: int | None = None,
                       ts_ms: int | None = None) -> None:
+        self._clear_levels()
+        try:
+            self._load(bids, asks)
+        except BaseException:
+            self._clear_levels()   # a snapshot that cannot be read leaves no half a book
+            raise
+        if last_update_id is not None:
+            self.last_update_id = last_update_id
+        if ts_ms is not None:
+            self.ts_ms = ts_ms
+
+    def _clear_levels(self) -> None:
         for side in (0, 1):
             self._qty[side].clear()
             self._keys[side].clear()
+
+    def _load(self, bids: Any, asks: Any) -> None:
         cache = self._pcache
         for side, levels in ((0, bids), (1, asks)):
             sign = -1 if side else 1
@@ -161,10 +173,6 @@ class PyBookCore:
                 else:  # a later zero for a price seen earlier in the same snapshot removes it
                     d.pop(key, None)
             self._keys[side].extend(sorted(d))
-        if last_update_id is not None:
-            self.last_update_id = last_update_id
-        if ts_ms is not None:
-            self.ts_ms = ts_ms
 
     def trim(self, side: int, max_levels: int) -> int:
         keys = self._keys[side]
