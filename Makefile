@@ -29,7 +29,7 @@ $(TEST_STAMP): $(STAMP) requirements-test.lock
 	@touch $(TEST_STAMP)
 
 # The editable install builds it too; this rebuilds it in place whenever the C source changes.
-$(EXT_STAMP): $(STAMP) daemon/core/_book.c setup.py
+$(EXT_STAMP): $(STAMP) $(wildcard daemon/core/_book*.[ch]) setup.py
 	@$(BIN)/python setup.py --quiet build_ext --inplace \
 		|| echo "basisd: the compiled book core did not build; the book runs on its Python core"
 	@touch $@

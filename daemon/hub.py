@@ -84,7 +84,8 @@ class Hub:
         # perf_counter_ns of each book's last change (tick-to-order); venue event ms last seen
         self.book_ns: dict[InstrumentKey, int] = {}
         self._book_event_ms: dict[InstrumentKey, int] = {}
-        self._book_streams: dict[InstrumentKey, tuple[str, str]] = {}   # key -> its stream's key
+        # each book's current StreamState, for book_changed; forgotten on every health transition
+        self._book_stream_state: dict[InstrumentKey, StreamState] = {}
         self.last_subscriber_error: str = ""
 
     # -- subscriptions -------------------------------------------------------------------------
@@ -133,10 +134,11 @@ class Hub:
         per depth frame: `publish` is inlined."""
         self.book_ns[key] = _perf_ns()
         if msg_ms:
-            stream = self._book_streams.get(key)
-            if stream is None:
-                stream = self._book_streams[key] = (key.venue, book_stream(key))
-            state = self.streams.get(stream)
+            state = self._book_stream_state.get(key)
+            if state is None:
+                state = self.streams.get((key.venue, book_stream(key)))
+                if state is not None:
+                    self._book_stream_state[key] = state
             if state is not None:
                 state.last_msg_ms = msg_ms
         for callback in self._callbacks:
@@ -205,6 +207,7 @@ class Hub:
         state = StreamState(health=health, since_ms=_now_ms(), reason=reason,
                             last_msg_ms=current.last_msg_ms if current else 0)
         self.streams[key] = state
+        self._book_stream_state.clear()
         self.publish(HEALTH, (venue, stream, state))
         if self.on_health is not None:
             self.on_health(venue, stream, state)

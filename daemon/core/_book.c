@@ -17,11 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef struct {
-    int64_t *key;
-    double *qty;
-    Py_ssize_t n, cap;
-} Side;
+#include "_book_side.h"
+#include "_book_text.h"
 
 typedef struct {
     PyObject_HEAD
@@ -33,159 +30,10 @@ typedef struct {
 static PyObject *str_slow_key, *str_apply_json_slow;
 static const double EXACT = 9007199254740992.0; /* 2**53 */
 
-/* ------------------------------------------------------------------ storage */
-static int side_reserve(Side *s, Py_ssize_t need) {
-    if (need <= s->cap) return 0;
-    Py_ssize_t cap = s->cap < 16 ? 16 : s->cap + s->cap / 2;
-    if (cap < need) cap = need;
-    int64_t *k = PyMem_Realloc(s->key, (size_t)cap * sizeof(int64_t));
-    if (!k) { PyErr_NoMemory(); return -1; }
-    s->key = k;
-    double *q = PyMem_Realloc(s->qty, (size_t)cap * sizeof(double));
-    if (!q) { PyErr_NoMemory(); return -1; }
-    s->qty = q;
-    s->cap = cap;
-    return 0;
-}
-
-/* First index i with key[i] >= k, galloping from the end (updates cluster at the touch). */
-static Py_ssize_t lower_bound(const Side *s, int64_t k) {
-    Py_ssize_t lo = 0, hi = s->n, step = 1;
-    while (hi - step > 0) {
-        Py_ssize_t c = hi - step;
-        if (s->key[c] < k) { lo = c + 1; break; }
-        hi = c;
-        step <<= 1;
-    }
-    while (lo < hi) {
-        Py_ssize_t mid = lo + (hi - lo) / 2;
-        if (s->key[mid] < k) lo = mid + 1; else hi = mid;
-    }
-    return lo;
-}
-
-static int side_set(Side *s, int64_t k, double q) {
-    Py_ssize_t i = lower_bound(s, k);
-    int found = i < s->n && s->key[i] == k;
-    if (q > 0.0) {
-        if (found) { s->qty[i] = q; return 0; }
-        if (side_reserve(s, s->n + 1) < 0) return -1;
-        Py_ssize_t tail = s->n - i;
-        if (tail) {
-            memmove(s->key + i + 1, s->key + i, (size_t)tail * sizeof(int64_t));
-            memmove(s->qty + i + 1, s->qty + i, (size_t)tail * sizeof(double));
-        }
-        s->key[i] = k;
-        s->qty[i] = q;
-        s->n++;
-    } else if (found) {
-        Py_ssize_t tail = s->n - i - 1;
-        if (tail) {
-            memmove(s->key + i, s->key + i + 1, (size_t)tail * sizeof(int64_t));
-            memmove(s->qty + i, s->qty + i + 1, (size_t)tail * sizeof(double));
-        }
-        s->n--;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ parsing */
-static const uint64_t POW10[19] = {
-    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
-    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
-    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
-    1000000000000000000ULL};
-
-/* Plain decimal text (digits, at most one '.', <= 18 significant digits) on the book's unit:
- * 1 and *out = unsigned key; 0 = not for the fast path (the exact Python path decides). */
-static int fast_key(const Core *self, const char *p, Py_ssize_t len, int64_t *out) {
-    uint64_t m = 0;
-    int sig = 0, frac = -1, any = 0;
-    if (len <= 0 || len > 64) return 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        char c = p[i];
-        if (c >= '0' && c <= '9') {
-            any = 1;
-            if (frac >= 0) frac++;
-            if (m == 0 && c == '0') continue;
-            if (++sig > 18) return 0;
-            m = m * 10 + (uint64_t)(c - '0');
-        } else if (c == '.' && frac < 0) {
-            frac = 0;
-        } else {
-            return 0;
-        }
-    }
-    if (!any) return 0;
-    if (frac < 0) frac = 0;
-    if (frac > 18) return 0;
-    /* key = m * scale / (10**frac * units), exactly or not at all */
-    __int128 num = (__int128)m * (__int128)self->scale;
-    __int128 den = (__int128)POW10[frac] * (__int128)self->units;
-    __int128 q;
-    if (num <= (__int128)UINT64_MAX && den <= (__int128)UINT64_MAX) {
-        uint64_t un = (uint64_t)num, ud = (uint64_t)den;
-        if (un % ud) return 0;
-        q = un / ud;
-    } else {
-        if (num % den) return 0;
-        q = num / den;
-    }
-    if (q > (__int128)INT64_MAX) return 0;
-    *out = (int64_t)q;
-    return 1;
-}
-
-static const double DPOW10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* A quantity as float(x) gives it: plain text here, anything else through float(). Plain
- * decimals with a mantissa below 2**53 and at most 22 decimals are one IEEE division of two
- * exact doubles, the correctly rounded value float() also returns (Clinger's fast path; it
- * skips PyOS_string_to_double, which costs more than the rest of a level update). */
-static int parse_qty_text(const char *p, Py_ssize_t len, double *out) {
-    char buf[72];
-    if (len <= 0 || len > 64) return 0;
-    {
-        uint64_t m = 0;
-        int frac = -1, any = 0, ok = 1;
-        for (Py_ssize_t i = 0; i < len && ok; i++) {
-            char c = p[i];
-            if (c >= '0' && c <= '9') {
-                any = 1;
-                if (frac >= 0) frac++;
-                m = m * 10 + (uint64_t)(c - '0');
-                if (m > (1ULL << 53)) ok = 0;
-            } else if (c == '.' && frac < 0) {
-                frac = 0;
-            } else {
-                ok = 0;
-            }
-        }
-        if (ok && any && frac <= 22) {
-            *out = frac > 0 ? (double)m / DPOW10[frac] : (double)m;
-            return 1;
-        }
-    }
-    for (Py_ssize_t i = 0; i < len; i++) {
-        char c = p[i];
-        if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+'))
-            return 0;
-    }
-    memcpy(buf, p, (size_t)len);
-    buf[len] = 0;
-    char *end;
-    double v = PyOS_string_to_double(buf, &end, NULL);
-    if (end != buf + len) { PyErr_Clear(); return 0; }
-    if (v == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
-    *out = v;
-    return 1;
-}
-
 static int qty_of(PyObject *o, double *out) {
     if (PyFloat_CheckExact(o)) { *out = PyFloat_AS_DOUBLE(o); return 0; }
     if (PyUnicode_Check(o) && PyUnicode_IS_COMPACT_ASCII(o)
-        && parse_qty_text((const char *)PyUnicode_DATA(o), PyUnicode_GET_LENGTH(o), out))
+        && text_qty((const char *)PyUnicode_DATA(o), PyUnicode_GET_LENGTH(o), out))
         return 0;
     PyObject *f = PyNumber_Float(o);
     if (!f) return -1;
@@ -197,7 +45,7 @@ static int qty_of(PyObject *o, double *out) {
 /* Unsigned key of a price object; 1 = key, 0 = no level can sit there (not grow), -1 = error. */
 static int key_of(Core *self, PyObject *price, int grow, int64_t *out) {
     if (PyUnicode_Check(price) && PyUnicode_IS_COMPACT_ASCII(price)
-        && fast_key(self, (const char *)PyUnicode_DATA(price), PyUnicode_GET_LENGTH(price), out))
+        && text_key(self->units, self->scale, (const char *)PyUnicode_DATA(price), PyUnicode_GET_LENGTH(price), out))
         return 1;
     PyObject *r = PyObject_CallMethodObjArgs((PyObject *)self, str_slow_key, price,
                                              grow ? Py_True : Py_False, NULL);
@@ -230,14 +78,14 @@ static int apply_span(Core *self, int side, const char *p, Py_ssize_t pl, const 
                       Py_ssize_t ql) {
     double q;
     int64_t k;
-    if (!parse_qty_text(qs, ql, &q)) {
+    if (!text_qty(qs, ql, &q)) {
         PyObject *t = PyUnicode_DecodeUTF8(qs, ql, NULL);
         if (!t) return -1;
         int r = qty_of(t, &q);
         Py_DECREF(t);
         if (r < 0) return -1;
     }
-    if (!fast_key(self, p, pl, &k)) {
+    if (!text_key(self->units, self->scale, p, pl, &k)) {
         PyObject *t = PyUnicode_DecodeUTF8(p, pl, NULL);
         if (!t) return -1;
         int r = key_of(self, t, q > 0.0, &k);
@@ -247,39 +95,17 @@ static int apply_span(Core *self, int side, const char *p, Py_ssize_t pl, const 
     return side_set(&self->s[side], side ? -k : k, q);
 }
 
-#define WS(c) ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
+typedef struct { Core *self; int side; } SpanCtx;
+
+static int span_fn(void *ctx, const char *p, Py_ssize_t pl, const char *q, Py_ssize_t ql) {
+    SpanCtx *c = ctx;
+    return apply_span(c->self, c->side, p, pl, q, ql);
+}
 
 /* [["p","q"], ...]: 0 done, -1 error, 1 not the expected shape (slow path). */
 static int apply_json(Core *self, int side, const char *p, Py_ssize_t len) {
-    const char *e = p + len;
-#define SKIP while (p < e && WS(*p)) p++
-    SKIP;
-    if (p >= e || *p++ != '[') return 1;
-    SKIP;
-    if (p < e && *p == ']') return 0;
-    for (;;) {
-        const char *s[2];
-        Py_ssize_t l[2];
-        SKIP;
-        if (p >= e || *p++ != '[') return 1;
-        for (int f = 0; f < 2; f++) {
-            SKIP;
-            if (p >= e || *p++ != '"') return 1;
-            s[f] = p;
-            while (p < e && *p != '"' && *p != '\\') p++;
-            if (p >= e || *p != '"') return 1;
-            l[f] = p - s[f];
-            p++;
-            SKIP;
-            if (p >= e || *p++ != (f ? ']' : ',')) return 1;
-        }
-        if (apply_span(self, side, s[0], l[0], s[1], l[1]) < 0) return -1;
-        SKIP;
-        if (p >= e) return 1;
-        if (*p == ']') return 0;
-        if (*p++ != ',') return 1;
-    }
-#undef SKIP
+    SpanCtx ctx = {self, side};
+    return scan_levels(p, len, span_fn, &ctx);
 }
 
 static int get_side(PyObject *o, int *side) {
@@ -576,13 +402,18 @@ static PyObject *Core_best_key(Core *self, PyObject *arg) {
 }
 
 /* levels(side, n): up to n (price, qty), best first. */
+static int side_and_n(PyObject *args, int *side, Py_ssize_t *n) {  /* (side, n), n >= 0 */
+    PyObject *so;
+    if (!PyArg_ParseTuple(args, "On", &so, n) || get_side(so, side) < 0) return -1;
+    if (*n < 0) *n = 0;
+    return 0;
+}
+
 static PyObject *Core_levels(Core *self, PyObject *args) {
     int side;
-    PyObject *so;
     Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "On", &so, &n) || get_side(so, &side) < 0) return NULL;
+    if (side_and_n(args, &side, &n) < 0) return NULL;
     const Side *s = &self->s[side];
-    if (n < 0) n = 0;
     if (n > s->n) n = s->n;
     PyObject *out = PyList_New(n);
     if (!out) return NULL;
@@ -610,11 +441,9 @@ static PyObject *key_list(const Side *s, Py_ssize_t from) {  /* [(key, qty)] fro
 /* _top(side, n): up to n (key, qty) in key space, best first. */
 static PyObject *Core_top(Core *self, PyObject *args) {
     int side;
-    PyObject *so;
     Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "On", &so, &n) || get_side(so, &side) < 0) return NULL;
+    if (side_and_n(args, &side, &n) < 0) return NULL;
     const Side *s = &self->s[side];
-    if (n < 0) n = 0;
     return key_list(s, n >= s->n ? 0 : s->n - n);
 }
 
@@ -652,11 +481,10 @@ static PyObject *Core_set_key(Core *self, PyObject *args) {
 
 static PyObject *Core_trim(Core *self, PyObject *args) {
     int side;
-    PyObject *so;
     Py_ssize_t keep;
-    if (!PyArg_ParseTuple(args, "On", &so, &keep) || get_side(so, &side) < 0) return NULL;
+    if (side_and_n(args, &side, &keep) < 0) return NULL;
     Side *s = &self->s[side];
-    Py_ssize_t excess = s->n - (keep > 0 ? keep : 0);
+    Py_ssize_t excess = s->n - keep;
     if (excess <= 0) return PyLong_FromLong(0);
     memmove(s->key, s->key + excess, (size_t)(s->n - excess) * sizeof(int64_t));
     memmove(s->qty, s->qty + excess, (size_t)(s->n - excess) * sizeof(double));

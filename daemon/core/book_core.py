@@ -7,7 +7,8 @@ Per side, in key space (key = +units on bids, -units on asks: the best level is 
   * a list of keys sorted ascending, best at the end: venue diffs mostly touch levels near the
     touch, so ``insort`` / ``del`` move only the few tail elements, and the best is ``keys[-1]``.
 Price text -> key goes through the book's one exact parser, ``_slow_key`` (Decimal), memoised per
-string (bounded), since Python has no cheaper exact parse. Levels may also come as the raw JSON
+string for diffs (bounded; the prices near the touch recur), since Python has no cheaper exact
+parse. Levels may also come as the raw JSON
 text of ``[[price, qty], ...]`` (msgspec.Raw from a decoder): decoded here, parsed by C in _book.c.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ BID = 0
 # Both cores keep keys in 64 bits and the unit's scale exactly representable as a float.
 KEY_MAX = 2**63 - 1
 SCALE_MAX = 2**52
-_PRICE_CACHE_MAX = 4096
+_PRICE_CACHE_MAX = 2048
 _BUFFERS = (msgspec.Raw, bytes, bytearray, memoryview)
 _json_decode = msgspec.json.decode
 
@@ -163,8 +164,8 @@ class PyBookCore:
                 p = lv[0]
                 qty = float(lv[1])
                 key = cache.get(p)
-                if key is None:
-                    key = self._parse_price(p, qty > 0.0)
+                if key is None:   # not memoised: most of a snapshot's far levels never recur
+                    key = self._slow_key(p, qty > 0.0)
                     if key is None:
                         continue
                 key *= sign

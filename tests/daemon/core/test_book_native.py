@@ -48,9 +48,14 @@ def state(book: Any) -> tuple[Any, ...]:
 
 
 def queries(book: Any) -> tuple[Any, ...]:
-    return tuple((book.vwap(s, q), book.slippage_bps(s, q), book.qty_within_slippage(s, q * 10),
-                  book.depth_within_bps(side, q * 10), book.notional_within_bps(side, q * 10),
-                  book.total_qty(side))
+    def ask(fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ArithmeticError as exc:   # a generated price of 0: the same error from both
+            return type(exc).__name__
+    return tuple((ask(book.vwap, s, q), ask(book.slippage_bps, s, q),
+                  ask(book.qty_within_slippage, s, q * 10), ask(book.depth_within_bps, side, q * 10),
+                  ask(book.notional_within_bps, side, q * 10), book.total_qty(side))
                  for s, side in (("buy", ASK), ("sell", BID)) for q in (0.5, 5.0, 1e9))
 
 
@@ -124,8 +129,9 @@ def price(draw: st.DrawFn, tick: str) -> Any:
     text = format(value, "f")
     style = draw(st.sampled_from(["plain", "plain", "plain", "padded", "exp", "zeros", "long",
                                   "float", "signed", "huge", "bad"]))
-    if style == "padded":
-        return format(value, f".{draw(st.integers(0, 12))}f")
+    if style == "padded":   # fewer decimals round it; a venue never sends a price of 0
+        padded = format(value, f".{draw(st.integers(0, 12))}f")
+        return padded if Decimal(padded) > 0 else text
     if style == "exp":
         return format(value, "E")
     if style == "zeros":
@@ -193,7 +199,7 @@ def test_random_streams_build_identical_books(case: tuple[str, list[tuple[Any, .
     for op in ops:
         assert run(py, op) == run(nat, op), op
         assert state(py) == state(nat), op
-    assert queries(py) == queries(nat)
+    assert repr(queries(py)) == repr(queries(nat))   # repr: a NaN (inf qty x 0) equals itself
     assert state(py.copy()) == state(nat.copy()) == state(nat)
 
 
