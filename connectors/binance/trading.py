@@ -255,10 +255,10 @@ class BinanceTrading:
                                       signed=True, weight=10)
         acct = schemas.MARGIN_ACCOUNT.decode(raw)
         now = int(time.time() * 1000)
-        for a in acct.userAssets:
-            self.hub.set_balance(Balance(venue=self.venue, wallet="margin", asset=a.asset,
-                                         free=float(a.free), locked=float(a.locked),
-                                         borrowed=float(a.borrowed), interest=float(a.interest)))
+        self.hub.set_balances(
+            Balance(venue=self.venue, wallet="margin", asset=a.asset, free=float(a.free),
+                    locked=float(a.locked), borrowed=float(a.borrowed), interest=float(a.interest))
+            for a in acct.userAssets)
         level = float(acct.marginLevel) if acct.marginLevel else 999.0
         call_bar = float(coeff.marginCallBar) if coeff else float(acct.marginCallBar or 1.3)
         liq_bar = float(coeff.forceLiquidationBar) if coeff else 1.1
@@ -337,11 +337,11 @@ class BinanceTrading:
         raw = await self.rest.request("GET", self.urls.futures_rest, C.FUTURES_ACCOUNT,
                                       signed=True, weight=5)
         acct = schemas.FUTURES_ACCOUNT.decode(raw)
-        for a in acct.assets:
-            wallet = float(a.walletBalance)
-            avail = float(a.availableBalance)
-            self.hub.set_balance(Balance(venue=self.venue, wallet="futures", asset=a.asset,
-                                         free=avail, locked=max(0.0, wallet - avail)))
+        self.hub.set_balances(
+            Balance(venue=self.venue, wallet="futures", asset=a.asset,
+                    free=float(a.availableBalance),
+                    locked=max(0.0, float(a.walletBalance) - float(a.availableBalance)))
+            for a in acct.assets)
         return acct
 
     # -- wallets -------------------------------------------------------------------------------

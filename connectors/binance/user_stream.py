@@ -230,11 +230,8 @@ class BinanceUserStreams:
         elif isinstance(ev, schemas.AccountUpdate):
             acct = ev.a
             ts = ev.T or ev.E
-            for b in acct.B:
-                wb = float(b.wb)
-                cw = float(b.cw)
-                hub.set_balance(Balance(venue=venue, wallet="futures", asset=b.a, free=cw,
-                                        locked=max(0.0, wb - cw)))
+            hub.set_balances(Balance(venue=venue, wallet="futures", asset=b.a, free=float(b.cw),
+                                     locked=max(0.0, float(b.wb) - float(b.cw))) for b in acct.B)
             for p in acct.P:
                 if p.ps not in ("BOTH", "LONG", "SHORT"):
                     continue
@@ -286,12 +283,13 @@ class BinanceUserStreams:
             if self._auto_repay:
                 self._auto_repay_fill(ev)
         elif isinstance(ev, schemas.OutboundAccountPosition):
+            batch = []
             for b in ev.B:
                 prev = hub.balances.get((venue, "margin", b.a))
-                hub.set_balance(Balance(venue=venue, wallet="margin", asset=b.a, free=float(b.f),
-                                        locked=float(b.l),
-                                        borrowed=prev.borrowed if prev else 0.0,
-                                        interest=prev.interest if prev else 0.0))
+                batch.append(Balance(venue=venue, wallet="margin", asset=b.a, free=float(b.f),
+                                     locked=float(b.l), borrowed=prev.borrowed if prev else 0.0,
+                                     interest=prev.interest if prev else 0.0))
+            hub.set_balances(batch)
         elif isinstance(ev, schemas.UserLiabilityChange):
             self._liability(ev)
         elif isinstance(ev, schemas.MarginLevelStatusChange):

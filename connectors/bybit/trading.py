@@ -186,24 +186,27 @@ class BybitTrading:
         """A wallet (REST or stream) -> hub balances and, for UNIFIED, the account's margin.
         walletBalance is net of the liability: what is held = wallet + borrowed + interest."""
         now = int(time.time() * 1000)
+        batch: list[Balance] = []
         if acct.accountType == C.CONTRACT:
             for c in acct.coin:
                 wallet = float(c.walletBalance or 0)
                 free = float(c.availableToWithdraw) if c.availableToWithdraw else wallet
-                self.hub.set_balance(Balance(venue=self.venue, wallet="futures", asset=c.coin,
-                                             free=free, locked=max(0.0, wallet - free)))
+                batch.append(Balance(venue=self.venue, wallet="futures", asset=c.coin,
+                                     free=free, locked=max(0.0, wallet - free)))
+            self.hub.set_balances(batch)
             return
         for c in acct.coin:
             borrowed, interest = float(c.borrowAmount or 0), float(c.accruedInterest or 0)
             locked = float(c.locked or 0)
             held = float(c.walletBalance or 0) + borrowed + interest
-            self.hub.set_balance(Balance(venue=self.venue, wallet="margin", asset=c.coin,
-                                         free=max(0.0, held - locked), locked=locked,
-                                         borrowed=borrowed, interest=interest))
+            batch.append(Balance(venue=self.venue, wallet="margin", asset=c.coin,
+                                 free=max(0.0, held - locked), locked=locked,
+                                 borrowed=borrowed, interest=interest))
         if not self.urls.contract_wallet:
             # one unified account: what a perp can still use is the account's available balance
-            self.hub.set_balance(Balance(venue=self.venue, wallet="futures", asset="USDT",
-                                         free=float(acct.totalAvailableBalance or 0)))
+            batch.append(Balance(venue=self.venue, wallet="futures", asset="USDT",
+                                 free=float(acct.totalAvailableBalance or 0)))
+        self.hub.set_balances(batch)
         mm = float(acct.accountMMRate or 0)
         im = float(acct.accountIMRate or 0)
         # Bybit liquidates at accountMMRate >= 100 %: as a margin level that is 1 / MMRate

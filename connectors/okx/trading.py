@@ -233,6 +233,7 @@ class OkxTrading:
         hub, venue = self.hub, self.venue
         now = int(acct.uTime or 0) or int(time.time() * 1000)
         self._charge_interest(acct, now)
+        batch: list[Balance] = []
         for d in acct.details:
             cash = num(d.cashBal)
             frozen = num(d.frozenBal)
@@ -240,11 +241,12 @@ class OkxTrading:
             liab = abs(num(d.liab or d.crossLiab))
             borrowed = max(0.0, liab - interest)
             free = max(0.0, cash - frozen) if cash > 0 else 0.0
-            hub.set_balance(Balance(venue=venue, wallet="margin", asset=d.ccy, free=free,
-                                    locked=frozen, borrowed=borrowed, interest=interest))
+            batch.append(Balance(venue=venue, wallet="margin", asset=d.ccy, free=free,
+                                 locked=frozen, borrowed=borrowed, interest=interest))
             if d.ccy == "USDT":
-                hub.set_balance(Balance(venue=venue, wallet="futures", asset=d.ccy,
-                                        free=num(d.availBal, free), locked=frozen))
+                batch.append(Balance(venue=venue, wallet="futures", asset=d.ccy,
+                                     free=num(d.availBal, free), locked=frozen))
+        hub.set_balances(batch)
         ratio = num(acct.mgnRatio)
         hub.set_margin_account(MarginAccount(venue=venue, margin_level=ratio or 999.0,
                                              total_asset_usdt=num(acct.totalEq), ts_ms=now))

@@ -266,3 +266,31 @@ def settling_filter(acts: list[Action], r: PairRisk, h: MarginHold,
             continue
         out.append(a)
     return out
+
+
+def margin_alone(acts: list[Action], r: PairRisk,
+                 thresholds: Mapping[str, LegThresholds]) -> list[Action]:
+    """The trims and unwinds only the margin leg calls for (no perp leg is at that step)."""
+    perp_worst = max((level(g.distance, thresholds["perp"]) for g in r.legs if g.leg == "perp"),
+                     default=OK)
+    return [a for a in acts if (isinstance(a, Unwind) and perp_worst < UNWIND)
+            or (isinstance(a, Deleverage) and perp_worst < DELEVERAGE)]
+
+
+def confirm_margin_breach(acts: list[Action], r: PairRisk,
+                          thresholds: Mapping[str, LegThresholds], since: float | None,
+                          now: float, settle_s: float) -> tuple[list[Action], float | None]:
+    """While an operation of ours moves the margin account (a borrow, a sale, a buy-back), the
+    venue reports each change in its own message: a borrow's liability can arrive before the coin
+    it credits, and the account then reads as if the coin were already sold with no USDT in (a
+    healthy 3x reverse basis at margin level 0.5). A trim or unwind the margin leg alone calls for
+    waits until its breach has lasted `settle_s`; everything else goes at once. Returns the
+    actions to take now and when the breach was first seen (None: no such breach now)."""
+    waiting = margin_alone(acts, r, thresholds)
+    if not waiting:
+        return acts, None
+    if since is None:
+        since = now
+    if now - since >= settle_s:
+        return acts, since
+    return [a for a in acts if a not in waiting], since

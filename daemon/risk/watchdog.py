@@ -53,7 +53,7 @@ from daemon.risk.assess import assess
 from daemon.risk.inputs import AccountViews, Exposures, margin_assets, pair_inputs
 from daemon.risk.ladder import (
     LEVEL_NAMES, Action, Close, Deleverage, MarginHold, PairRisk, Rehedge, Transfer, Unwind, Warn,
-    decide, held_risk, is_protective, level, settling_filter,
+    confirm_margin_breach, decide, held_risk, is_protective, level, margin_alone, settling_filter,
 )
 from daemon.risk.config import LegThresholds, WatchdogConfig
 from daemon.risk.interfaces import (
@@ -70,6 +70,8 @@ _EVENT_KINDS = frozenset({hubmod.MARK, hubmod.BOOK, hubmod.BALANCE, hubmod.MARGI
                           hubmod.BORROW, hubmod.HEALTH})
 _ACCOUNT_KINDS = frozenset({hubmod.BALANCE, hubmod.MARGIN, hubmod.POSITION})
 _WATCHED_STATES = frozenset({State.OPENING, State.OPEN, State.ADJUSTING, State.CLOSING, State.FAILED})
+# The states in which an operation of ours is moving the pair's accounts.
+_OPERATING = frozenset({State.OPENING, State.ADJUSTING, State.CLOSING})
 
 
 Journal = Callable[[dict[str, Any]], None]
@@ -78,7 +80,7 @@ BracketSource = Callable[[str, str], Sequence[Bracket] | None]
 
 class _PairState:
     __slots__ = ("levels", "busy", "settling", "crossed_ns", "apr_below_since", "stale_since",
-                 "risk", "ok", "unwound", "hold", "journaled", "repeats")
+                 "risk", "ok", "unwound", "hold", "journaled", "repeats", "breach_since")
 
     def __init__(self) -> None:
         self.levels: dict[str, int] = {}
@@ -96,6 +98,9 @@ class _PairState:
         # decision again is not journaled until something about the pair changes.
         self.journaled: dict[str, tuple[Any, ...]] = {}
         self.repeats = 0
+        # when a trim or unwind the margin leg alone calls for was first seen while an
+        # operation moved that margin account (see ladder.confirm_margin_breach)
+        self.breach_since: float | None = None
 
 
 class Watchdog:
@@ -294,6 +299,12 @@ class Watchdog:
             acts = [a for a in acts if not isinstance(a, Rehedge)]
         if st.hold is not None and acts:
             acts = settling_filter(acts, r, st.hold, thresholds)
+        if acts and (st.breach_since is not None or margin_alone(acts, r, thresholds)) \
+                and self._margin_account_moving(pair):
+            acts, st.breach_since = confirm_margin_breach(acts, r, thresholds, st.breach_since,
+                                                          now, self.cfg.settle_s)
+        else:
+            st.breach_since = None
         if self.halt_state.mode is HaltMode.FLATTEN and not any(isinstance(a, Unwind) for a in acts):
             acts.append(Unwind(pair_id=pair.id, reason="halt: flatten"))
         if st.settling:
@@ -302,6 +313,14 @@ class Watchdog:
                     del st.settling[kind]
         if acts:
             self._execute(pair.id, st, acts, now, pair_wallets(pair), borrowed_coin(self.hub, pair))
+
+    def _margin_account_moving(self, pair: Pair) -> bool:
+        """Whether an operation of any pair is changing a margin account this pair uses (only
+        asked on the rare path: a margin-alone trim or unwind)."""
+        accounts = {v for v, w in pair_wallets(pair) if w == "margin"}
+        return bool(accounts) and any(
+            p.state in _OPERATING and any(v in accounts for v, w in pair_wallets(p) if w == "margin")
+            for p in self._pairs())
 
     def _execute(self, pair_id: str, st: _PairState, acts: list[Action], now: float,
                  wallets: Wallets, borrowed: tuple[str, str] | None = None) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import orjson
 
-from connectors.types import Health, Instrument, InstrumentKey, Mark, book_stream
+from connectors.types import Balance, Health, Instrument, InstrumentKey, Mark, book_stream
 from daemon.hub import BOOK, HEALTH, MARK, Hub
 
 
@@ -106,3 +106,20 @@ def test_pairs_are_published_on_every_state_change() -> None:
     hub.set_pair(pair)
     assert seen == ["opening", "open"]
     assert hub.snapshot()["pairs"]["p1"]["state"] == "open"
+
+
+def test_balances_from_one_message_are_all_stored_before_any_is_published() -> None:
+    """A sale's coin leaving and its USDT arriving are one venue message: no subscriber may read
+    the account between the two."""
+    hub = Hub()
+    seen: list[tuple[float, float]] = []
+
+    def reader(kind: str, item: object) -> None:
+        if kind == "balance":
+            btc = hub.balances[("v", "margin", "BTC")]
+            usdt = hub.balances.get(("v", "margin", "USDT"))
+            seen.append((btc.free, usdt.free if usdt else 0.0))
+    hub.subscribe(reader)
+    hub.set_balances([Balance(venue="v", wallet="margin", asset="BTC", free=0.0, borrowed=1.0),
+                      Balance(venue="v", wallet="margin", asset="USDT", free=50_000.0)])
+    assert seen == [(0.0, 50_000.0), (0.0, 50_000.0)]

@@ -8,12 +8,10 @@ venue's own order list. Needs root (mount); skipped with the reason otherwise.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import signal
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,35 +19,17 @@ from typing import Any
 import pytest
 
 from tests.conftest import BIN, ROOT
-from tests.daemon.legging.test_legging_crash import (BASISD, SimClient, UnixHTTP, _daemon_config,
-                                                     _journal_ids, _wait, _write_configs, admin)
+from tests.process_rig import (BASISD, SimClient, UnixHTTP, admin, daemon_config, fill_up,
+                               journal_ids, tmpfs, wait, write_configs)
 
 
 @pytest.fixture
 def tiny_disk(short_dir: Path) -> Iterator[Path]:
     mnt = short_dir / "state"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip() or r.returncode}): needs root")
-    try:
+    with tmpfs(mnt, "2m") as why_not:
+        if why_not:
+            pytest.skip(why_not)
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
-
-
-def _fill_up(mnt: Path) -> Path:
-    """Write until the filesystem says ENOSPC: nothing can grow on it after this."""
-    filler = mnt / f"filler-{uuid.uuid4().hex}"
-    with open(filler, "wb", buffering=0) as f:
-        for chunk in (1 << 16, 1 << 12, 1 << 8, 1):
-            try:
-                while True:
-                    f.write(b"\0" * chunk)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC, exc
-    return filler
 
 
 def _metrics(sock: str) -> str:
@@ -67,7 +47,7 @@ def _status(sock: str) -> dict[str, Any]:
 
 def test_journal_disk_full_halts_no_new_sends_nothing_unjournaled_and_still_closes(
         short_dir: Path, tiny_disk: Path) -> None:
-    simcfg, dcfg = _write_configs(short_dir)
+    simcfg, dcfg = write_configs(short_dir)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("BASISD_SOCKET", None)
     sim = subprocess.Popen([*BASISD, "sim", "--config", str(simcfg)], cwd=ROOT, env=env,
@@ -79,29 +59,29 @@ def test_journal_disk_full_halts_no_new_sends_nothing_unjournaled_and_still_clos
         assert sim.stdout is not None
         line = json.loads(sim.stdout.readline())
         client = SimClient(line)
-        _daemon_config(dcfg, short_dir, line)      # state_dir = short_dir/state: the tmpfs
+        daemon_config(dcfg, short_dir, line)      # state_dir = short_dir/state: the tmpfs
         env.update(BASISD_SIMA_API_KEY=line["api_key"], BASISD_SIMA_API_SECRET=line["api_secret"])
         sock = str(short_dir / "b.sock")
         daemon = subprocess.Popen([*BASISD, "run", "--config", str(dcfg)], cwd=ROOT, env=env,
                                   stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
-        _wait(lambda: admin(sock, "GET", "/v1/positions")[0] == 200, 30, "engine ready")
+        wait(lambda: admin(sock, "GET", "/v1/positions")[0] == 200, 30, "engine ready")
         body = {"type": "reverse_basis", "symbol": "BTCUSDT", "notional_usd": 2000,
                 "execution": "taker"}
 
         def opened() -> str | None:
             status, answer = admin(sock, "POST", "/v1/positions", body)
             return answer["id"] if status == 202 else None     # 422 until the books are in
-        pid = _wait(opened, 30, "first open accepted")
-        _wait(lambda: admin(sock, "GET", f"/v1/positions/{pid}")[1]["state"] == "open", 30,
+        pid = wait(opened, 30, "first open accepted")
+        wait(lambda: admin(sock, "GET", f"/v1/positions/{pid}")[1]["state"] == "open", 30,
               "pair open")
         assert _status(sock)["journal"]["healthy"] is True
         before = {o["clientOrderId"] for o in client.our_orders()}
-        assert before and before <= _journal_ids(tiny_disk)
+        assert before and before <= journal_ids(tiny_disk)
 
-        filler = _fill_up(tiny_disk)
+        filler = fill_up(tiny_disk)
         status, answer = admin(sock, "POST", "/v1/positions", {**body, "notional_usd": 5000})
         assert status in (409, 503), (status, answer)
-        _wait(lambda: _status(sock)["halt"] == "no_new", 10, "halt no_new")
+        wait(lambda: _status(sock)["halt"] == "no_new", 10, "halt no_new")
         status, answer = admin(sock, "POST", "/v1/positions", {**body, "notional_usd": 5000})
         assert status == 409 and "halted: no_new" in answer["error"], answer
         status, answer = admin(sock, "POST", f"/v1/positions/{pid}/increase",
@@ -127,23 +107,23 @@ def test_journal_disk_full_halts_no_new_sends_nothing_unjournaled_and_still_clos
         # next failed retry halts again.
         status, answer = admin(sock, "POST", "/v1/resume", {})
         assert status == 200, answer
-        _wait(lambda: _status(sock)["halt"] == "no_new", 10, "halted again")
+        wait(lambda: _status(sock)["halt"] == "no_new", 10, "halted again")
         assert {o["clientOrderId"] for o in client.our_orders()} == before
 
         # Closing reduces risk: allowed, its intents held in memory until the disk has room.
         status, answer = admin(sock, "POST", f"/v1/positions/{pid}/close",
                                {"confirm": True, "execution": "taker"})
         assert status == 202, answer
-        _wait(lambda: admin(sock, "GET", f"/v1/positions/{pid}")[1]["state"] == "closed", 30,
+        wait(lambda: admin(sock, "GET", f"/v1/positions/{pid}")[1]["state"] == "closed", 30,
               "pair closed")
         assert abs(client.perp_amt()) < 1e-9
         after = {o["clientOrderId"] for o in client.our_orders()}
         assert after > before                      # the closing orders reached the venue
 
         filler.unlink()                            # room again: the held rows are committed
-        _wait(lambda: _status(sock)["journal"]["healthy"], 20, "journal healthy again")
-        _wait(lambda: _status(sock)["journal"]["pending_rows"] == 0, 20, "rows written")
-        assert after <= _journal_ids(tiny_disk)    # every order the venue holds is journaled
+        wait(lambda: _status(sock)["journal"]["healthy"], 20, "journal healthy again")
+        wait(lambda: _status(sock)["journal"]["pending_rows"] == 0, 20, "rows written")
+        assert after <= journal_ids(tiny_disk)    # every order the venue holds is journaled
         assert _status(sock)["halt"] == "no_new"   # until the operator resumes
         assert "journal_recovered" in log_path.read_text()
     finally:

@@ -11,9 +11,9 @@ fault, let the streams recover, then check against the sim's ledger:
   back within its own residual budget;
 * no liquidation and no venue auto-close;
 * coins are conserved (ledger totals per asset unchanged since genesis, claims balance).
-Process-level faults (SIGKILL, SIGTERM, journal disk full, corrupt config on SIGHUP) need a daemon
-process and are covered by their own tests (tests/daemon/legging/test_legging_crash.py,
-tests/daemon/test_journal_disk_full.py, tests/daemon/test_lifecycle.py), not here.
+The process rows (SIGKILL, SIGTERM, journal disk full, corrupt config on SIGHUP) need a daemon
+process to kill, a disk to fill and a signal to send: they are test_process_faults.py, same phases,
+same ledger checks.
 """
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PHASES = ("idle", "opening", "open", "closing")
 NOTIONAL = 4_000.0
-# Collateral: 2x the notional in cross margin, 1x in futures. At 3x (stack_rig's sizing) the
-# watchdog unwinds a healthy pair mid-open on a torn account view (the borrow booked before the
-# sale's USDT): a bug of its own, reported apart from this matrix, which is about venue faults.
-MARGIN_USDT = 2 * NOTIONAL
-FUTURES_USDT = NOTIONAL
+# Collateral at stack_rig's 3x sizing: N/2 in cross margin (margin level 1.5 at entry), N/3 in
+# futures, as the daemon is meant to run it (test_watchdog_torn_open.py: no unwind on the
+# account's own mid-open reading).
+MARGIN_USDT = NOTIONAL / 2
+FUTURES_USDT = NOTIONAL / 3 * 1.02
 STEP_S = 0.5
 MAX_STEPS = 120          # 60 s of scenario time for an operation to finish under a fault
 

@@ -166,6 +166,17 @@ def _loopback(request: web.Request) -> bool:
         return False
 
 
+def _ledger_checks(ex: Any) -> dict[str, Any]:
+    """What a test checks against the venue's own books from another process: claims balance,
+    liquidations and the venue's auto-close orders (an engine without them answers nothing)."""
+    if not hasattr(ex, "claims_imbalance"):
+        return {}
+    autoclose = sum(1 for acct in ex.accounts.values() for o in getattr(acct, "orders", {}).values()
+                    if str(getattr(o, "client_id", "")).startswith("autoclose-"))
+    return {"claims_imbalance": ex.claims_imbalance(), "liquidations": len(ex.liquidation_log()),
+            "autoclose_orders": autoclose}
+
+
 def state(venue: VenueContext) -> dict[str, Any]:
     ex = venue.exchange
     totals = getattr(ex, "totals_by_asset", None)
@@ -173,6 +184,7 @@ def state(venue: VenueContext) -> dict[str, Any]:
     return {
         "venue": venue.name, "clock": venue.clock, "now_ms": venue.server_ms(),
         "totals": totals() if totals is not None else {},
+        **_ledger_checks(ex),
         "ledger_entries": len(ledger()) if ledger is not None else 0,
         "faults": venue.faults.snapshot(),
         "ws_connections": len(venue.hub.conns), "ws_messages_sent": venue.hub.sent,

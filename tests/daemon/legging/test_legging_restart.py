@@ -11,121 +11,13 @@ clock), so it can be restarted as the same venue (it persists its accounts) or a
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import os
-import signal
-import subprocess
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from tests.conftest import BIN, ROOT
-from tests.daemon.legging.test_legging_crash import (BASISD, SimClient, _daemon_config,
-                                                     _write_configs, _wait, admin, terminate)
+from tests.process_rig import Rig, admin, wait
 
 PERP_STEP = 0.001
-
-
-class Venue(SimClient):
-    """The test's hands on the venue: signed reads, and orders placed directly."""
-
-    def post(self, path: str, **params: str) -> Any:
-        params["timestamp"] = str(int(time.time() * 1000))
-        params["recvWindow"] = "60000"
-        q = urllib.parse.urlencode(params)
-        sig = hmac.new(self.secret, q.encode(), hashlib.sha256).hexdigest()
-        req = urllib.request.Request(f"{self.rest}{path}", data=f"{q}&signature={sig}".encode(),
-                                     headers={"X-MBX-APIKEY": self.key}, method="POST")
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return orjson.loads(r.read())
-
-    def open_orders(self) -> list[dict[str, Any]]:
-        spot = self.get("/sapi/v1/margin/openOrders", symbol="BTCUSDT")
-        return spot + self.get("/fapi/v1/openOrders", symbol="BTCUSDT")
-
-    def all_orders(self) -> list[dict[str, Any]]:
-        return (self.get("/sapi/v1/margin/allOrders", symbol="BTCUSDT")
-                + self.get("/fapi/v1/allOrders", symbol="BTCUSDT"))
-
-
-class Rig:
-    """One sim process and one daemon process at a time, each restartable."""
-
-    def __init__(self, tmp: Path, drain_timeout_s: float = 2.0) -> None:
-        self.tmp = tmp
-        self.simcfg, self.dcfg = _write_configs(tmp)
-        self.state = tmp / "venue"
-        self.sock = str(tmp / "b.sock")
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.drain_timeout_s = drain_timeout_s
-        self.sim: subprocess.Popen[str] | None = None
-        self.daemon: subprocess.Popen[bytes] | None = None
-        self.venue: Venue | None = None
-        self.log = open(tmp / "daemon.log", "ab")
-
-    def start_sim(self, *, fresh: bool = False) -> Venue:
-        args = [*BASISD, "sim", "--config", str(self.simcfg), "--state-dir", str(self.state)]
-        self.sim = subprocess.Popen(args + (["--fresh"] if fresh else []), cwd=ROOT,
-                                    env=self.env, stdout=subprocess.PIPE,
-                                    stderr=open(self.tmp / "sim.err", "ab"), text=True)
-        assert self.sim.stdout is not None
-        line = json.loads(self.sim.stdout.readline())
-        _daemon_config(self.dcfg, self.tmp, line)
-        text = self.dcfg.read_text().replace("drain_timeout_s = 2",
-                                             f"drain_timeout_s = {self.drain_timeout_s}")
-        self.dcfg.write_text(text)
-        self.env.update(BASISD_SIMA_API_KEY=line["api_key"],
-                        BASISD_SIMA_API_SECRET=line["api_secret"])
-        self.venue = Venue(line)
-        return self.venue
-
-    def start_daemon(self) -> None:
-        self.daemon = subprocess.Popen([*BASISD, "run", "--config", str(self.dcfg)], cwd=ROOT,
-                                       env=self.env, stdout=self.log, stderr=self.log)
-        _wait(lambda: admin(self.sock, "GET", "/v1/positions")[0] == 200, 30, "engine ready")
-
-    def stop(self, which: str) -> float:
-        """SIGTERM one process; returns the seconds it took to exit."""
-        proc = self.daemon if which == "daemon" else self.sim
-        assert proc is not None
-        t0 = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
-        return time.monotonic() - t0
-
-    def idle(self) -> list[dict[str, Any]]:
-        def settled() -> tuple[bool, list[dict[str, Any]]] | None:
-            status, body = admin(self.sock, "GET", "/v1/positions")
-            if status != 200 or any(p["operation"]["running"] or p["state"] in
-                                    ("opening", "closing", "adjusting")
-                                    for p in body["positions"]):
-                return None
-            return True, body["positions"]      # non-empty even when there are no pairs
-        return _wait(settled, 30, "pairs idle")[1]
-
-    def status(self) -> dict[str, Any]:
-        return admin(self.sock, "GET", "/v1/status")[1]
-
-    def open_pair(self, notional_usd: float, execution: str) -> str:
-        status, body = admin(self.sock, "POST", "/v1/positions", {
-            "type": "reverse_basis", "symbol": "BTCUSDT", "notional_usd": notional_usd,
-            "execution": execution})
-        assert status == 202, body
-        return str(body["id"])
-
-    def ctl_status(self) -> str:
-        """`basisctl status` as the operator reads it."""
-        return subprocess.run([str(BIN / "basisctl"), "--socket", self.sock, "status"],
-                              capture_output=True, text=True, timeout=30).stdout
-
-    def close(self) -> None:
-        terminate(self.daemon, self.sim)
 
 
 def _legs(view: dict[str, Any]) -> list[tuple[str, str, float]]:
@@ -212,7 +104,7 @@ def test_sigterm_mid_chase_open_drains_to_hedged_or_flat(tmp_path: Path) -> None
             assert venue.control({"action": "delay_acks", "ms": 400, "market": market})["ok"]
         rig.start_daemon()
         pid = rig.open_pair(10_000, "chase")
-        _wait(lambda: venue.all_orders(), 10, "the open's first orders on the venue")
+        wait(lambda: venue.all_orders(), 10, "the open's first orders on the venue")
         view = admin(rig.sock, "GET", f"/v1/positions/{pid}")[1]
         assert view["state"] == "opening" and view["operation"]["running"], view
         took = rig.stop("daemon")
@@ -222,5 +114,30 @@ def test_sigterm_mid_chase_open_drains_to_hedged_or_flat(tmp_path: Path) -> None
         assert abs(perp + spot) <= PERP_STEP + 1e-6, (perp, spot)
         out = (tmp_path / "daemon.log").read_text()
         assert "drained" in out, out[-2000:]
+    finally:
+        rig.close()
+
+
+def test_a_reconnect_reconciles_again_and_finds_what_changed_meanwhile(tmp_path: Path) -> None:
+    """Not only at start: when a venue's streams come back (here the sim drops every websocket),
+    the daemon compares the venue with its books again, and a position placed by hand since
+    then shows as unmanaged without a restart."""
+    rig = Rig(tmp_path)
+    try:
+        venue = rig.start_sim()
+        rig.start_daemon()
+        rig.idle()
+        wait(lambda: rig.status()["venues"]["sim-a"]["state"] == "healthy", 30, "streams healthy")
+        time.sleep(1.5)             # the start's own reconciliation is done
+        venue.post("/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET",
+                   quantity="0.003", newClientOrderId="by-hand-2")
+        assert rig.status()["unmanaged"]["positions"] == []     # nothing has looked yet
+        assert venue.control({"action": "drop_ws"})["ok"]
+
+        def unmanaged() -> list[Any]:
+            return [(u["venue"], u["kind"], u["name"], round(u["qty"], 9))
+                    for u in rig.status()["unmanaged"]["positions"]]
+        assert wait(unmanaged, 30, "the reconnect's reconciliation") == [
+            ("sim-a", "perp", "BTCUSDT", 0.003)]
     finally:
         rig.close()

@@ -15,7 +15,7 @@ from daemon.risk.maths import MarginAsset
 from daemon.risk.assess import MarginLegInput, PairInputs, PerpLegInput, assess
 from daemon.risk.ladder import (
     COLLATERAL, DELEVERAGE, OK, UNWIND, WARN, Deleverage, LegRisk, PairRisk, Transfer,
-    Unwind, decide, level,
+    Unwind, confirm_margin_breach, decide, level, margin_alone,
 )
 from daemon.risk.config import LegThresholds, WatchdogConfig
 
@@ -243,3 +243,38 @@ def test_auto_halt_only_escalates_and_resume_acknowledges_the_day() -> None:
     assert tomorrow.loss == 0.0 and tomorrow.start_equity == 7_000.0
     worse = halt.track_equity(tomorrow, 5_000.0, now + halt.DAY_MS + 1)
     assert halt.loss_halt_due(resumed, worse, 1_000.0)             # a new day re-arms it
+
+
+def _torn_open(price: float = 50_000) -> PairInputs:
+    """The account between a borrow's liability and its coin: 2 BTC owed, nothing held for it
+    and no sale proceeds (collateral alone, 50,000 USDT: margin level 0.5)."""
+    inp = reverse_basis(price)
+    margin = msgspec.structs.replace(inp.margin, assets=(
+        MarginAsset(asset="USDT", held=50_000, moves=False),
+        MarginAsset(asset="BTC", liability=2.0, price=price)))
+    return msgspec.structs.replace(inp, margin=margin)
+
+
+def test_a_margin_alone_unwind_waits_settle_s_while_the_account_moves() -> None:
+    r = assess(_torn_open(), CFG)
+    thr = {"margin": CFG.margin, "perp": CFG.perp}
+    acts = decide(r, CFG)
+    assert "Unwind" in kinds(acts) and margin_alone(acts, r, thr)
+    kept, since = confirm_margin_breach(acts, r, thr, None, 100.0, settle_s=1.0)
+    assert since == 100.0 and "Unwind" not in kinds(kept)
+    kept, since = confirm_margin_breach(acts, r, thr, since, 100.5, settle_s=1.0)
+    assert since == 100.0 and "Unwind" not in kinds(kept)
+    # a breach that lasts is real: it is acted on once it has lasted settle_s
+    kept, since = confirm_margin_breach(acts, r, thr, since, 101.0, settle_s=1.0)
+    assert "Unwind" in kinds(kept)
+    # the account settled: nothing pending, the clock starts again at the next breach
+    calm = assess(reverse_basis(50_000), CFG)
+    assert confirm_margin_breach(decide(calm, CFG), calm, thr, since, 101.2, settle_s=1.0) == ([], None)
+
+
+def test_a_perp_driven_unwind_is_not_delayed() -> None:
+    r = assess(reverse_basis(20_000), CFG)      # -60 %: the perp long is past its unwind step
+    thr = {"margin": CFG.margin, "perp": CFG.perp}
+    acts = decide(r, CFG)
+    assert "Unwind" in kinds(acts) and margin_alone(acts, r, thr) == []
+    assert confirm_margin_breach(acts, r, thr, None, 5.0, settle_s=1.0) == (acts, None)
