@@ -198,7 +198,7 @@ static PyObject *price_obj(const Core *self, __int128 ukey, long long den_mul) {
         PyObject *nk = (lo && neg) ? PyNumber_Negative(lo) : NULL;
         if (neg) { Py_XDECREF(lo); k = nk; } else k = lo;
     }
-    PyObject *s = PyLong_FromLongLong(self->scale * den_mul);  /* scale < 2**62 checked on set */
+    PyObject *s = PyLong_FromUnsignedLongLong((unsigned long long)self->scale * (unsigned long long)den_mul);  /* scale <= 2**62 */
     PyObject *n = (k && u) ? PyNumber_Multiply(k, u) : NULL;
     PyObject *r = (n && s) ? PyNumber_TrueDivide(n, s) : NULL;
     Py_XDECREF(k); Py_XDECREF(u); Py_XDECREF(s); Py_XDECREF(n);
@@ -237,7 +237,7 @@ static void Core_dealloc(Core *self) {
 static PyObject *Core_set_grid(Core *self, PyObject *args) {
     long long units, scale;
     if (!PyArg_ParseTuple(args, "LL", &units, &scale)) return NULL;
-    if (units <= 0 || scale <= 0 || scale > (1LL << 52)) {
+    if (units <= 0 || scale <= 0 || scale > (1LL << 62)) {
         PyErr_SetString(PyExc_ValueError, "tick is beyond the book's 64-bit key range");
         return NULL;
     }
@@ -250,7 +250,7 @@ static PyObject *Core_set_grid(Core *self, PyObject *args) {
 static PyObject *Core_rescale(Core *self, PyObject *arg) {
     long long f = PyLong_AsLongLong(arg);
     if (f == -1 && PyErr_Occurred()) return NULL;
-    if (f <= 0 || self->scale > ((1LL << 52) / f) || self->per_tick > (INT64_MAX / f)) goto range;
+    if (f <= 0 || self->scale > ((1LL << 62) / f) || self->per_tick > (INT64_MAX / f)) goto range;
     for (int i = 0; i < 2; i++) {
         Side *s = &self->s[i];
         for (Py_ssize_t j = 0; j < s->n; j++) {

@@ -145,7 +145,14 @@ class _Book:
         """``price`` as an exact whole number of key units (unsigned).
 
         An off-grid price refines the unit when ``grow``; otherwise it answers None (no level
-        can sit there). Floats are taken at their shortest repr, as a venue would have sent it."""
+        can sit there). Floats are taken at their shortest repr, as a venue would have sent it;
+        a float within float rounding (1e-12 relative) of a tick is that tick (computed prices
+        such as ``mark - 3 * tick`` carry such noise; refining the unit to it would leave 64 bits)."""
+        if not isinstance(price, str):
+            f = float(price)
+            t = round(f / self._tick) if math.isfinite(f) else 0
+            if t and abs(f - t * self._tick) <= abs(f) * 1e-12:
+                return t * self._per_tick
         try:
             d = Decimal(price if isinstance(price, str) else repr(float(price)))
             num, den = d.as_integer_ratio()

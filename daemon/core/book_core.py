@@ -21,9 +21,9 @@ import msgspec
 __all__ = ["KEY_MAX", "SCALE_MAX", "PyBookCore"]
 
 BID = 0
-# Both cores keep keys in 64 bits and the unit's scale exactly representable as a float.
+# Both cores keep keys in 64 bits and the unit's scale within 62 bits.
 KEY_MAX = 2**63 - 1
-SCALE_MAX = 2**52
+SCALE_MAX = 2**62
 _PRICE_CACHE_MAX = 2048
 _BUFFERS = (msgspec.Raw, bytes, bytearray, memoryview)
 _json_decode = msgspec.json.decode

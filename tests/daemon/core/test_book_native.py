@@ -231,3 +231,15 @@ def test_off_grid_exponent_and_long_prices_take_the_exact_path() -> None:
             book.apply_levels(BID, [["9" * 25, "1"]])
         book.clear()
     assert state(py) == state(nat) and nat.on_grid
+
+
+def test_computed_float_prices_keep_to_their_tick_and_off_grid_floats_still_fit() -> None:
+    py, nat = pair("0.0001")
+    mark = 0.123456789012345   # off the grid, as a computed mark is
+    bids = [(0.1234 - 0.0001 * k, 1.0) for k in range(50)] + [(mark, 2.0)]
+    asks = [(0.1236 + 0.0001 * k, 1.0) for k in range(50)] + [(mark + 0.0002, 2.0)]
+    for book in (py, nat):
+        book.load_snapshot(bids, asks)
+    assert state(py) == state(nat) and len(nat) == 102
+    assert nat.qty_at_ticks(BID, 1234 - 49) == 1.0   # 0.1234 - 0.0049: float noise, same tick
+    assert nat.best_bid() == (mark, 2.0) and not nat.on_grid
