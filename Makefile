@@ -8,6 +8,7 @@ STAMP := $(VENV)/.basisd-installed
 TEST_STAMP := $(VENV)/.basisd-test-installed
 # The compiled book core (optional: without a C compiler the book runs on its Python core).
 EXT_STAMP := $(VENV)/.basisd-ext-built
+BENCH_STAMP := $(VENV)/.basisd-bench-installed
 # pip's own progress on a terminal; quiet in CI and pipes.
 PIP_QUIET = $$( [ -t 1 ] || echo --quiet )
 PIP = $(BIN)/python -m pip install --disable-pip-version-check $(PIP_QUIET)
@@ -34,15 +35,24 @@ $(EXT_STAMP): $(STAMP) $(wildcard daemon/core/_book*.[ch]) setup.py
 		|| echo "basisd: the compiled book core did not build; the book runs on its Python core"
 	@touch $@
 
+# The peers `make bench` compares against (cryptofeed and its book) and a profiler: benchmark
+# only, never installed by `make run` or `make test`.
+$(BENCH_STAMP): $(TEST_STAMP) requirements-bench.lock
+	@echo "basisd: installing benchmark-only peers (requirements-bench.lock) into $(VENV)"
+	@$(PIP) -r requirements.lock -r requirements-test.lock -r requirements-bench.lock
+	@touch $(BENCH_STAMP)
+
 run: $(STAMP) $(EXT_STAMP)
 	@echo "basisd: admin socket will be $(CURDIR)/run/basisd.sock  (try: $(BIN)/basisctl status)"
+	@echo "basisd: dashboard at http://127.0.0.1:8470/ (the embedded default's [dashboard])"
 	@exec $(BIN)/basisd run
 
 test: $(TEST_STAMP) $(EXT_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: $(TEST_STAMP) $(EXT_STAMP)
-	$(BIN)/python -m benchmarks
+# Sizes: BENCH_RUNS (5), BENCH_FRAMES (200000), BENCH_SIM_MINUTES (30); writes bench-results.json.
+bench: $(BENCH_STAMP) $(EXT_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/python -m ruff check daemon connectors tests benchmarks

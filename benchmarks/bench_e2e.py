@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -32,9 +31,8 @@ from typing import Any
 
 
 from benchmarks._common import Row, print_table, summarize
+from benchmarks._sim import SYMBOL, VENUE, start_sim, stop_stack, venue_for, wait_until
 
-SYMBOL = "BTCUSDT"
-VENUE = "sim-a"
 
 
 class Probe:
@@ -53,20 +51,7 @@ class Probe:
         self.kind = ""
 
 
-async def _wait(pred: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        await asyncio.sleep(0.002)
-    raise TimeoutError(f"bench_e2e: timed out waiting for {what}")
-
-
 async def measure(reps: int, budget_s: float = 20.0) -> dict[str, Any]:
-    from connectors.binance import BinanceVenue
-    from connectors.transport.rest import WeightLimiter
-    from connectors.sim import SimCluster, SimConfig, SimVenueConfig
-    from connectors.config import VenueConfig
     from connectors.types import InstrumentKey
     from daemon.hub import MARK, Hub
     from daemon.journal import Journal
@@ -74,39 +59,20 @@ async def measure(reps: int, budget_s: float = 20.0) -> dict[str, Any]:
     from connectors.binance.legs import BinanceLegVenue
     from daemon.legging.config import LeggingConfig
     from daemon.risk.actions import EngineRiskActions, brackets_from_tiers
-    from connectors.secrets import Secret
     from daemon.risk.watchdog import Watchdog
     from daemon.risk.config import WatchdogConfig
 
     perf = time.perf_counter_ns
     probe = Probe()
-    cluster = SimCluster(SimConfig(clock="manual", venues=(SimVenueConfig(
-        name=VENUE, symbols=(SYMBOL,), scenario="", margin_funding={"USDT": "100000"},
-        futures_funding={"USDT": "1100"}),)))
-    await cluster.start()
+
+    def at_venue() -> None:
+        if probe.armed and not probe.t_venue:
+            probe.t_venue = perf()
+    cluster = await start_sim("100000", "1100",
+                              ("asset_transfer", "margin_new_order", "futures_new_order"), at_venue)
     server = cluster._servers[0]
-    # Repetition needs many transfers (weight 900 each): lift the sim's and the client's
-    # per-minute weight budgets, which would otherwise hold requests back for a minute.
-    for name in list(server.limiters):
-        server.limiters[name] = type(server.limiters[name])(10**12, can_ban=False)
-    ex = server.exchange
-    for meth in ("asset_transfer", "margin_new_order", "futures_new_order"):
-        orig = getattr(ex, meth)
-
-        def hooked(*a: Any, _orig: Any = orig, **kw: Any) -> Any:
-            if probe.armed and not probe.t_venue:
-                probe.t_venue = perf()
-            return _orig(*a, **kw)
-        setattr(ex, meth, hooked)
-
-    info = cluster.venues[0]
     hub = Hub()
-    vcfg = VenueConfig(name=VENUE, sim=True, symbols=[SYMBOL], rest_url=info.rest_url,
-                       futures_rest_url=info.rest_url, spot_ws_url=info.spot_ws_url,
-                       futures_ws_url=info.futures_ws_url, stale_after_s=3600.0)
-    venue = BinanceVenue(vcfg, hub, api_key=Secret(info.api_key), api_secret=Secret(info.api_secret))
-    venue.rest.limiter = WeightLimiter(dict(venue.rest.dialect.weight_limits))
-    venue.rest.limiter.delay_for = lambda *_a: 0.0     # type: ignore[method-assign]
+    venue = venue_for(cluster, hub)
     mark_ws = venue.market.mark_ws
     assert mark_ws is not None
     on_mark = mark_ws._on_frame
@@ -137,9 +103,9 @@ async def measure(reps: int, budget_s: float = 20.0) -> dict[str, Any]:
     try:
         await venue.start()
         keys = [InstrumentKey(VENUE, m, SYMBOL) for m in ("spot", "perp")]
-        await _wait(lambda: all(hub.book_ready(k)[0] for k in keys), 15, "books")
+        await wait_until(lambda: all(hub.book_ready(k)[0] for k in keys), 15, "books")
         cluster.advance(1.0, 1.0)                  # one mark frame
-        await _wait(lambda: (VENUE, SYMBOL) in hub.marks, 10, "first mark")
+        await wait_until(lambda: (VENUE, SYMBOL) in hub.marks, 10, "first mark")
         engine = LeggingEngine(hub, {VENUE: BinanceLegVenue(venue)},
                                LeggingConfig(default_spot_venue=VENUE, default_perp_venue=VENUE,
                                              default_long_venue=VENUE, default_short_venue=VENUE),
@@ -206,7 +172,7 @@ async def measure(reps: int, budget_s: float = 20.0) -> dict[str, Any]:
                 "e": "markPriceUpdate", "E": int(time.time() * 1000), "s": SYMBOL,
                 "p": f"{price:.2f}", "i": f"{price:.2f}", "P": f"{price:.2f}",
                 "r": f"{base.funding_rate:.8f}", "T": base.next_funding_ms})
-            await _wait(lambda: probe.t_venue != 0, 10, "the protective request at the venue")
+            await wait_until(lambda: probe.t_venue != 0, 10, "the protective request at the venue")
             probe.armed = False
             # Only frame, reaction and venue are required: how the request reaches the socket
             # (RestSession.send or a synchronous write path) may change under us.
@@ -236,7 +202,7 @@ async def measure(reps: int, budget_s: float = 20.0) -> dict[str, Any]:
                 "p": f"{base.mark_price:.2f}", "i": f"{base.index_price:.2f}",
                 "P": f"{base.mark_price:.2f}", "r": f"{base.funding_rate:.8f}",
                 "T": base.next_funding_ms})
-            await _wait(lambda: hub.marks[(VENUE, SYMBOL)].mark_price == float(f"{base.mark_price:.2f}"),
+            await wait_until(lambda: hub.marks[(VENUE, SYMBOL)].mark_price == float(f"{base.mark_price:.2f}"),
                         10, "normal mark")
             if wd._tasks:
                 await asyncio.gather(*list(wd._tasks), return_exceptions=True)
@@ -257,12 +223,7 @@ async def measure(reps: int, budget_s: float = 20.0) -> dict[str, Any]:
             wd.stop()
             if wd._tasks:
                 await asyncio.gather(*list(wd._tasks), return_exceptions=True)
-        if engine is not None:
-            with contextlib.suppress(Exception):
-                await engine.stop()
-        with contextlib.suppress(Exception):
-            await venue.stop()
-        await cluster.stop()
+        await stop_stack(engine, venue, cluster)
         tmp.cleanup()
     return out
 

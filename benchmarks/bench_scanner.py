@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import time
 
 from benchmarks._common import Row, print_table, summarize, time_each
 from daemon.core import economics as ec
@@ -34,7 +35,7 @@ def build(n_symbols: int = 50, depth: int = 50, seed: int = 3) -> tuple[Hub, dic
     hub = Hub()
     stats: dict[tuple[str, str], FundingStats] = {}
     for i in range(n_symbols):
-        sym = f"C{i:02d}USDT"
+        sym = f"C{i:03d}USDT"
         base = sym.removesuffix("USDT")
         price = 10 ** rng.uniform(-1, 4)
         tick = 10 ** (round(math.log10(price)) - 4)
@@ -69,17 +70,33 @@ def build(n_symbols: int = 50, depth: int = 50, seed: int = 3) -> tuple[Hub, dic
     return hub, stats
 
 
-def run(n: int = 100) -> list[Row]:
-    hub, stats = build()
+def run(n: int = 100, n_symbols: int = 50) -> list[Row]:
+    hub, stats = build(n_symbols)
     cands = candidates(hub, CFG)
     opps = scan(hub, CFG, stats, NOW_MS)
-    assert len(cands) == 2 * 50 * 2 + 50 * 2, len(cands)
-    assert len(opps) >= 2 * 50 * 2 + 50 and all(o.zscore is not None for o in opps)
+    assert len(cands) == 2 * n_symbols * 2 + n_symbols * 2, len(cands)
+    assert len(opps) >= 2 * n_symbols * 2 + n_symbols and all(o.zscore is not None for o in opps)
     return [
         summarize(f"scan(): {len(cands)} candidates -> {len(opps)} ranked",
                   time_each(lambda: scan(hub, CFG, stats, NOW_MS), n, warmup=3), "ms"),
         summarize("candidates() alone", time_each(lambda: candidates(hub, CFG), n * 10, warmup=3), "ms"),
     ]
+
+
+def per_pass_ms(sizes: tuple[int, ...] = (10, 50, 200), budget_s: float = 3.0,
+                min_passes: int = 3) -> dict[str, Row]:
+    """One scan() pass at 2 venues x N symbols; as many passes per size as fit `budget_s`."""
+    out: dict[str, Row] = {}
+    for size in sizes:
+        hub, stats = build(size)
+        t0 = time.perf_counter()
+        scan(hub, CFG, stats, NOW_MS)
+        one = max(time.perf_counter() - t0, 1e-6)
+        count = max(min_passes, min(500, int(budget_s / one)))
+        out[str(size)] = summarize(f"scan() 2 venues x {size} symbols",
+                                   time_each(lambda: scan(hub, CFG, stats, NOW_MS), count,
+                                             warmup=0), "ms")
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

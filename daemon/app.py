@@ -37,7 +37,7 @@ def resolve_socket(cli: str | None, cfg: Config, environ: dict[str, str] | None 
 
 
 # Sections that need a restart to change; a reload that changes them keeps the old values.
-_RESTART_ONLY = ("admin", "sim", "venues")
+_RESTART_ONLY = ("admin", "sim", "venues", "dashboard")
 
 
 class Daemon:
@@ -63,6 +63,8 @@ class Daemon:
         self.sim: Any = None
         self.legging: Any = None
         self.watchdog: Any = None
+        self.dashboard: Any = None           # daemon.dashboard.server.DashboardServer when on
+        self.dashboard_error = ""
         self.admin = AdminServer(socket_path, group=cfg.admin.group, max_body=cfg.admin.max_body_bytes,
                                  status=self.status, log=self.log)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -149,6 +151,8 @@ class Daemon:
             "journal": None if self._journal() is None else self._journal().health(),
             "reloads": self.reloads,
             "subscriber_errors": self.hub.subscriber_errors,
+            "dashboard": (self.dashboard.status_fields() if self.dashboard is not None
+                          else {"enabled": False, "error": self.dashboard_error or None}),
             **extra,
         }
 
@@ -170,6 +174,7 @@ class Daemon:
             self._guard_journal()
             await self._serve_metrics_port()
             await self.admin.start()
+            await self._start_dashboard()
         except Exception as exc:
             self.start_error = _describe(exc)
             self.log.error("start_failed", error=repr(exc))
@@ -185,6 +190,27 @@ class Daemon:
         self.log.info("stopped")
         return 0
 
+    async def _start_dashboard(self) -> None:
+        """`[dashboard] enabled`: the web dashboard, a client of the admin socket just opened.
+        A port already taken is logged and the daemon serves on without it (risk control does
+        not wait on a UI); a non-loopback host without a token never gets this far."""
+        dcfg = self.cfg.dashboard
+        if not dcfg.enabled:
+            return
+        from connectors.secrets import load_secret
+        from daemon.dashboard.server import DashboardServer
+
+        token = load_secret(dcfg.token, "token") if dcfg.token is not None else None
+        server = DashboardServer(dcfg, self.socket_path, log=self.log, token=token)
+        try:
+            await server.start()
+        except OSError as exc:
+            self.dashboard_error = _describe(exc)
+            self.log.error("dashboard_unavailable", host=dcfg.host, port=dcfg.port,
+                           error=self.dashboard_error)
+            return
+        self.dashboard = server
+
     async def _drain(self) -> None:
         """Within `drain_timeout_s`: the engine brings its operations to hedged or flat first
         (the feeds and the watchdog are stopped before it, so nothing starts new work), then
@@ -192,6 +218,10 @@ class Daemon:
         saves its accounts) even when the budget ran out."""
         for task in self._tasks:
             task.cancel()
+        if self.dashboard is not None:     # no new operator actions while draining
+            with contextlib.suppress(Exception):
+                await self.dashboard.stop()
+            self.dashboard = None
         loop = asyncio.get_running_loop()
         timeout = self.cfg.daemon.drain_timeout_s
         deadline = loop.time() + timeout

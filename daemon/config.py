@@ -23,6 +23,7 @@ from msgspec import Meta, Struct
 
 from connectors.config import Section, VenueConfig
 from connectors.secrets import MissingSecret, env_name, load_secret
+from daemon.dashboard.config import DashboardConfig
 from daemon.legging.config import LeggingConfig
 from daemon.opportunity.config import ScannerConfig, StrategyConfig
 from daemon.risk.config import WatchdogConfig
@@ -63,6 +64,7 @@ class Config(Section, kw_only=True):
     watchdog: WatchdogConfig = WatchdogConfig()
     scanner: ScannerConfig = ScannerConfig()
     strategy: StrategyConfig = StrategyConfig()
+    dashboard: DashboardConfig = DashboardConfig()
 
 
 class ConfigError(ValueError):
@@ -77,6 +79,7 @@ class ConfigError(ValueError):
 _SECTIONS: dict[str, type[Struct]] = {
     "daemon": DaemonConfig, "admin": AdminConfig, "sim": SimConfig, "legging": LeggingConfig,
     "watchdog": WatchdogConfig, "scanner": ScannerConfig, "strategy": StrategyConfig,
+    "dashboard": DashboardConfig,
 }
 
 
@@ -124,6 +127,11 @@ def _semantic_errors(cfg: Config) -> list[str]:
         problems.append(f"{cfg.daemon.metrics_host!r} is not a loopback address (127.0.0.0/8, ::1"
                         " or localhost): /metrics is never served beyond this host"
                         " - at `$.daemon.metrics_host`")
+    dash = cfg.dashboard
+    if dash.enabled and not is_loopback(dash.host) and dash.token is None:
+        problems.append(f"dashboard.host {dash.host!r} is not a loopback address: a dashboard"
+                        " reachable from other machines needs an access token (set"
+                        " dashboard.token to a credential name) - at `$.dashboard.token`")
     seen: set[str] = set()
     for i, venue in enumerate(cfg.venues):
         if venue.name in seen:
@@ -234,6 +242,16 @@ def environment_problems(cfg: Config, environ: Mapping[str, str] | None = None) 
             problem = _credential_problem(venue.credentials, env, venue.kind)
             if problem:
                 problems.append(f"venue {venue.name!r}: {problem} - at `$.venues[{i}].credentials`")
+    token = cfg.dashboard.token
+    if cfg.dashboard.enabled and token is not None:
+        try:
+            load_secret(token, "token", env)
+        except MissingSecret:
+            problems.append(f"dashboard token {token!r} not found: set ${env_name(token, 'token')}"
+                            f" or put {token}.token in $CREDENTIALS_DIRECTORY - at"
+                            " `$.dashboard.token`")
+        except (OSError, UnicodeDecodeError):
+            problems.append(f"dashboard token {token!r} cannot be read - at `$.dashboard.token`")
     return problems
 
 

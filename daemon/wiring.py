@@ -316,7 +316,7 @@ async def start_components(daemon: Daemon) -> None:
     from daemon.risk.api import risk_routes
     from daemon.opportunity.scanner import Scanner
     from daemon.opportunity.pricing import StrategyTerms
-    from daemon.opportunity.api import scanner_routes
+    from daemon.opportunity.api import funding_routes, scanner_routes
     from daemon.opportunity.strategy import LeggingAdapter, Strategy, collateral_from_hub
     from daemon.risk.watchdog import Watchdog
 
@@ -383,5 +383,6 @@ async def start_components(daemon: Daemon) -> None:
     daemon.admin.add_routes(gate.wrap(position_routes(engine)))
     daemon.admin.add_routes(risk_routes(watchdog))
     daemon.admin.add_routes(scanner_routes(scanner))
+    daemon.admin.add_routes(funding_routes(feed))
     daemon.background(starters + [asyncio.create_task(
         _start_in_order(daemon, starters, engine, gate, later), name="start-engines")])

@@ -42,6 +42,8 @@ PURE = (
     "daemon.ops.config_reference",
     "daemon.ops.render",
     "daemon.ops.ctl_cli",
+    "daemon.dashboard.guard",
+    "daemon.dashboard.config",
 )
 PURE_FORBIDDEN = frozenset({"asyncio", "aiohttp", "websockets", "sqlite3", "socket", "uvloop",
                             "http", "urllib.request", "subprocess", "threading"})

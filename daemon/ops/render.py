@@ -246,6 +246,11 @@ def render_status(s: Mapping[str, Any], now_ms: int | None = None, positions: Se
     lines.append(f"instruments: {counts.get('instruments', DASH)}   books: {counts.get('books', DASH)}   "
                  f"marks: {counts.get('marks', DASH)}   reloads: {s.get('reloads', DASH)}   "
                  f"subscriber errors: {s.get('subscriber_errors', DASH)}")
+    dash = s.get("dashboard") or {}
+    if dash.get("url"):
+        lines.append(f"dashboard: {dash['url']}" + ("  (access token required)" if dash.get("token") else ""))
+    elif dash.get("error"):
+        lines.append(f"dashboard: {style.paint('unavailable', 'red')}: {dash['error']}")
     return "\n".join(lines)
 
 

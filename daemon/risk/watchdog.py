@@ -594,6 +594,7 @@ class Watchdog:
             "halt": msgspec.to_builtins(self.halt_state),
             "daily_loss": msgspec.to_builtins(self.loss),
             "daily_loss_baseline": self._baseline_status(),
+            "equity_usdt": self.equity(),
             "pairs": pairs,
             "steps": list(self.steps)[-50:],
             "evaluations": self.evaluations,
