@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.basisd-installed
 TEST_STAMP := $(VENV)/.basisd-test-installed
+# The compiled book core (optional: without a C compiler the book runs on its Python core).
+EXT_STAMP := $(VENV)/.basisd-ext-built
 BENCH_STAMP := $(VENV)/.basisd-bench-installed
 # pip's own progress on a terminal; quiet in CI and pipes.
 PIP_QUIET = $$( [ -t 1 ] || echo --quiet )
@@ -27,6 +29,12 @@ $(TEST_STAMP): $(STAMP) requirements-test.lock
 	@$(PIP) -r requirements.lock -r requirements-test.lock
 	@touch $(TEST_STAMP)
 
+# The editable install builds it too; this rebuilds it in place whenever the C source changes.
+$(EXT_STAMP): $(STAMP) $(wildcard daemon/core/_book*.[ch]) setup.py
+	@$(BIN)/python setup.py --quiet build_ext --inplace \
+		|| echo "basisd: the compiled book core did not build; the book runs on its Python core"
+	@touch $@
+
 # The peers `make bench` compares against (cryptofeed and its book) and a profiler: benchmark
 # only, never installed by `make run` or `make test`.
 $(BENCH_STAMP): $(TEST_STAMP) requirements-bench.lock
@@ -34,16 +42,16 @@ $(BENCH_STAMP): $(TEST_STAMP) requirements-bench.lock
 	@$(PIP) -r requirements.lock -r requirements-test.lock -r requirements-bench.lock
 	@touch $(BENCH_STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(EXT_STAMP)
 	@echo "basisd: admin socket will be $(CURDIR)/run/basisd.sock  (try: $(BIN)/basisctl status)"
 	@echo "basisd: dashboard at http://127.0.0.1:8470/ (the embedded default's [dashboard])"
 	@exec $(BIN)/basisd run
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) $(EXT_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Sizes: BENCH_RUNS (5), BENCH_FRAMES (200000), BENCH_SIM_MINUTES (30); writes bench-results.json.
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) $(EXT_STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
@@ -58,4 +66,4 @@ lock:
 	/tmp/basisd-lock/bin/pip freeze --exclude-editable | grep -v "^-e" | LC_ALL=C sort | LC_ALL=C comm -23 - requirements.lock > requirements-test.lock
 
 clean:
-	rm -rf $(VENV) run state
+	rm -rf $(VENV) run state build daemon/core/_book*.so

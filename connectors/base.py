@@ -21,7 +21,8 @@ from connectors.types import (
 BID = 0
 ASK = 1
 
-# A venue's price levels as sent: [[price, qty, ...], ...] in decimal text.
+# A venue's price levels as sent: [[price, qty, ...], ...] in decimal text (or that JSON array's
+# raw bytes, msgspec.Raw, which the book parses itself).
 Levels = Sequence[Sequence[str]]
 
 
@@ -32,6 +33,8 @@ class BookLike(Protocol):
     ts_ms: int
 
     def apply_levels(self, side: int, levels: Any) -> Any: ...
+    def apply_update(self, bids: Any, asks: Any, update_id: int, ts_ms: int) -> bool:
+        """Both sides of one diff, then its update id and time; answers "is the book crossed"."""
     def load_snapshot(self, bids: Any, asks: Any) -> Any: ...
     def clear(self) -> Any: ...
     def is_crossed(self) -> bool: ...
@@ -49,7 +52,9 @@ class StateHub(Protocol):
     orders: Mapping[tuple[str, str], OrderUpdate]
 
     def book(self, key: InstrumentKey) -> Any: ...
-    def book_changed(self, key: InstrumentKey) -> None: ...
+    def book_changed(self, key: InstrumentKey, msg_ms: int = 0) -> None:
+        """After a change to the book of `key`; `msg_ms` also records the frame's arrival as
+        `touch` would (one call per depth frame instead of two)."""
     def set_instrument(self, inst: Instrument) -> None: ...
     def set_mark(self, mark: Mark) -> None: ...
     def set_borrow(self, borrow: Borrow) -> None: ...

@@ -54,6 +54,9 @@ class StreamState(Struct, kw_only=True):
     last_msg_ms: int = 0
 
 
+_perf_ns = time.perf_counter_ns
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -81,6 +84,8 @@ class Hub:
         # perf_counter_ns of each book's last change (tick-to-order); venue event ms last seen
         self.book_ns: dict[InstrumentKey, int] = {}
         self._book_event_ms: dict[InstrumentKey, int] = {}
+        # each book's current StreamState, for book_changed; forgotten on every health transition
+        self._book_stream_state: dict[InstrumentKey, StreamState] = {}
         self.last_subscriber_error: str = ""
 
     # -- subscriptions -------------------------------------------------------------------------
@@ -102,8 +107,11 @@ class Hub:
             try:
                 callback(kind, item)
             except Exception as exc:  # a subscriber bug must never kill the connector feeding us
-                self.subscriber_errors += 1
-                self.last_subscriber_error = f"{getattr(callback, '__qualname__', callback)}: {exc!r}"
+                self._subscriber_failed(callback, exc)
+
+    def _subscriber_failed(self, callback: Subscriber, exc: Exception) -> None:
+        self.subscriber_errors += 1
+        self.last_subscriber_error = f"{getattr(callback, '__qualname__', callback)}: {exc!r}"
 
     # -- reference data ------------------------------------------------------------------------
     def set_instrument(self, inst: Instrument) -> None:
@@ -120,15 +128,32 @@ class Hub:
         return book
 
     # -- market data ---------------------------------------------------------------------------
-    def book_changed(self, key: InstrumentKey) -> None:
-        """Connectors call this after applying a diff/snapshot to `self.books[key]`."""
-        self.book_ns[key] = time.perf_counter_ns()
-        self.publish(BOOK, key)
+    def book_changed(self, key: InstrumentKey, msg_ms: int = 0) -> None:
+        """Connectors call this after applying a diff/snapshot to `self.books[key]`; `msg_ms`
+        (when given) is the frame's arrival, as `touch` records it for the book's stream. Once
+        per depth frame: `publish` is inlined."""
+        self.book_ns[key] = _perf_ns()
+        if msg_ms:
+            state = self._book_stream_state.get(key)
+            if state is None:
+                state = self.streams.get((key.venue, book_stream(key)))
+                if state is not None:
+                    self._book_stream_state[key] = state
+            if state is not None:
+                state.last_msg_ms = msg_ms
+        for callback in self._callbacks:
+            try:
+                callback(BOOK, key)
+            except Exception as exc:
+                self._subscriber_failed(callback, exc)
+        if self.observe is not _ignore:
+            self._feed_lag(key)
+
+    def _feed_lag(self, key: InstrumentKey) -> None:
+        """The venue's event time -> now, once per new event (a resync repeats one); an event
+        "from the future" is the two clocks disagreeing, not a latency: not counted."""
         book = self.books.get(key)
-        # feed lag: the venue's event time -> now, once per new event (a resync repeats one);
-        # an event "from the future" is the two clocks disagreeing, not a latency: not counted
-        if (self.observe is not _ignore and book is not None and book.ts_ms
-                and book.ts_ms != self._book_event_ms.get(key)):
+        if book is not None and book.ts_ms and book.ts_ms != self._book_event_ms.get(key):
             self._book_event_ms[key] = book.ts_ms
             lag = time.time() - book.ts_ms / 1000
             if lag >= 0:
@@ -192,6 +217,7 @@ class Hub:
         state = StreamState(health=health, since_ms=_now_ms(), reason=reason,
                             last_msg_ms=current.last_msg_ms if current else 0)
         self.streams[key] = state
+        self._book_stream_state.clear()
         self.publish(HEALTH, (venue, stream, state))
         if self.on_health is not None:
             self.on_health(venue, stream, state)

@@ -27,6 +27,8 @@ from connectors.types import Health, InstrumentKey, Mark, book_stream
 from connectors.base import StateHub
 
 SNAPSHOT_LIMIT = 1000
+_APPLIED = Sync.APPLIED
+_time = time.time
 _SNAPSHOT_WEIGHT = {"spot": 50, "perp": 20}   # weight of depth?limit=1000 on /api and /fapi
 
 
@@ -50,6 +52,9 @@ class _BookFeed:
                            on_down=self.on_down, backoff=owner.backoff())
         self.decode = schemas.DEPTH_ENVELOPE.decode
         self.bad_frames = 0
+        # per symbol, what a frame needs (one look-up per frame)
+        self.route = {s: (self.syncs[s], self.keys[s]) for s in symbols}
+        self.hub = hub
 
     # -- websocket callbacks -------------------------------------------------------------------
     async def on_open(self, _ws: object) -> None:
@@ -73,16 +78,16 @@ class _BookFeed:
         except msgspec.DecodeError:
             self.bad_frames += 1     # subscription acks, venue notices: not book data
             return
-        sym = ev.s
-        sync = self.syncs.get(sym)
-        if sync is None:
+        route = self.route.get(ev.s)
+        if route is None:
             return
+        sync, key = route
         result = sync.apply_event(ev)
-        if result is Sync.APPLIED:
-            hub = self.owner.hub
-            hub.touch(self.owner.venue, self.streams[sym], int(time.time() * 1000))
-            hub.book_changed(self.keys[sym])
-        elif result is Sync.GAP:
+        if result is _APPLIED:
+            self.hub.book_changed(key, int(_time() * 1000))
+            return
+        sym = ev.s
+        if result is Sync.GAP:
             self.owner.gaps_detected += 1
             self._resync(sym, f"sequence gap at U={ev.U}")
         elif result is Sync.CROSSED:

@@ -14,17 +14,17 @@ Level = tuple[str, str]
 
 # -- market streams ----------------------------------------------------------------------------
 class DepthUpdate(Struct, gc=False):
-    """depthUpdate (spot has no `pu` / `T`)."""
+    """depthUpdate (spot has no `pu`): only the fields the book sync reads. The levels stay the raw
+    JSON text `[["price","qty"], ...]`, which the book parses without a Python object per level
+    (daemon/core/book.py); it takes decoded lists too."""
 
     E: int
     s: str
     U: int
     u: int
-    b: list[Level]
-    a: list[Level]
+    b: Raw
+    a: Raw
     pu: int | None = None
-    T: int = 0
-    e: str = "depthUpdate"
 
 
 class BookTicker(Struct, gc=False):
@@ -52,9 +52,9 @@ class MarkPriceUpdate(Struct, gc=False):
 
 
 class DepthEnvelope(Struct, gc=False):
-    """Combined-stream frame `{"stream": ..., "data": {...}}` on a depth-only connection."""
+    """Combined-stream frame `{"stream": ..., "data": {...}}` on a depth-only connection (the
+    stream name is not needed: `data.s` names the symbol)."""
 
-    stream: str
     data: DepthUpdate
 
 

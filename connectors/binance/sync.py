@@ -48,12 +48,13 @@ class BookSync:
     """Sequencer for one symbol's book. States: waiting for snapshot / synced (first diff pending
     or chained)."""
 
-    __slots__ = ("book", "rule", "_buffer", "_synced", "_last_u", "_snap_id", "gaps",
+    __slots__ = ("book", "rule", "_futures", "_buffer", "_synced", "_last_u", "_snap_id", "gaps",
                  "snapshots", "dropped", "crossings")
 
     def __init__(self, book: BookLike, rule: Rule, max_buffer: int = 10_000) -> None:
         self.book = book
         self.rule = rule
+        self._futures = rule is Rule.FUTURES
         self._buffer: deque[tuple[int, int, int, Any, Any, int]] = deque(maxlen=max_buffer)
         self._synced = False
         self._last_u: int | None = None   # None: the next applied diff must pass the first-event rule
@@ -124,7 +125,7 @@ class BookSync:
 
     # -- core ----------------------------------------------------------------------------------
     def _step(self, U: int, u: int, pu: int, bids: Levels, asks: Levels, ts_ms: int) -> Sync:
-        futures = self.rule is Rule.FUTURES
+        futures = self._futures
         last = self._last_u
         if last is None:
             snap = self._snap_id
@@ -140,18 +141,25 @@ class BookSync:
                 return Sync.DROPPED
             if (pu != last) if futures else (U != last + 1):
                 return Sync.GAP
-        book = self.book
-        if bids:
-            book.apply_levels(BID, bids)
-        if asks:
-            book.apply_levels(ASK, asks)
-        book.last_update_id = u
-        book.ts_ms = ts_ms
+        self.book.apply_update(bids, asks, u, ts_ms)
         self._last_u = u
         return Sync.APPLIED
 
-
     def apply_event(self, ev: Any) -> Sync:
-        """Convenience for decoded `DepthUpdate` structs (futures carry `pu`, spot do not)."""
+        """A decoded `DepthUpdate` (futures carry `pu`, spot do not). The steady state - synced,
+        chained onto the previous diff, book not crossed - is decided and applied here in one
+        step (this is the per-frame hot path); everything else goes through `on_diff`."""
+        last = self._last_u   # not None only while synced with the first diff applied
+        u = ev.u
+        if last is not None and u > last and (
+                ev.pu == last if self._futures else ev.U == last + 1):
+            self._last_u = u
+            if not self.book.apply_update(ev.b, ev.a, u, ev.E):
+                return Sync.APPLIED
+            # crossed: as in on_diff (kept for the replay onto the next snapshot)
+            self.crossings += 1
+            self.reset()
+            self._buffer.append((ev.U, u, ev.pu if ev.pu is not None else -1, ev.b, ev.a, ev.E))
+            return Sync.CROSSED
         pu = ev.pu if ev.pu is not None else -1
-        return self.on_diff(ev.U, ev.u, pu, ev.b, ev.a, ev.E)
+        return self.on_diff(ev.U, u, pu, ev.b, ev.a, ev.E)

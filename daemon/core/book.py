@@ -4,31 +4,41 @@ Prices are stored exactly, as integer multiples of a price unit: the tick, as lo
 price the venue sends is on the tick grid (always, for a sane venue). An off-grid price is not
 rounded to a tick (that once merged 232 into a level at 40, and let a zero-qty update for an off-grid
 price delete a real level): the unit is refined to a divisor of the tick that holds it and every key
-is rescaled, once; ``load_snapshot`` and ``clear`` go back to the tick. Internally each side is
-kept in "key space", where key = +units on the bid side and -units on the ask side, so that on
-*both* sides the best level is the largest key and the distance from the touch (in the direction
-that costs a taker) is simply ``best_key - key``. Every query is therefore written once for both
-sides.
+is rescaled, once; ``load_snapshot`` keeps the finer unit and ``clear`` goes back to the tick.
+Internally each side is kept in "key space", where key = +units on the bid side and -units on the
+ask side, so that on *both* sides the best level is the largest key and the distance from the
+touch (in the direction that costs a taker) is simply ``best_key - key``. Every query is
+therefore written once for both sides.
 
-Per side:
-  * ``dict key -> qty`` for O(1) level look-up,
-  * a list of keys sorted ascending, best at the end. Venue diffs mostly touch levels near the
-    touch, so ``bisect.insort`` / ``del`` move only the few tail elements after the insertion
-    point, and reading the best is ``keys[-1]`` (O(1), no lazy-deletion clean-up as a heap
-    would need, and ordered walks for depth/VWAP come for free). See benchmarks/bench_book.py.
+Storage and the per-frame operations (apply, snapshot, touch, crossed, levels) live in a core:
+the compiled ``daemon.core._book.BookCore`` (daemon/core/_book.c: per side a sorted int64 key
+array and a float quantity array, best at the end; price text parsed straight into exact keys,
+no Python object per level; levels also taken as raw JSON text) or, when that is not built or
+``BASISD_PURE_BOOK=1`` is set, the pure-Python ``book_core.PyBookCore`` (same results, slower).
+Both hand anything but plain on-grid decimal text to ``_slow_key``, the one exact (Decimal)
+parser below. Keys are 64-bit: a price whose key would not fit is a ValueError in both.
 
 Quantities are floats (base units); a quantity <= 0 (or NaN) removes the level.
 """
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from math import gcd
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
-__all__ = ["ASK", "BID", "OrderBook"]
+import msgspec
+
+from daemon.core.book_core import KEY_MAX, PyBookCore
+
+try:
+    from daemon.core import _book as _native
+except ImportError:  # not built (no C compiler at install): the pure-Python core
+    _native = None  # type: ignore[assignment]
+
+__all__ = ["ASK", "BID", "IMPLEMENTATION", "NativeOrderBook", "OrderBook", "PyOrderBook"]
 
 BID: Final = 0
 ASK: Final = 1
@@ -37,13 +47,11 @@ ASK: Final = 1
 _SIGN: Final = (1, -1)
 # A taker buy consumes asks, a taker sell consumes bids. Upper case too: Binance spells it so.
 _TAKER_SIDE: Final[dict[str, int]] = {"buy": ASK, "sell": BID, "BUY": ASK, "SELL": BID}
-# Venue prices arrive as decimal strings and the same few hundred recur near the touch;
-# memoising string -> key units skips the exact decimal parse (most of the cost of a level update
-# otherwise, see benchmarks/bench_book.py). Bounded: cleared when full.
-_PRICE_CACHE_MAX: Final = 8192
 # Sizes computed by summing level quantities can exceed the true total by float rounding;
 # such a residue must not turn a fillable order into "cannot fill".
 _FILL_REL_TOL: Final = 1e-9
+# Taker walks read this many levels first, the rest of the side only if the size needs it.
+_WALK_CHUNK: Final = 32
 
 Level = Sequence[str | float]
 
@@ -71,40 +79,48 @@ def _side_index(taker_side: str) -> int:
         raise ValueError(f"taker_side must be 'buy' or 'sell', got {taker_side!r}") from None
 
 
-class OrderBook:
-    """One instrument's L2 book. Not thread-safe; owned by one event loop."""
+class _Book:
+    """Everything of the book above its core (see the module docstring). Not thread-safe; owned
+    by one event loop."""
 
-    __slots__ = (
-        "_tick",
-        "symbol",
-        "last_update_id",
-        "ts_ms",
-        "_units",
-        "_scale",
-        "_per_tick",
-        "_tick_units",
-        "_tick_scale",
-        "_qty",
-        "_keys",
-        "_pcache",
-    )
+    __slots__ = ()
+
+    _tick: float
+    symbol: str
+    last_update_id: int
+    ts_ms: int
+    _units: int
+    _scale: int
+    _per_tick: int
+    _tick_units: int
+    _tick_scale: int
+
+    # the core's interface, for the type checker (BookCore / PyBookCore provide it)
+    if TYPE_CHECKING:
+        def _set_grid(self, units: int, scale: int) -> None: ...
+        def _rescale(self, factor: int) -> None: ...
+        def _copy_core(self, other: Any) -> None: ...
+        def _best_key(self, side: int) -> int | None: ...
+        def _top(self, side: int, n: int) -> list[tuple[int, float]]: ...
+        def _within(self, side: int, lo: int | None) -> list[tuple[int, float]]: ...
+        def _qty_key(self, side: int, key: int) -> float: ...
+        def _set_key(self, side: int, key: int, qty: float) -> None: ...
+        def apply_levels(self, side: int, levels: Any) -> None: ...
+        def count(self, side: int) -> int: ...
+        def best_bid(self) -> tuple[float, float] | None: ...
+        def best_ask(self) -> tuple[float, float] | None: ...
 
     def __init__(self, tick_size: float | str, *, symbol: str = "") -> None:
         tick = float(tick_size)
         if not (math.isfinite(tick) and tick > 0.0):
             raise ValueError(f"tick_size must be a positive finite number, got {tick_size!r}")
         self._tick = tick
-        self.symbol: str = symbol
-        self.last_update_id: int = 0
-        self.ts_ms: int = 0
+        self.symbol = symbol
         # Price of a key unit is _units / _scale; a tick is _per_tick key units (1 unless an
         # off-grid price refined the unit).
-        self._tick_units, self._tick_scale = _decimal_grid(tick_size)
-        self._units, self._scale = self._tick_units, self._tick_scale
-        self._per_tick = 1
-        self._qty: tuple[dict[int, float], dict[int, float]] = ({}, {})
-        self._keys: tuple[list[int], list[int]] = ([], [])
-        self._pcache: dict[str | float, int] = {}
+        self._set_grid(*_decimal_grid(tick_size))
+        self.last_update_id = 0
+        self.ts_ms = 0
 
     @property
     def tick_size(self) -> float:
@@ -122,14 +138,21 @@ class OrderBook:
 
     @property
     def on_grid(self) -> bool:
-        """False while the book holds (or held, since the last snapshot) an off-grid price."""
+        """False while the book holds (or held, since the last clear) an off-grid price."""
         return self._per_tick == 1
 
     def _key_units(self, price: str | float, grow: bool) -> int | None:
         """``price`` as an exact whole number of key units (unsigned).
 
         An off-grid price refines the unit when ``grow``; otherwise it answers None (no level
-        can sit there). Floats are taken at their shortest repr, as a venue would have sent it."""
+        can sit there). Floats are taken at their shortest repr, as a venue would have sent it;
+        a float within float rounding (1e-12 relative) of a tick is that tick (computed prices
+        such as ``mark - 3 * tick`` carry such noise; refining the unit to it would leave 64 bits)."""
+        if not isinstance(price, str):
+            f = float(price)
+            t = round(f / self._tick) if math.isfinite(f) else 0
+            if t and abs(f - t * self._tick) <= abs(f) * 1e-12:
+                return t * self._per_tick
         try:
             d = Decimal(price if isinstance(price, str) else repr(float(price)))
             num, den = d.as_integer_ratio()
@@ -144,244 +167,99 @@ class OrderBook:
             top, bottom = num * self._scale, den * self._units
         return top // bottom
 
-    def _refine(self, factor: int) -> None:
-        """Divide the key unit by ``factor``: every key is multiplied, order is unchanged. In place,
-        because ``apply_levels`` holds the dicts, lists and memo in locals."""
-        for side in (BID, ASK):
-            d = self._qty[side]
-            scaled = [(k * factor, q) for k, q in d.items()]
-            d.clear()
-            d.update(scaled)
-            keys = self._keys[side]
-            keys[:] = [k * factor for k in keys]
-        self._scale *= factor
-        self._per_tick *= factor
-        self._pcache.clear()
-        self.__class__ = _OffGridOrderBook
+    def _slow_key(self, price: Any, grow: bool) -> int | None:
+        """The cores' exact path for every price their fast parse does not take."""
+        key = self._key_units(price, grow)
+        if key is not None and not -KEY_MAX <= key <= KEY_MAX:
+            raise ValueError(f"price {price!r} is beyond the book's 64-bit key range")
+        return key
 
-    def _back_to_tick_grid(self) -> None:
-        """With no levels left, an off-grid episode is over: keys are ticks again."""
-        if self._per_tick != 1:
-            self._units, self._scale = self._tick_units, self._tick_scale
-            self._per_tick = 1
-            self._pcache.clear()
-            self.__class__ = OrderBook
+    def _apply_json_slow(self, side: int, raw: Any) -> None:
+        """Raw JSON levels the compiled parser does not expect (escapes, numbers, extra fields)."""
+        self.apply_levels(side, msgspec.json.decode(raw))
+
+    def _refine(self, factor: int) -> None:
+        """Divide the key unit by ``factor``: every key is multiplied, order is unchanged."""
+        self._rescale(factor)
 
     # ------------------------------------------------------------------ mutation
-    def clear(self) -> None:
-        """Drop every level. ``last_update_id`` and ``ts_ms`` are left to the connector."""
-        for side in (BID, ASK):
-            self._qty[side].clear()
-            self._keys[side].clear()
-        self._back_to_tick_grid()
-
     def set_level_ticks(self, side: int, ticks: int, qty: float) -> None:
-        key = ticks if side == BID else -ticks
-        d = self._qty[side]
-        if qty > 0.0:
-            if key not in d:
-                insort(self._keys[side], key)
-            d[key] = qty
-        elif key in d:
-            del d[key]
-            keys = self._keys[side]
-            del keys[bisect_left(keys, key)]
+        self._set_key(side, (ticks if side == BID else -ticks) * self._per_tick, float(qty))
 
     def set_level(self, side: int, price: float | str, qty: float | str) -> None:
         self.apply_levels(side, ((price, qty),))
-
-    def apply_levels(self, side: int, levels: Iterable[Level]) -> None:
-        """Apply venue levels ``[[price, qty, ...], ...]`` (strings or numbers) in order.
-
-        Extra fields per level (OKX sends ``[px, sz, liq, n_orders]``) are ignored. This is the
-        hot path, so ``set_level_ticks`` is inlined.
-        """
-        d = self._qty[side]
-        keys = self._keys[side]
-        cache = self._pcache
-        neg = side != BID
-        for lv in levels:
-            p = lv[0]
-            qty = float(lv[1])
-            key = cache.get(p)
-            if key is None:
-                key = self._parse_price(p, qty > 0.0)
-                if key is None:  # removing a price finer than any level held: nothing to delete
-                    continue
-            if neg:
-                key = -key
-            if qty > 0.0:
-                if key not in d:
-                    insort(keys, key)
-                d[key] = qty
-            elif key in d:
-                del d[key]
-                del keys[bisect_left(keys, key)]
-
-    def _parse_price(self, price: str | float, grow: bool = True) -> int | None:
-        key = self._key_units(price, grow)  # before touching the memo: refining clears it
-        if key is not None:
-            cache = self._pcache
-            if len(cache) >= _PRICE_CACHE_MAX:
-                cache.clear()
-            cache[price] = key
-        return key
 
     def apply_diff(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         self.apply_levels(BID, bids)
         self.apply_levels(ASK, asks)
 
-    def load_snapshot(
-        self,
-        bids: Iterable[Level],
-        asks: Iterable[Level],
-        *,
-        last_update_id: int | None = None,
-        ts_ms: int | None = None,
-    ) -> None:
-        """Replace the whole book. One sort per side instead of one insort per level.
-
-        A refined price unit is kept (and so is the memo): a venue whose book holds off-grid
-        prices sends them in every snapshot."""
-        for d in self._qty:
-            d.clear()
-        cache = self._pcache
-        for side, levels in ((BID, bids), (ASK, asks)):
-            sign = _SIGN[side]
-            d = self._qty[side]
-            for lv in levels:
-                p = lv[0]
-                qty = float(lv[1])
-                key = cache.get(p)
-                if key is None:
-                    key = self._parse_price(p, qty > 0.0)
-                    if key is None:
-                        continue
-                key *= sign
-                if qty > 0.0:
-                    d[key] = qty
-                else:  # a later zero for a price seen earlier in the same snapshot removes it
-                    d.pop(key, None)
-            keys = self._keys[side]
-            keys.clear()
-            keys.extend(sorted(d))
-        if last_update_id is not None:
-            self.last_update_id = last_update_id
-        if ts_ms is not None:
-            self.ts_ms = ts_ms
-
-    def trim(self, side: int, max_levels: int) -> int:
-        """Keep only the best ``max_levels`` on ``side``; returns how many were dropped.
-
-        Diff streams keep adding far levels a bounded snapshot never covered; callers can trim
-        occasionally (not per update) to bound memory."""
-        keys = self._keys[side]
-        excess = len(keys) - max(0, max_levels)
-        if excess <= 0:
-            return 0
-        d = self._qty[side]
-        for key in keys[:excess]:
-            del d[key]
-        del keys[:excess]
-        return excess
-
     # ------------------------------------------------------------------ touch
     def best_bid_ticks(self) -> int | None:
-        keys = self._keys[BID]
-        return keys[-1] if keys else None
+        """An off-grid level has no tick of its own: the *_ticks reads round it away from the
+        touch (bids down, asks up), to the tick a taker could surely get."""
+        key = self._best_key(BID)
+        return None if key is None else key // self._per_tick
 
     def best_ask_ticks(self) -> int | None:
-        keys = self._keys[ASK]
-        return -keys[-1] if keys else None
-
-    def best_bid(self) -> tuple[float, float] | None:
-        keys = self._keys[BID]
-        if not keys:
-            return None
-        key = keys[-1]
-        return key * self._units / self._scale, self._qty[BID][key]
-
-    def best_ask(self) -> tuple[float, float] | None:
-        keys = self._keys[ASK]
-        if not keys:
-            return None
-        key = keys[-1]
-        return -key * self._units / self._scale, self._qty[ASK][key]
+        key = self._best_key(ASK)
+        return None if key is None else -(key // self._per_tick)
 
     def best(self, side: int) -> tuple[float, float] | None:
         return self.best_bid() if side == BID else self.best_ask()
 
-    def mid(self) -> float | None:
-        bk, ak = self._keys
-        if not bk or not ak:
-            return None
-        # One division of an exact integer: the correctly rounded mid, even at half ticks.
-        return (bk[-1] - ak[-1]) * self._units / (2 * self._scale)
-
     def spread_bps(self) -> float | None:
         """(ask - bid) / mid * 1e4; negative when the book is crossed."""
-        bk, ak = self._keys
-        if not bk or not ak:
+        bk, ak = self._best_key(BID), self._best_key(ASK)
+        if bk is None or ak is None:
             return None
-        bid, ask = bk[-1], -ak[-1]
+        bid, ask = bk, -ak
         return (ask - bid) * 2e4 / (ask + bid)
-
-    def is_crossed(self) -> bool:
-        """Best bid >= best ask (a locked book counts as crossed: it cannot be a real L2 state)."""
-        bk, ak = self._keys
-        return bool(bk) and bool(ak) and bk[-1] >= -ak[-1]
 
     def is_empty(self) -> bool:
         """No level on either side."""
-        return not self._keys[BID] and not self._keys[ASK]
+        return not self.count(BID) and not self.count(ASK)
 
     def is_two_sided(self) -> bool:
-        return bool(self._keys[BID]) and bool(self._keys[ASK])
+        return bool(self.count(BID)) and bool(self.count(ASK))
 
     # ------------------------------------------------------------------ sizes
     def __len__(self) -> int:
-        return len(self._keys[BID]) + len(self._keys[ASK])
-
-    def count(self, side: int) -> int:
-        return len(self._keys[side])
+        return self.count(BID) + self.count(ASK)
 
     @property
     def bid_count(self) -> int:
-        return len(self._keys[BID])
+        return self.count(BID)
 
     @property
     def ask_count(self) -> int:
-        return len(self._keys[ASK])
+        return self.count(ASK)
 
     def qty_at(self, side: int, price: float | str) -> float:
         """Quantity resting at exactly ``price`` on ``side`` (0.0 if no level)."""
         key = self._key_units(price, grow=False)
-        if key is None:
+        if key is None or abs(key) > KEY_MAX:
             return 0.0
-        return self._qty[side].get(key * _SIGN[side], 0.0)
+        return self._qty_key(side, key * _SIGN[side])
 
     def qty_at_ticks(self, side: int, ticks: int) -> float:
-        return self._qty[side].get(ticks if side == BID else -ticks, 0.0)
+        key = (ticks if side == BID else -ticks) * self._per_tick
+        return self._qty_key(side, key) if abs(key) <= KEY_MAX else 0.0
 
     def total_qty(self, side: int) -> float:
-        return math.fsum(self._qty[side].values())
+        return math.fsum([q for _, q in self._within(side, None)])
 
     # ------------------------------------------------------------------ depth
-    def levels(self, side: int, n: int) -> list[tuple[float, float]]:
-        """Up to ``n`` levels, best first, as (price, qty)."""
-        if n <= 0:
-            return []
-        d = self._qty[side]
-        units, scale, sign = self._units, self._scale, _SIGN[side]
-        return [(sign * k * units / scale, d[k]) for k in self._keys[side][: -n - 1 : -1]]
-
     def levels_ticks(self, side: int, n: int) -> list[tuple[int, float]]:
         """Up to ``n`` levels, best first, as (ticks, qty)."""
-        if n <= 0:
-            return []
-        d = self._qty[side]
-        sign = _SIGN[side]
-        return [(sign * k, d[k]) for k in self._keys[side][: -n - 1 : -1]]
+        sign, per_tick = _SIGN[side], self._per_tick
+        return [(sign * (k // per_tick), q) for k, q in self._top(side, n)]
+
+    def _walk_levels(self, side: int) -> Iterator[tuple[int, float]]:
+        """(key, qty) best first: the first few, then the rest of the side only if asked for."""
+        first = self._top(side, _WALK_CHUNK)
+        yield from first
+        if len(first) == _WALK_CHUNK:
+            yield from self._top(side, self.count(side))[_WALK_CHUNK:]
 
     def _max_dev(self, touch: int, bps: float) -> float:
         """Largest integer ``dev`` (key units) with ``dev * 1e4 <= bps * touch``.
@@ -399,30 +277,27 @@ class OrderBook:
             dev -= 1
         return dev
 
+    def _within_bps(self, side: int, bps: float) -> list[tuple[int, float]]:
+        best = self._best_key(side)
+        if best is None or not bps >= 0.0:
+            return []
+        dev = self._max_dev(abs(best), bps)
+        lo = best - dev
+        return self._within(side, int(lo) if -KEY_MAX <= lo <= KEY_MAX else None)
+
     def depth_within_bps(self, side: int, bps: float) -> float:
         """Total base qty on ``side`` at prices within ``bps`` of that side's touch.
 
         A level at ``t`` ticks is included iff ``|t - touch| * 1e4 <= bps * touch`` (touch
         included; ``bps < 0`` gives 0.0)."""
-        keys = self._keys[side]
-        if not keys or not bps >= 0.0:
-            return 0.0
-        best = keys[-1]
-        dev = self._max_dev(abs(best), bps)
-        i = bisect_left(keys, best - dev)
-        d = self._qty[side]
-        return math.fsum([d[k] for k in keys[i:]])
+        return math.fsum([q for _, q in self._within_bps(side, bps)])
 
     def notional_within_bps(self, side: int, bps: float) -> float:
         """Quote notional (sum of price * qty) of the levels ``depth_within_bps`` counts."""
-        keys = self._keys[side]
-        if not keys or not bps >= 0.0:
+        levels = self._within_bps(side, bps)
+        if not levels:
             return 0.0
-        best = keys[-1]
-        dev = self._max_dev(abs(best), bps)
-        i = bisect_left(keys, best - dev)
-        d = self._qty[side]
-        ticks_notional = math.fsum([abs(k) * d[k] for k in keys[i:]])
+        ticks_notional = math.fsum([abs(k) * q for k, q in levels])
         return ticks_notional * self._units / self._scale
 
     # ------------------------------------------------------------------ taker maths
@@ -432,17 +307,14 @@ class OrderBook:
         Works on distances from the touch rather than on prices so that the VWAP of a size
         filled at the touch is exactly the touch, and slippage carries no cancellation error.
         """
-        keys = self._keys[side]
-        if not keys:
+        best = self._best_key(side)
+        if best is None:
             return None
-        best = keys[-1]
         if not qty > 0.0:
             return abs(best), 0.0
-        d = self._qty[side]
         remaining = qty
         cost = 0.0  # sum of (ticks away from touch) * qty taken
-        for key in reversed(keys):
-            q = d[key]
+        for key, q in self._walk_levels(side):
             if q >= remaining:
                 cost += (best - key) * remaining
                 remaining = 0.0
@@ -481,16 +353,13 @@ class OrderBook:
         exactly. Returns the whole side if even that stays within the cap; 0.0 if empty or
         ``max_bps < 0``."""
         side = _side_index(taker_side)
-        keys = self._keys[side]
-        if not keys or not max_bps >= 0.0:
+        best = self._best_key(side)
+        if best is None or not max_bps >= 0.0:
             return 0.0
-        best = keys[-1]
         cap = max_bps * abs(best) / 1e4  # allowed mean distance from the touch, in ticks
-        d = self._qty[side]
         filled = 0.0
         cost = 0.0
-        for key in reversed(keys):
-            q = d[key]
+        for key, q in self._walk_levels(side):
             dist = best - key
             if cost + dist * q <= cap * (filled + q):
                 filled += q
@@ -504,58 +373,40 @@ class OrderBook:
         return filled
 
     # ------------------------------------------------------------------ misc
-    def copy(self) -> OrderBook:
+    def copy(self) -> Any:
         """Independent copy (e.g. for a scanner snapshot)."""
         other = type(self).__new__(type(self))
         other._tick = self._tick
         other.symbol = self.symbol
-        other.last_update_id = self.last_update_id
-        other.ts_ms = self.ts_ms
-        other._units = self._units
-        other._scale = self._scale
-        other._per_tick = self._per_tick
-        other._tick_units = self._tick_units
-        other._tick_scale = self._tick_scale
-        other._qty = (self._qty[BID].copy(), self._qty[ASK].copy())
-        other._keys = (self._keys[BID].copy(), self._keys[ASK].copy())
-        other._pcache = {}
+        self._copy_core(other)
         return other
 
     def __repr__(self) -> str:
         return (
             f"OrderBook({self.symbol or '?'} tick={self.tick_size!r} bid={self.best_bid()} "
-            f"ask={self.best_ask()} levels={len(self._keys[BID])}/{len(self._keys[ASK])} "
+            f"ask={self.best_ask()} levels={self.count(BID)}/{self.count(ASK)} "
             f"u={self.last_update_id})"
         )
 
 
-class _OffGridOrderBook(OrderBook):
-    """The book while its key unit is finer than the tick (see ``OrderBook._refine``): the tick API
-    scales between ticks and keys. A separate class so that the usual on-grid book pays nothing
-    for it; ``OrderBook`` switches ``__class__`` both ways.
+class PyOrderBook(_Book, PyBookCore):
+    """The book on the pure-Python core."""
 
-    An off-grid level has no tick of its own: the *_ticks reads round it away from the touch (bids
-    down, asks up), to the tick a taker could surely get. Prices themselves are exact."""
+    __slots__ = ("_tick", "symbol")
 
-    __slots__ = ()
 
-    def set_level_ticks(self, side: int, ticks: int, qty: float) -> None:
-        super().set_level_ticks(side, ticks * self._per_tick, qty)
+if _native is not None:
+    class NativeOrderBook(_Book, _native.BookCore):
+        """The book on the compiled core."""
 
-    def best_bid_ticks(self) -> int | None:
-        keys = self._keys[BID]
-        return keys[-1] // self._per_tick if keys else None
+        __slots__ = ("_tick", "symbol")
+else:
+    NativeOrderBook = None  # type: ignore[assignment,misc]
 
-    def best_ask_ticks(self) -> int | None:
-        keys = self._keys[ASK]
-        return -(keys[-1] // self._per_tick) if keys else None
-
-    def qty_at_ticks(self, side: int, ticks: int) -> float:
-        return super().qty_at_ticks(side, ticks * self._per_tick)
-
-    def levels_ticks(self, side: int, n: int) -> list[tuple[int, float]]:
-        if n <= 0:
-            return []
-        d = self._qty[side]
-        sign, per_tick = _SIGN[side], self._per_tick
-        return [(sign * (k // per_tick), d[k]) for k in self._keys[side][: -n - 1 : -1]]
+# The book everyone uses: compiled unless it is absent or BASISD_PURE_BOOK=1 asks for Python.
+if NativeOrderBook is not None and os.environ.get("BASISD_PURE_BOOK", "") in ("", "0"):
+    OrderBook: type[_Book] = NativeOrderBook
+    IMPLEMENTATION: Final = "native"
+else:
+    OrderBook = PyOrderBook
+    IMPLEMENTATION = "python"
