@@ -254,9 +254,12 @@ class FastPool:
     def take_possible(self, url: URL) -> bool:
         return any(not c.closed for c in self._idle.get(origin_of(url), ()))
 
-    def write(self, method: str, url: URL, headers: dict[str, str] | Any, body: bytes | None,
-              timeout_s: float, on_timeout: Callable[[], BaseException]) -> asyncio.Future[RawResponse] | None:
-        """Write the request now on an idle connection; None if there is none."""
+    def stage(self, method: str, url: URL, headers: dict[str, str] | Any, body: bytes | None,
+              timeout_s: float, on_timeout: Callable[[], BaseException]
+              ) -> tuple[_Conn, bytes, asyncio.Future[RawResponse]] | None:
+        """Everything of a write but the write: an idle connection taken, the request's bytes,
+        its response future with the timeout armed; None if no connection is idle. The caller
+        writes with `conn.write(data, waiter)` in the same synchronous stretch (`Staged`)."""
         conn = self.take(url)
         if conn is None:
             return None
@@ -273,7 +276,6 @@ class FastPool:
             lines.append(f"Content-Length: {len(payload)}")
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
         waiter: asyncio.Future[RawResponse] = loop.create_future()
-        conn.write(data, waiter)
         self.writes += 1
         self._top_up(conn.origin)
 
@@ -283,7 +285,7 @@ class FastPool:
                 conn.close()
         handle = loop.call_later(timeout_s, expire)
         waiter.add_done_callback(lambda _f: handle.cancel())
-        return waiter
+        return conn, data, waiter
 
     async def close(self) -> None:
         self.closed = True
@@ -294,6 +296,68 @@ class FastPool:
         self._all.clear()
         self._idle.clear()
         await asyncio.sleep(0)
+
+
+class Staged:
+    """A request ready to leave: `write()` puts its bytes on the wire and stamps the time, with
+    nothing else in it, so requests staged together leave back to back (a pair's two legs);
+    `answer()` is its WriteFuture (`written_ns` set by the write). Without a connection
+    (`conn` None) `write()` runs `fallback` (the coroutine path: the bytes leave a pass later,
+    `written_ns` stays 0). Written once; a staged request never written times out."""
+
+    __slots__ = ("out", "_conn", "_data", "_waiter", "_fallback")
+
+    def __init__(self, out: WriteFuture,
+                 staged: tuple[_Conn, bytes, asyncio.Future[RawResponse]] | None = None,
+                 fallback: Callable[[], object] | None = None) -> None:
+        self.out = out
+        self._conn, self._data, self._waiter = staged if staged is not None else (None, b"", None)
+        self._fallback = fallback
+
+    def write(self) -> int:
+        """perf_counter_ns of the write; 0 when it fell back (or was already written)."""
+        conn, waiter, self._conn = self._conn, self._waiter, None
+        if conn is None or waiter is None:
+            fallback, self._fallback = self._fallback, None
+            if fallback is not None:
+                fallback()
+            return 0
+        try:
+            conn.write(self._data, waiter)
+        except Exception as exc:    # a transport that broke under us: the outcome is unknown
+            if not waiter.done():
+                waiter.set_exception(exc)
+            conn.close()
+            return 0
+        self.out.written_ns = ns = time.perf_counter_ns()
+        return ns
+
+    def answer(self) -> WriteFuture:
+        return self.out
+
+
+class StagedCompletion:
+    """A `Staged` request whose answer is `complete(raw)`, a coroutine over the raw response
+    future (the venue's acknowledgement handling), started only after the write."""
+
+    __slots__ = ("staged", "complete")
+
+    def __init__(self, staged: Staged, complete: Callable[[WriteFuture], Any]) -> None:
+        self.staged = staged
+        self.complete = complete
+
+    def write(self) -> int:
+        return self.staged.write()
+
+    def answer(self) -> WriteFuture:
+        raw = self.staged.answer()
+        return completed_after_write(raw, self.complete(raw))
+
+
+def send_staged(staged: Staged | StagedCompletion) -> WriteFuture:
+    """A lone request: written now, its answer."""
+    staged.write()
+    return staged.answer()
 
 
 def now_ns() -> int:

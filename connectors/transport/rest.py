@@ -30,7 +30,7 @@ import aiohttp
 from yarl import URL
 
 from connectors.transport.backoff import Backoff
-from connectors.transport.http_fast import FastPool, RawResponse, WriteFuture
+from connectors.transport.http_fast import FastPool, RawResponse, Staged, WriteFuture
 from connectors.secrets import Secret
 
 Params = Mapping[str, Any] | list[tuple[str, Any]] | None
@@ -316,24 +316,32 @@ class RestSession:
         429 pause and the weight budget allow it now; else fall back to `send` (a task: the bytes
         leave a pass later, `written_ns` stays 0 until then). The future resolves to the body or
         raises the same typed error as `send`; never retries."""
+        staged = self.stage_now(prep)
+        staged.write()
+        return staged.answer()
+
+    def stage_now(self, prep: Prepared) -> Staged:
+        """`send_now` up to the write: `.write()` on the result puts the bytes on the wire (or
+        starts the fallback), `.answer()` is the future `send_now` returns."""
         loop = asyncio.get_running_loop()
         out = WriteFuture(loop=loop)
         fam = self.dialect.family(prep.path)
         now = self.clock()
         conn_free = (self._session is not None and now >= self.banned_until
                      and now >= self.paused_until)
-        waiter = None
+        staged = None
         if conn_free and self.fast.take_possible(prep.url) and \
                 self.limiter.delay_for(fam, prep.weight, now) == 0.0:
-            waiter = self.fast.write(prep.method, prep.url, prep.headers, prep.body,
+            staged = self.fast.stage(prep.method, prep.url, prep.headers, prep.body,
                                      self.timeout.total or 10.0,
                                      lambda: self._failure("timeout", "request timed out", prep))
-        if waiter is None:
+        if staged is None:
             self.fast.fallbacks += 1
-            task = loop.create_task(self.send(prep))
-            task.add_done_callback(lambda t: _chain(t, out))
-            return out
-        out.written_ns = time.perf_counter_ns()
+
+            def fall_back() -> None:
+                task = loop.create_task(self.send(prep))
+                task.add_done_callback(lambda t: _chain(t, out))
+            return Staged(out, fallback=fall_back)
         self.requests_sent += 1
 
         def done(w: asyncio.Future[RawResponse]) -> None:
@@ -356,8 +364,8 @@ class RestSession:
                     out.set_exception(exc)
             else:
                 out.set_exception(self._error(resp, resp.body, prep))
-        waiter.add_done_callback(done)
-        return out
+        staged[2].add_done_callback(done)
+        return Staged(out, staged)
 
     def _observe(self, resp: aiohttp.ClientResponse | RawResponse, fam: str) -> None:
         used = self.dialect.used_weight(resp.headers)
