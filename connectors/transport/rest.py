@@ -230,8 +230,8 @@ class RestSession:
                 idempotent: bool | None = None, client_id: str | None = None) -> Prepared:
         """Build (and sign) a request without I/O. GET/DELETE carry params in the query string,
         POST/PUT in a form body, exactly the bytes that were signed."""
-        items = list(params.items() if isinstance(params, Mapping) else (params or ()))
-        items = [(k, v) for k, v in items if v is not None]
+        given = tuple(params.items() if isinstance(params, Mapping) else (params or ()))
+        items = [(k, v) for k, v in given if v is not None]
         headers: dict[str, str] = {}
         if signed or api_key:
             if self._api_key is None:     # nothing was sent: idempotent whatever the method
@@ -261,8 +261,7 @@ class RestSession:
             url = f"{url}?{payload}"
         return Prepared(method, URL(url, encoded=True), body, headers, path, weight,
                         method in ("GET",) if idempotent is None else idempotent, signed,
-                        tuple(params.items() if isinstance(params, Mapping) else (params or ())),
-                        client_id)
+                        given, client_id)
 
     def _secret(self, method: str, path: str) -> str:
         if self._api_secret is None:

@@ -13,6 +13,7 @@ hub, recovery's listing) reaches the pair through `OrderExecutor.fold`, which ha
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from decimal import Decimal
@@ -203,22 +204,26 @@ class OrderExecutor:
                            order_type=otype, ts_ms=self.now_ms())
         return track, req
 
-    def _register(self, rt: PairRuntime, track: OrderTrack, req: OrderRequest) -> Any:
-        """Write-ahead, register, prepare (sign). Raises OpAborted when an order that adds risk
-        (open, increase) has no durable intent (journal.py: durable or fail closed); otherwise
-        only on a bug in prepare."""
-        if self.journal is not None:
+    def _register(self, rt: PairRuntime, built: list[tuple[OrderTrack, OrderRequest]]
+                  ) -> list[tuple[OrderTrack, Any]]:
+        """Write-ahead (all the orders' intents in one write), register, prepare (sign). Raises
+        OpAborted when orders that add risk (open, increase) have no durable intent (journal.py:
+        durable or fail closed); otherwise only on a bug in prepare."""
+        if self.journal is not None and built:
             try:
-                self.journal.intent({
-                    "client_id": track.client_id, "pair_id": rt.pair.id, "venue": track.venue,
-                    "market": track.market, "symbol": track.symbol, "side": track.side,
-                    "qty": track.qty, "price": track.price, "order_type": track.order_type,
-                    "ts_ms": track.ts_ms, "doc": None}, durable=rt.pair.op_kind in RISK_ADDING_OPS)
+                self.journal.intents([{
+                    "client_id": t.client_id, "pair_id": rt.pair.id, "venue": t.venue,
+                    "market": t.market, "symbol": t.symbol, "side": t.side, "qty": t.qty,
+                    "price": t.price, "order_type": t.order_type, "ts_ms": t.ts_ms, "doc": None}
+                    for t, _ in built], durable=rt.pair.op_kind in RISK_ADDING_OPS)
             except JournalError as exc:
                 raise OpAborted(f"not sent: {exc}") from exc
-        rt.orders[track.client_id] = track
-        rt.op_orders += 1
-        return self.venues[track.venue].prepare(req)
+        out = []
+        for track, req in built:
+            rt.orders[track.client_id] = track
+            rt.op_orders += 1
+            out.append((track, self.venues[track.venue].prepare(req)))
+        return out
 
     async def _send(self, rt: PairRuntime, track: OrderTrack, prepared: Any,
                     written: dict[str, int] | None = None) -> None:
@@ -363,7 +368,7 @@ class OrderExecutor:
                 b = self._build(rt, leg, deltas[leg], kind, style)
                 if b is not None:
                     built.append(b)
-        prepared = [(t, self._register(rt, t, r)) for t, r in built]
+        prepared = self._register(rt, built)
         self.persist(rt)
         if not prepared:
             return []
@@ -389,8 +394,7 @@ class OrderExecutor:
                 b = self._build(rt, leg, deltas[leg], kind, style, reduce=True)
                 if b is not None:
                     built.append(b)
-        prepared = [(t, self._register(rt, t, r)) for t, r in built]
-        staged = [(t, self._stage(t, pr)) for t, pr in prepared]     # never raises
+        staged = [(t, self._stage(t, pr)) for t, pr in self._register(rt, built)]  # no raise
         # the writes alone, back to back: this stretch is the leg skew
         times = [s.write() for _, s in staged]
         sent = [(t, s.answer()) for t, s in staged]
@@ -460,8 +464,7 @@ class OrderExecutor:
                 await asyncio.sleep(cfg.chase_requote_min_interval_s)
                 requotes += 1
                 continue
-            track, req = b
-            prepared = self._register(rt, track, req)
+            [(track, prepared)] = self._register(rt, [b])
             self.persist(rt)
             await self._send(rt, track, prepared)
             requotes += 1
@@ -498,8 +501,13 @@ class OrderExecutor:
 
 def on_grid(ticks: int, tick: float) -> float:
     """ticks x tick as the float nearest the decimal the venue expects (no 0.30000000000000004)."""
-    decimals = max(0, -Decimal(repr(tick)).normalize().as_tuple().exponent)  # type: ignore[operator]
-    return round(ticks * tick, decimals)
+    return round(ticks * tick, _decimals(tick))
+
+
+@functools.lru_cache(maxsize=1024)
+def _decimals(tick: float) -> int:
+    """The decimal places of a tick size (a handful of distinct ticks: cached, off the hot path)."""
+    return max(0, -Decimal(repr(tick)).normalize().as_tuple().exponent)  # type: ignore[operator]
 
 
 class _Staged(Protocol):
