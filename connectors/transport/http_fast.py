@@ -276,7 +276,6 @@ class FastPool:
             lines.append(f"Content-Length: {len(payload)}")
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
         waiter: asyncio.Future[RawResponse] = loop.create_future()
-        self.writes += 1
         self._top_up(conn.origin)
 
         def expire() -> None:
@@ -301,26 +300,33 @@ class FastPool:
 class Staged:
     """A request ready to leave: `write()` puts its bytes on the wire and stamps the time, with
     nothing else in it, so requests staged together leave back to back (a pair's two legs);
-    `answer()` is its WriteFuture (`written_ns` set by the write). Without a connection
-    (`conn` None) `write()` runs `fallback` (the coroutine path: the bytes leave a pass later,
-    `written_ns` stays 0). Written once; a staged request never written times out."""
+    `answer()` is its WriteFuture (`written_ns` set by the write). Without a usable connection
+    (none was idle, or the staged one closed since) `write()` runs `fallback` instead (the
+    coroutine path: the bytes leave a pass later, `written_ns` stays 0). `counted`: run once the
+    bytes were written on the connection. Written once."""
 
-    __slots__ = ("out", "_conn", "_data", "_waiter", "_fallback")
+    __slots__ = ("out", "_conn", "_data", "_waiter", "_fallback", "_counted")
 
     def __init__(self, out: WriteFuture,
-                 staged: tuple[_Conn, bytes, asyncio.Future[RawResponse]] | None = None,
-                 fallback: Callable[[], object] | None = None) -> None:
+                 staged: tuple[_Conn, bytes, asyncio.Future[RawResponse]] | None,
+                 fallback: Callable[[], object], counted: Callable[[], object] | None = None
+                 ) -> None:
         self.out = out
         self._conn, self._data, self._waiter = staged if staged is not None else (None, b"", None)
-        self._fallback = fallback
+        self._fallback: Callable[[], object] | None = fallback
+        self._counted = counted
 
     def write(self) -> int:
         """perf_counter_ns of the write; 0 when it fell back (or was already written)."""
-        conn, waiter, self._conn = self._conn, self._waiter, None
-        if conn is None or waiter is None:
-            fallback, self._fallback = self._fallback, None
-            if fallback is not None:
-                fallback()
+        conn, waiter, self._conn, self._waiter = self._conn, self._waiter, None, None
+        fallback, self._fallback = self._fallback, None
+        if fallback is None:
+            return 0
+        if conn is None or waiter is None or conn.closed or conn.transport is None \
+                or conn.transport.is_closing():
+            if waiter is not None:
+                waiter.cancel()      # never written: its timer goes, the fallback answers
+            fallback()
             return 0
         try:
             conn.write(self._data, waiter)
@@ -330,6 +336,9 @@ class Staged:
             conn.close()
             return 0
         self.out.written_ns = ns = time.perf_counter_ns()
+        conn.pool.writes += 1
+        if self._counted is not None:
+            self._counted()
         return ns
 
     def answer(self) -> WriteFuture:

@@ -30,7 +30,7 @@ import aiohttp
 from yarl import URL
 
 from connectors.transport.backoff import Backoff
-from connectors.transport.http_fast import FastPool, RawResponse, Staged, WriteFuture
+from connectors.transport.http_fast import FastPool, RawResponse, Staged, WriteFuture, send_staged
 from connectors.secrets import Secret
 
 Params = Mapping[str, Any] | list[tuple[str, Any]] | None
@@ -315,9 +315,7 @@ class RestSession:
         429 pause and the weight budget allow it now; else fall back to `send` (a task: the bytes
         leave a pass later, `written_ns` stays 0 until then). The future resolves to the body or
         raises the same typed error as `send`; never retries."""
-        staged = self.stage_now(prep)
-        staged.write()
-        return staged.answer()
+        return send_staged(self.stage_now(prep))
 
     def stage_now(self, prep: Prepared) -> Staged:
         """`send_now` up to the write: `.write()` on the result puts the bytes on the wire (or
@@ -334,17 +332,16 @@ class RestSession:
             staged = self.fast.stage(prep.method, prep.url, prep.headers, prep.body,
                                      self.timeout.total or 10.0,
                                      lambda: self._failure("timeout", "request timed out", prep))
-        if staged is None:
-            self.fast.fallbacks += 1
 
-            def fall_back() -> None:
-                task = loop.create_task(self.send(prep))
-                task.add_done_callback(lambda t: _chain(t, out))
-            return Staged(out, fallback=fall_back)
-        self.requests_sent += 1
+        def fall_back() -> None:
+            self.fast.fallbacks += 1
+            task = loop.create_task(self.send(prep))
+            task.add_done_callback(lambda t: _chain(t, out))
+        if staged is None:
+            return Staged(out, None, fall_back)
 
         def done(w: asyncio.Future[RawResponse]) -> None:
-            if out.done():
+            if out.done() or w.cancelled():     # cancelled: it fell back, `send` answers
                 return
             exc = w.exception()
             if exc is not None:
@@ -364,7 +361,10 @@ class RestSession:
             else:
                 out.set_exception(self._error(resp, resp.body, prep))
         staged[2].add_done_callback(done)
-        return Staged(out, staged)
+        return Staged(out, staged, fall_back, self._count_sent)
+
+    def _count_sent(self) -> None:
+        self.requests_sent += 1
 
     def _observe(self, resp: aiohttp.ClientResponse | RawResponse, fam: str) -> None:
         used = self.dialect.used_weight(resp.headers)
