@@ -177,15 +177,20 @@ class StagingVenue(FakeVenue):
         return Staged()
 
 
-async def test_decrease_now_stages_both_legs_then_writes_them_back_to_back(tmp_path: Path) -> None:
+async def _open_staging(tmp: Path) -> tuple[LeggingEngine, StagingVenue, str]:
     hub = make_hub()
-    journal = Journal(tmp_path)
+    journal = Journal(tmp)
     venue = StagingVenue(hub, intent_log=journal.intent_log)
     eng = LeggingEngine(hub, {"sim-a": venue}, CFG, journal)
     await eng.start()
     pid = await eng.open_pair("reverse_basis", "BTCUSDT", 12_000, "taker")
     await eng.wait_idle(pid, 10)
     venue.events.clear()
+    return eng, venue, pid
+
+
+async def test_decrease_now_stages_both_legs_then_writes_them_back_to_back(tmp_path: Path) -> None:
+    eng, venue, pid = await _open_staging(tmp_path)
     task = eng.decrease_now(pid, 0.5)
     # both intents are in the log before either leg is even staged; nothing between the writes
     assert venue.events == ["stage spot_margin intent_logged=True", "stage perp intent_logged=True",
@@ -197,14 +202,7 @@ async def test_decrease_now_stages_both_legs_then_writes_them_back_to_back(tmp_p
 
 
 async def test_a_leg_whose_staging_fails_does_not_hold_back_the_other(tmp_path: Path) -> None:
-    hub = make_hub()
-    journal = Journal(tmp_path)
-    venue = StagingVenue(hub, intent_log=journal.intent_log)
-    eng = LeggingEngine(hub, {"sim-a": venue}, CFG, journal)
-    await eng.start()
-    pid = await eng.open_pair("reverse_basis", "BTCUSDT", 12_000, "taker")
-    await eng.wait_idle(pid, 10)
-    venue.events.clear()
+    eng, venue, pid = await _open_staging(tmp_path)
     venue.fail_stage = {"perp"}
     task = eng.decrease_now(pid, 0.5)
     assert venue.events == ["stage spot_margin intent_logged=True", "write spot_margin"]
