@@ -99,6 +99,42 @@ def per_pass_ms(sizes: tuple[int, ...] = (10, 50, 200), budget_s: float = 3.0,
     return out
 
 
+def incremental_pass_ms(sizes: tuple[int, ...] = (10, 50, 200), budget_s: float = 3.0,
+                        min_passes: int = 3) -> dict[str, Row]:
+    """The daemon's scanner pass (Scanner.refresh: incremental.py) at 2 venues x N symbols, one
+    second of venue time apart, after one symbol's four books (spot and perp on both venues)
+    moved: what a pass costs when a depth frame or two arrived since the last one. The first,
+    full pass is not timed; a pass still stamps and returns the whole ranking."""
+    from daemon.opportunity.scanner import Scanner
+
+    out: dict[str, Row] = {}
+    for size in sizes:
+        hub, stats = build(size)
+        clock = [NOW_MS]
+        scanner = Scanner(hub, CFG, stats=lambda stats=stats: stats, clock_ms=lambda: clock[0])
+        full = len(scanner.refresh())
+        keys = [[InstrumentKey(v, m, f"C{i:03d}USDT") for v in VENUES for m in ("spot", "perp")]
+                for i in range(size)]
+        count = max(min_passes, min(2000, int(budget_s / 0.002)))
+        samples: list[float] = []
+        for n in range(count):
+            for key in keys[n % size]:
+                book = hub.book(key)
+                bid = book.best_bid()
+                assert bid is not None
+                # a diff at the touch: the best bid's size moves by half
+                book.apply_diff([(bid[0], bid[1] * (1.5 if n % 2 else 1 / 1.5))], [])
+                hub.book_changed(key, clock[0])
+            clock[0] += 1000
+            t0 = time.perf_counter_ns()
+            ranked = scanner.refresh()
+            samples.append(float(time.perf_counter_ns() - t0))
+            assert len(ranked) == full
+        out[str(size)] = summarize(f"Scanner.refresh() 2 venues x {size} symbols, 1 symbol moved",
+                                   samples, "ms")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=100)

@@ -29,10 +29,8 @@ from daemon.hub import Hub
 from daemon.opportunity.config import ScannerConfig
 from daemon.opportunity.funding_feed import FundingStats, SpreadFit
 from daemon.opportunity.pricing import StrategyTerms
-from daemon.opportunity.quotes import (Key, Opportunity, candidates, merge_priced,
+from daemon.opportunity.quotes import (Candidate, Key, Opportunity, candidates, merge_priced,
                                        price_candidate)
-
-Candidate = tuple[TradeType, str, InstrumentKey, InstrumentKey]
 
 
 class IncrementalScan:
