@@ -318,6 +318,10 @@ class MarginBook:
         shock, s_dir = _shock_root(a_m, l_m, a_s, l_s, bar)
         return px, liq, direction, shock, s_dir
 
+    def shock_root(self, bar: float) -> tuple[float | None, int]:
+        """margin_liq_shock of the account."""
+        return _shock_root(self.move_a, self.move_l, self.stable_a, self.stable_l, bar)
+
     def liq_price(self, asset: str, bar: float) -> tuple[float | None, int]:
         """margin_liq_price of the account (the coin must be in it)."""
         _px, liq, direction, _s, _d = self._roots(asset, bar, 0.0, 0.0, 0.0, "")

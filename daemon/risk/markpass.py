@@ -1,0 +1,203 @@
+"""Which pairs a mark frame must re-evaluate (pure bookkeeping of the watchdog).
+
+A mark of one symbol moves, for every other pair on its venue, only account-wide figures: the
+cross-margin account's excess E = assets - bar * liabilities (and the all-coins-together shock
+root), and the futures wallet's D = unrealised PnL - maintenance of all positions. A quiet pair
+(daemon/risk/quiet.py) decides nothing but warnings and journals nothing while its legs' ladder
+steps stay put, so it only needs evaluating when E or D crosses a value at which one of its
+steps changes. Both distances are monotone in those figures, so each quiet pair's evaluation
+leaves a *band*: the open interval of E (and of D per perp leg) inside which its steps cannot
+move, narrowed by a rounding guard. A mark then evaluates the pairs trading its symbol, the
+venue's loud pairs and those whose band it leaves, in the full pass's order (a mark is handled
+like a book frame whose loud pairs are these).
+
+Cross margin, one coin alone (daemon/risk/margin.py `_liq_root`): with slope = bar*owed - held
+and price P, the liquidation root gives distance E / (|slope| * P) (for a net long only while
+that is below 1; beyond, no fall liquidates: inf). Perp (daemon/risk/perp.py): the own-formula
+distance exceeds t iff X > mm(p_t) - qty * (p_t - entry) at the price p_t a move of t away, where
+X = wallet + other uPnL - other maintenance = wallet + D - (this position's uPnL - maintenance).
+The venue's liquidation price and the coins' own figures do not move with another symbol's mark.
+
+Whatever may move a band's premises bumps the quiet epoch or is an account event (a full pass,
+which recomputes every band): a mark is only handled here while the venue's last full pass is
+current, its coin is not one a spot book priced until now (`VenuePass.mids`), and its price > 0.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from connectors.types import InstrumentKey
+from daemon.risk.ladder import level
+from daemon.risk.margin import MarginBook
+from daemon.risk.perp import maint_margin, perp_distance
+from daemon.risk.quiet import QuietIndex
+
+_GUARD = 1e-9      # relative rounding guard on every band edge
+
+
+def _limits(lv: int, thr: Any) -> tuple[float, float]:
+    """The distances (lower, exclusive; upper, inclusive) between which `level` stays `lv`."""
+    steps = (thr.warn, thr.collateral, thr.deleverage, thr.unwind)
+    return (steps[lv] if lv < 4 else -math.inf), (steps[lv - 1] if lv > 0 else math.inf)
+
+
+def together(book: MarginBook, bar: float, thr: Any) -> tuple[int, int]:
+    """The step the all-coins-together shock puts the account at, and that shock's direction."""
+    shock, s_dir = book.shock_root(bar)
+    return level(math.inf if shock is None else s_dir * shock, thr), s_dir
+
+
+class Band:
+    """Where one quiet pair's ladder steps cannot move, in its venues' account figures."""
+
+    __slots__ = ("keys", "m_venue", "bar", "e_lo", "e_hi", "tog", "perps", "thr")
+
+    def __init__(self) -> None:
+        self.keys: set[tuple[str, str]] = set()      # (venue, symbol) marks it reads directly
+        self.m_venue: str | None = None
+        self.bar = 0.0
+        self.e_lo = -math.inf
+        self.e_hi = math.inf
+        self.tog: tuple[int, int] | None = None
+        self.perps: list[tuple[str, float, float]] = []    # (venue, D low, D high)
+        self.thr: Any = None
+
+    def holds(self, venue: str, margin: Callable[[str], Any], futures: Callable[[str], Any],
+              tog: dict[float, tuple[int, int]]) -> bool:
+        if self.m_venue == venue:
+            book = margin(venue)[0]
+            e = book.total_a - self.bar * book.total_l
+            if not self.e_lo < e < self.e_hi:
+                return False
+            if self.tog is not None:
+                got = tog.get(self.bar)
+                if got is None:
+                    got = tog[self.bar] = together(book, self.bar, self.thr)
+                if got != self.tog:
+                    return False
+        for v, lo, hi in self.perps:
+            if v == venue:
+                fb = futures(venue)
+                if not lo < fb.total_upnl - fb.total_mm < hi:
+                    return False
+        return True
+
+
+def _margin_band(band: Band, m: Any, lv_seen: int, cfg: Any) -> bool:
+    book: MarginBook = m.account()
+    band.m_venue = m.venue
+    band.bar = m.bar
+    band.keys.add((m.venue, m.asset + "USDT"))
+    if book.owing == 0:
+        return True                      # nothing owed: no mark can liquidate (inf)
+    c = book.coins.get(m.asset)
+    if c is None or not c.price > 0:
+        return False
+    slope = m.bar * c.owed - c.held
+    k = abs(slope) * c.price
+    if not (k > 0 and math.isfinite(k)):
+        return False
+    thr = cfg.margin
+    e = book.total_a - m.bar * book.total_l
+    alone = e / k if slope > 0 or e < k else math.inf
+    lv = level(alone, thr)
+    tog = together(book, m.bar, thr)
+    if max(lv, tog[0] if tog[1] == (1 if slope > 0 else -1) else 0) != lv_seen:
+        return False                     # not the step the evaluation found: leave it loud
+    lo, hi = _limits(lv, thr)
+
+    def at(t: float) -> float:
+        if math.isinf(t):
+            return t
+        return (t if slope > 0 else min(t, 1.0)) * k
+
+    guard = _GUARD * (abs(book.total_a) + m.bar * abs(book.total_l) + k)
+    band.e_lo, band.e_hi = at(lo) + guard, at(hi) - guard
+    band.tog = tog
+    band.thr = thr
+    return band.e_lo < e < band.e_hi
+
+
+def _perp_band(band: Band, p: Any, lv_seen: int, cfg: Any, total_d: float) -> bool:
+    band.keys.add((p.venue, p.symbol))
+    thr = cfg.perp
+    own = perp_distance(p.qty, p.entry, p.wallet, p.brackets, p.mark, None, p.other_mm,
+                        p.other_upnl)[0]
+    lv = level(own, thr)
+    if lv > lv_seen:
+        return False
+    lo, hi = _limits(lv, thr)
+    side = -1.0 if p.qty > 0 else 1.0      # the way the price moves against the position
+
+    def at(t: float) -> float | None:
+        if math.isinf(t):
+            return t
+        px = p.mark * (1.0 + side * t)
+        if px <= 0:
+            return None
+        return maint_margin(p.brackets, p.qty * px) - p.qty * (px - p.entry)
+
+    x_lo, x_hi = at(lo), at(hi)
+    if x_lo is None or x_hi is None:
+        return False
+    x = p.wallet + p.other_upnl - p.other_mm
+    offset = total_d - x
+    guard = _GUARD * (abs(total_d) + abs(p.wallet) + abs(p.qty * p.mark) + 1.0)
+    d_lo, d_hi = x_lo + offset + guard, x_hi + offset - guard
+    band.perps.append((p.venue, d_lo, d_hi))
+    return d_lo < total_d < d_hi
+
+
+class MarkIndex:
+    def __init__(self) -> None:
+        self.bands: dict[str, Band] = {}
+        self.frames_narrowed = 0       # marks that evaluated fewer than every pair on the venue
+
+    def note(self, pair: Any, inp: Any, levels: dict[str, int], cfg: Any,
+             futures: Callable[[str], Any], quiet: bool) -> None:
+        """The pair's evaluation just left it quiet (a band from its inputs) or not (none)."""
+        if not quiet:
+            self.bands.pop(pair.id, None)
+            return
+        band = Band()
+        for leg in pair.legs:
+            band.keys.add((leg.venue, leg.symbol))
+        ok = True
+        if inp.margin is not None:
+            ok = _margin_band(band, inp.margin, levels.get("margin:" + inp.margin.venue, 0), cfg)
+        for p in inp.perps:
+            if not ok:
+                break
+            fb = futures(p.venue)
+            ok = _perp_band(band, p, levels.get("perp:" + p.venue, 0), cfg,
+                            fb.total_upnl - fb.total_mm)
+        if ok:
+            self.bands[pair.id] = band
+        else:
+            self.bands.pop(pair.id, None)
+
+    def frame(self, mark: Any, quiet: QuietIndex, cfg: Any, margin: Callable[[str], Any],
+              futures: Callable[[str], Any]) -> list[Any] | None:
+        """The pairs a mark must evaluate, in the pass's order; None: a full pass is due."""
+        venue = mark.venue
+        vp = quiet.passes.get(venue)
+        if vp is None or vp.epoch != quiet.epoch or vp.cfg is not cfg or not mark.mark_price > 0:
+            return None
+        if vp.mids and InstrumentKey(venue, "spot", mark.symbol) in vp.mids:
+            return None                   # its coin was priced by a book until now
+        loud = quiet.loud.get(venue) or ()
+        if loud and not set(loud).issubset(vp.order.keys()):
+            return None
+        key = (venue, mark.symbol)
+        tog: dict[float, tuple[int, int]] = {}
+        bands = self.bands
+        few = []
+        for pair in vp.pairs:
+            band = bands.get(pair.id)
+            if band is None or key in band.keys or pair.id in loud \
+                    or not band.holds(venue, margin, futures, tog):
+                few.append(pair)
+        self.frames_narrowed += 1
+        return few
