@@ -150,10 +150,57 @@ def _perp_band(band: Band, p: Any, lv_seen: int, cfg: Any, total_d: float) -> bo
     return d_lo < total_d < d_hi
 
 
+class _Hull:
+    """Per venue, a band every banded pair there holds (the tightest edges seen since it was last
+    rebuilt: a replaced band's edges stay in it, which only sends a mark the slow way)."""
+
+    __slots__ = ("e_lo", "e_hi", "bar", "tog", "d_lo", "d_hi", "ok")
+
+    def __init__(self) -> None:
+        self.e_lo, self.e_hi, self.d_lo, self.d_hi = -math.inf, math.inf, -math.inf, math.inf
+        self.bar: float | None = None
+        self.tog: tuple[int, int] | None = None
+        self.ok = True
+
+    def add(self, venue: str, band: Band) -> None:
+        if band.m_venue == venue:
+            self.e_lo, self.e_hi = max(self.e_lo, band.e_lo), min(self.e_hi, band.e_hi)
+            if band.tog is not None:
+                if self.bar is None:
+                    self.bar, self.tog = band.bar, band.tog
+                elif self.bar != band.bar or self.tog != band.tog:
+                    self.ok = False
+        for v, lo, hi in band.perps:
+            if v == venue:
+                self.d_lo, self.d_hi = max(self.d_lo, lo), min(self.d_hi, hi)
+
+    def holds(self, venue: str, margin: Callable[[str], Any], futures: Callable[[str], Any],
+              thr: Any) -> bool:
+        if not self.ok:
+            return False
+        if self.e_lo > -math.inf or self.e_hi < math.inf or self.bar is not None:
+            book = margin(venue)[0]
+            bar = self.bar if self.bar is not None else 0.0
+            if self.bar is None and (self.e_lo > -math.inf or self.e_hi < math.inf):
+                return False          # edges without a bar to read them at: the slow way
+            if not self.e_lo < book.total_a - bar * book.total_l < self.e_hi:
+                return False
+            if self.tog is not None and together(book, bar, thr) != self.tog:
+                return False
+        if self.d_lo > -math.inf or self.d_hi < math.inf:
+            fb = futures(venue)
+            if not self.d_lo < fb.total_upnl - fb.total_mm < self.d_hi:
+                return False
+        return True
+
+
 class MarkIndex:
     def __init__(self) -> None:
         self.bands: dict[str, Band] = {}
         self.frames_narrowed = 0       # marks that evaluated fewer than every pair on the venue
+        self._hulls: dict[str, _Hull] = {}
+        # per venue: the pass the index is of, (venue, symbol) -> ids of the pairs reading it
+        self._touch: dict[str, tuple[Any, dict[tuple[str, str], list[str]]]] = {}
 
     def note(self, pair: Any, inp: Any, levels: dict[str, int], cfg: Any,
              futures: Callable[[str], Any], quiet: bool) -> None:
@@ -173,10 +220,18 @@ class MarkIndex:
             fb = futures(p.venue)
             ok = _perp_band(band, p, levels.get("perp:" + p.venue, 0), cfg,
                             fb.total_upnl - fb.total_mm)
-        if ok:
-            self.bands[pair.id] = band
-        else:
+        if not ok:
             self.bands.pop(pair.id, None)
+            return
+        old = self.bands.get(pair.id)
+        self.bands[pair.id] = band
+        for v in {leg.venue for leg in pair.legs}:
+            hull = self._hulls.get(v)
+            if hull is not None:
+                hull.add(v, band)
+            touch = self._touch.get(v)
+            if touch is not None and (old is None or old.keys != band.keys):
+                del self._touch[v]
 
     def frame(self, mark: Any, quiet: QuietIndex, cfg: Any, margin: Callable[[str], Any],
               futures: Callable[[str], Any]) -> list[Any] | None:
@@ -191,13 +246,32 @@ class MarkIndex:
         if loud and not set(loud).issubset(vp.order.keys()):
             return None
         key = (venue, mark.symbol)
-        tog: dict[float, tuple[int, int]] = {}
         bands = self.bands
+        self.frames_narrowed += 1
+        hull = self._hulls.get(venue)
+        if hull is not None and hull.holds(venue, margin, futures, cfg.margin):
+            touch = self._touch.get(venue)
+            if touch is None or touch[0] is not vp:
+                index: dict[tuple[str, str], list[str]] = {}
+                for pair in vp.pairs:
+                    band = bands.get(pair.id)
+                    for k in (band.keys if band is not None else ()):
+                        index.setdefault(k, []).append(pair.id)
+                touch = self._touch[venue] = (vp, index)
+            ids = set(touch[1].get(key, ()))
+            ids.update(loud)
+            ids.update(p.id for p in vp.pairs if p.id not in bands) if len(bands) < len(vp.pairs) else None
+            order = vp.order
+            return [vp.pairs[i] for i in sorted(order[pid] for pid in ids if pid in order)]
+        # the slow way: every banded pair asked, and the hull rebuilt of the bands that stay
+        tog: dict[float, tuple[int, int]] = {}
         few = []
+        hull = self._hulls[venue] = _Hull()
         for pair in vp.pairs:
             band = bands.get(pair.id)
             if band is None or key in band.keys or pair.id in loud \
                     or not band.holds(venue, margin, futures, tog):
                 few.append(pair)
-        self.frames_narrowed += 1
+            else:
+                hull.add(venue, band)
         return few

@@ -177,8 +177,12 @@ class Watchdog:
     # -- the hot path ------------------------------------------------------------------------------
     def on_event(self, kind: str, item: Any) -> None:
         # Any hub change may move an account figure (a nested event from an action's callback
-        # too): later evaluations, of this event or the outer one, read the hub afresh.
-        self.views.reset()
+        # too): later evaluations, of this event or the outer one, read the hub afresh (a mark:
+        # the one coin and position it reprices, inputs.AccountViews.mark_moved).
+        if kind == hubmod.MARK:
+            self.views.mark_moved(item.venue, item.symbol)
+        else:
+            self.views.reset()
         if kind not in _EVENT_KINDS:
             self.quiet.bump()      # a pair, an order, an instrument: the next frames read afresh
             return
