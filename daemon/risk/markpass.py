@@ -29,6 +29,9 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.types import InstrumentKey
+import msgspec
+
+from daemon.risk.distance import distance
 from daemon.risk.ladder import level
 from daemon.risk.margin import MarginBook
 from daemon.risk.perp import maint_margin, perp_distance
@@ -52,7 +55,7 @@ def together(book: MarginBook, bar: float, thr: Any) -> tuple[int, int]:
 class Band:
     """Where one quiet pair's ladder steps cannot move, in its venues' account figures."""
 
-    __slots__ = ("keys", "m_venue", "bar", "e_lo", "e_hi", "tog", "perps", "thr")
+    __slots__ = ("keys", "m_venue", "bar", "e_lo", "e_hi", "tog", "perps", "thr", "inputs", "funding")
 
     def __init__(self) -> None:
         self.keys: set[tuple[str, str]] = set()      # (venue, symbol) marks it reads directly
@@ -63,6 +66,9 @@ class Band:
         self.tog: tuple[int, int] | None = None
         self.perps: list[tuple[str, float, float]] = []    # (venue, D low, D high)
         self.thr: Any = None
+        # what its own mark re-derives it from: (margin leg input, its step; perp inputs, steps)
+        self.inputs: tuple[Any, int, list[tuple[Any, int]]] | None = None
+        self.funding: dict[tuple[str, str], tuple[float, float]] = {}
 
     def holds(self, venue: str, margin: Callable[[str], Any], futures: Callable[[str], Any],
               tog: dict[float, tuple[int, int]]) -> bool:
@@ -150,6 +156,37 @@ def _perp_band(band: Band, p: Any, lv_seen: int, cfg: Any, total_d: float) -> bo
     return d_lo < total_d < d_hi
 
 
+def _derive(pair: Any, inputs: tuple[Any, int, list[tuple[Any, int]]],
+            funding: dict[tuple[str, str], tuple[float, float]], cfg: Any,
+            futures: Callable[[str], Any]) -> Band | None:
+    band = Band()
+    band.inputs = inputs
+    band.funding = funding
+    for leg in pair.legs:
+        band.keys.add((leg.venue, leg.symbol))
+    m, lv_m, perps = inputs
+    if m is not None and not _margin_band(band, m, lv_m, cfg):
+        return None
+    for p, lv in perps:
+        fb = futures(p.venue)
+        if not _perp_band(band, p, lv, cfg, fb.total_upnl - fb.total_mm):
+            return None
+    return band
+
+
+def _steady(p: Any, lv: int, thr: Any) -> bool:
+    """The perp leg, at its new mark, is at the step `lv` (the nearer of its own and the venue's
+    liquidation price), away from either edge by more than the rounding guard."""
+    d = perp_distance(p.qty, p.entry, p.wallet, p.brackets, p.mark, None, p.other_mm, p.other_upnl)[0]
+    if p.venue_liq is not None:
+        if p.venue_liq >= p.mark if p.qty > 0 else p.venue_liq <= p.mark:
+            return False                  # past the mark: the evaluation would drop it
+        d = min(d, distance(p.mark, p.venue_liq, -1 if p.qty > 0 else 1))
+    lo, hi = _limits(lv, thr)
+    guard = _GUARD * (1.0 + (abs(d) if math.isfinite(d) else 0.0))
+    return level(d, thr) == lv and lo + guard < d and (d < hi - guard or hi == math.inf)
+
+
 class _Hull:
     """Per venue, a band every banded pair there holds (the tightest edges seen since it was last
     rebuilt: a replaced band's edges stay in it, which only sends a mark the slow way)."""
@@ -203,24 +240,22 @@ class MarkIndex:
         self._touch: dict[str, tuple[Any, dict[tuple[str, str], list[str]]]] = {}
 
     def note(self, pair: Any, inp: Any, levels: dict[str, int], cfg: Any,
-             futures: Callable[[str], Any], quiet: bool) -> None:
+             futures: Callable[[str], Any], quiet: bool, marks: Any = None) -> None:
         """The pair's evaluation just left it quiet (a band from its inputs) or not (none)."""
         if not quiet:
             self.bands.pop(pair.id, None)
             return
-        band = Band()
+        perps = [(p, levels.get("perp:" + p.venue, 0)) for p in inp.perps]
+        funding = {}
         for leg in pair.legs:
-            band.keys.add((leg.venue, leg.symbol))
-        ok = True
-        if inp.margin is not None:
-            ok = _margin_band(band, inp.margin, levels.get("margin:" + inp.margin.venue, 0), cfg)
-        for p in inp.perps:
-            if not ok:
-                break
-            fb = futures(p.venue)
-            ok = _perp_band(band, p, levels.get("perp:" + p.venue, 0), cfg,
-                            fb.total_upnl - fb.total_mm)
-        if not ok:
+            m = marks.get((leg.venue, leg.symbol)) if marks is not None else None
+            funding[(leg.venue, leg.symbol)] = (m.funding_rate, m.interval_h) if m is not None else (0.0, 0.0)
+        band = _derive(pair, (inp.margin, levels.get("margin:" + inp.margin.venue, 0) if inp.margin else 0,
+                              perps), funding, cfg, futures)
+        self._keep(pair, band)
+
+    def _keep(self, pair: Any, band: Band | None) -> None:
+        if band is None:
             self.bands.pop(pair.id, None)
             return
         old = self.bands.get(pair.id)
@@ -233,8 +268,39 @@ class MarkIndex:
             if touch is not None and (old is None or old.keys != band.keys):
                 del self._touch[v]
 
+    def _own(self, pair: Any, band: Band, mark: Any, cfg: Any, margin: Callable[[str], Any],
+             futures: Callable[[str], Any], positions: Any) -> bool:
+        """Whether a quiet pair trading the marked symbol keeps its steps at the new mark: its
+        band derived again from the figures it was judged on, repriced (and kept if so)."""
+        key = (mark.venue, mark.symbol)
+        if band.inputs is None or band.funding.get(key) != (mark.funding_rate, mark.interval_h):
+            return False                  # funding moves the pair's net APR: evaluate it
+        m, lv_m, perps = band.inputs
+        if m is not None and m.venue == mark.venue:
+            m = msgspec.structs.replace(m, book=margin(m.venue)[0])
+        moved = []
+        for p, lv in perps:
+            if p.venue == mark.venue:
+                other_mm, other_upnl = futures(p.venue).others(p.symbol)
+                if (p.venue, p.symbol) == key:
+                    pos = positions.get(key)
+                    if p.venue_liq is None and pos is not None and pos.liquidation_price:
+                        return False      # the venue's figure left out (stale or past): evaluate
+                    p = msgspec.structs.replace(p, mark=mark.mark_price, other_mm=other_mm,
+                                                other_upnl=other_upnl)
+                    if not _steady(p, lv, cfg.perp):
+                        return False
+                else:
+                    p = msgspec.structs.replace(p, other_mm=other_mm, other_upnl=other_upnl)
+            moved.append((p, lv))
+        again = _derive(pair, (m, lv_m, moved), band.funding, cfg, futures)
+        if again is None:
+            return False
+        self._keep(pair, again)
+        return True
+
     def frame(self, mark: Any, quiet: QuietIndex, cfg: Any, margin: Callable[[str], Any],
-              futures: Callable[[str], Any]) -> list[Any] | None:
+              futures: Callable[[str], Any], positions: Any = None) -> list[Any] | None:
         """The pairs a mark must evaluate, in the pass's order; None: a full pass is due."""
         venue = mark.venue
         vp = quiet.passes.get(venue)
@@ -258,7 +324,9 @@ class MarkIndex:
                     for k in (band.keys if band is not None else ()):
                         index.setdefault(k, []).append(pair.id)
                 touch = self._touch[venue] = (vp, index)
-            ids = set(touch[1].get(key, ()))
+            ids = {pid for pid in touch[1].get(key, ())
+                   if pid not in bands or not self._own(vp.pairs[vp.order[pid]], bands[pid], mark, cfg,
+                                                        margin, futures, positions)}
             ids.update(loud)
             ids.update(p.id for p in vp.pairs if p.id not in bands) if len(bands) < len(vp.pairs) else None
             order = vp.order
@@ -269,8 +337,9 @@ class MarkIndex:
         hull = self._hulls[venue] = _Hull()
         for pair in vp.pairs:
             band = bands.get(pair.id)
-            if band is None or key in band.keys or pair.id in loud \
-                    or not band.holds(venue, margin, futures, tog):
+            if band is None or pair.id in loud or (
+                    not self._own(pair, band, mark, cfg, margin, futures, positions) if key in band.keys
+                    else not band.holds(venue, margin, futures, tog)):
                 few.append(pair)
             else:
                 hull.add(venue, band)

@@ -195,7 +195,8 @@ class Watchdog:
                 return
         if kind == hubmod.MARK:
             # A mark only re-evaluates the pairs whose steps it can move (daemon/risk/markpass.py).
-            few = self.marks.frame(item, self.quiet, self.cfg, self.views.margin, self.views.futures)
+            few = self.marks.frame(item, self.quiet, self.cfg, self.views.margin, self.views.futures,
+                                   self.hub.positions)
             if few is not None:
                 self._lagging = True
                 if few:
@@ -345,7 +346,7 @@ class Watchdog:
             self._execute(pair.id, st, acts, now, pair_wallets(pair), borrowed_coin(self.hub, pair))
         quiet = is_quiet(pair, st, acts)
         self.quiet.note(pair, quiet)
-        self.marks.note(pair, inp, st.levels, self.cfg, views.futures, quiet)
+        self.marks.note(pair, inp, st.levels, self.cfg, views.futures, quiet, self.hub.marks)
 
     def _margin_account_moving(self, pair: Pair) -> bool:
         """Whether an operation of any pair is changing a margin account this pair uses (only

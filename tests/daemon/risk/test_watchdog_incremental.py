@@ -175,9 +175,13 @@ def test_a_mark_re_evaluates_the_pairs_whose_steps_it_moves() -> None:
     for side in (inc, full):
         side.apply(("mark", A, 0, 100.0, -0.0003))        # a full pass over venue a
     before = inc.wd.evaluations
-    inc.apply(("mark", A, 1, 100.01, -0.0003))            # moves no other pair's step
+    inc.apply(("mark", A, 1, 100.01, -0.0003))            # moves no pair's step, not even p1's
     full.apply(("mark", A, 1, 100.01, -0.0003))
+    assert inc.wd.evaluations == before and inc.picture() == full.picture()
+    inc.apply(("mark", A, 1, 100.01, -0.001))             # p1's funding moved: its net APR
+    full.apply(("mark", A, 1, 100.01, -0.001))
     assert inc.wd.evaluations == before + 1 and inc.picture() == full.picture()
+    before += 1
     levels = {pid: dict(s.levels) for pid, s in inc.wd.state.items()}
     inc.apply(("mark", A, 1, 116.0, -0.0003))             # C1 up: the account's excess falls
     full.apply(("mark", A, 1, 116.0, -0.0003))
