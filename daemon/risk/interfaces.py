@@ -6,6 +6,8 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import msgspec
+
 from daemon import hub as hubmod
 from daemon.hub import Hub
 from daemon.core.pairs import Pair
@@ -176,3 +178,24 @@ class PairState:
         # when a trim or unwind the margin leg alone calls for was first seen while an
         # operation moved that margin account (see ladder.confirm_margin_breach)
         self.breach_since: float | None = None
+
+
+def watchdog_status(wd: Any) -> dict[str, Any]:
+    """The watchdog's status (wd: the watchdog, its figures read as they are)."""
+    r = wd.reaction
+    return {
+        "enabled": wd.cfg.enabled,
+        "halt": msgspec.to_builtins(wd.halt_state),
+        "daily_loss": msgspec.to_builtins(wd.loss),
+        "daily_loss_baseline": baseline_status(wd.cfg.daily_loss_limit, wd.loss_waiting_for, wd.loss.day),
+        "equity_usdt": wd.equity(),
+        "pairs": {pid: pair_status(st) for pid, st in wd.state.items()},
+        "steps": list(wd.steps)[-50:],
+        "evaluations": wd.evaluations,
+        "book_frames_skipped": wd.quiet.frames_skipped,
+        "marks_narrowed": wd.marks.frames_narrowed,
+        "action_errors": wd.action_errors,
+        "last_error": wd.last_error,
+        "reaction_s": {"count": r.count, "sum": r.sum, "p50": r.quantile(0.5), "p99": r.quantile(0.99),
+                       "buckets": dict(zip([str(b) for b in r.bounds] + ["+Inf"], r.counts, strict=True))},
+    }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+import msgspec
 from msgspec import Struct
 
 from daemon.risk.distance import DOWN, UP, distance
@@ -239,11 +240,12 @@ class MarginBook:
     (`d_held`/`d_owed` of the coin, `d_stable` of the stable) instead of a copied account; that
     assumes one balance per coin, as venues report it."""
 
-    __slots__ = ("assets", "total_a", "total_l", "move_a", "move_l", "stable_a", "stable_l", "coins",
-                 "owing", "_free", "_pos", "_nets", "_sums")
+    __slots__ = ("_assets", "total_a", "total_l", "move_a", "move_l", "stable_a", "stable_l", "coins",
+                 "owing", "_free", "_repriced", "_nets", "_sums")
 
     def __init__(self, assets: Sequence[MarginAsset]) -> None:
-        self.assets: tuple[MarginAsset, ...] = tuple(assets)
+        self._assets: tuple[MarginAsset, ...] = tuple(assets)
+        self._repriced = False           # `_assets` still has the prices before `repriced`
         coins: dict[str, _Coin] = {}
         total_a = total_l = move_a = move_l = stable_a = stable_l = 0.0
         owing = 0
@@ -275,7 +277,7 @@ class MarginBook:
         self._sums: list[int] | None = None
         try:
             sums = [0] * 6
-            for a in self.assets:
+            for a in self._assets:
                 v_a, v_l = exact(a.held * a.price), exact(a.liability * a.price)
                 k = 2 if a.moves else 4
                 sums[0] += v_a
@@ -291,59 +293,57 @@ class MarginBook:
         self.coins = coins
         self.owing = owing                 # entries with a liability (0: nothing can liquidate)
         self._free: dict[tuple[float, float, str, float], float] = {}
-        self._pos: dict[str, int] | None = None           # asset -> its entry's index (repriced)
         # bar -> the lowest and highest net moving value (move_a - bar * move_l) of a coin, each with
         # how many coins are at it (None: no coin moves)
         self._nets: dict[float, tuple[float, int, float, int] | None] = {}
 
+    @property
+    def assets(self) -> tuple[MarginAsset, ...]:
+        """The account's entries (at the coins' current prices)."""
+        if self._repriced:
+            self._assets = tuple(msgspec.structs.replace(a, price=self.coins[a.asset].price)
+                                 if a.price != self.coins[a.asset].price else a for a in self._assets)
+            self._repriced = False
+        return self._assets
+
     def repriced(self, asset: str, price: float) -> MarginBook | None:
-        """The account with `asset` (in it, one entry) at `price`: one coin's mark moved. The
-        totals change by that coin's change (equal to a fresh sum up to rounding); None: the coin
-        has several entries (sum the account afresh)."""
+        """The account, in place, with `asset` (in it, one entry) at `price`: one coin's mark moved.
+        The totals change by that coin's change, exactly (the same floats as a fresh sum); None:
+        the coin has several entries or a figure is not finite (sum the account afresh)."""
         c = self.coins[asset]
         if c.entries != 1 or self._sums is None or not math.isfinite(price):
             return None
         n = _Coin(price, c.moves)
         n.held, n.owed, n.entries, n.any_moves = c.held, c.owed, 1, c.any_moves
         n.value_a, n.value_l = c.held * price, c.owed * price
-        new = MarginBook.__new__(MarginBook)
-        new.coins = dict(self.coins)
-        new.coins[asset] = n
-        pos = self._pos
-        if pos is None:
-            pos = {a.asset: i for i, a in enumerate(self.assets)}
-        i = pos[asset]
-        a = self.assets[i]
-        new.assets = self.assets[:i] + (MarginAsset(asset=a.asset, held=a.held, liability=a.liability,
-                                                    price=price, moves=a.moves),) + self.assets[i + 1:]
-        new._pos = pos
-        # the extreme nets again: exact (a min or max rounds nothing) when this coin was not one
-        new._nets = {}
-        for bar, got in self._nets.items():
-            if not c.any_moves:
-                new._nets[bar] = got
-            elif got is not None:
-                moved = _renet(got, c.move_a - bar * c.move_l, n.value_a - bar * n.value_l)
-                if moved is not None:
-                    new._nets[bar] = moved
         try:
             d_a, d_l = exact(n.value_a) - exact(c.value_a), exact(n.value_l) - exact(c.value_l)
         except (ValueError, OverflowError):
             return None
-        sums = list(self._sums)
+        if c.moves:
+            n.move_a, n.move_l = n.value_a, n.value_l
+        # the extreme nets again: exact (a min or max rounds nothing) when this coin was not one
+        if c.any_moves:
+            for bar, got in list(self._nets.items()):
+                moved = None if got is None else _renet(got, c.move_a - bar * c.move_l,
+                                                        n.value_a - bar * n.value_l)
+                if moved is None:
+                    del self._nets[bar]
+                else:
+                    self._nets[bar] = moved
+        self.coins[asset] = n
+        sums = self._sums
         k = 2 if c.moves else 4
         sums[0] += d_a
         sums[1] += d_l
         sums[k] += d_a
         sums[k + 1] += d_l
-        new._sums = sums
-        new.total_a, new.total_l, new.move_a, new.move_l, new.stable_a, new.stable_l = (
-            rounded(x) for x in sums)
-        if c.moves:
-            n.move_a, n.move_l = n.value_a, n.value_l
-        new.owing = self.owing
-        new._free = {}
-        return new
+        self.total_a, self.total_l = rounded(sums[0]), rounded(sums[1])
+        self.move_a, self.move_l = rounded(sums[2]), rounded(sums[3])
+        self.stable_a, self.stable_l = rounded(sums[4]), rounded(sums[5])
+        self._free.clear()
+        self._repriced = True
+        return self
 
     def price(self, asset: str) -> float:
         c = self.coins.get(asset)

@@ -62,8 +62,8 @@ from daemon.risk.ladder import (
 )
 from daemon.risk.config import LegThresholds, WatchdogConfig
 from daemon.risk.interfaces import (
-    PairState as _PairState, RiskActions, RiskStateStore, Wallets, borrowed_coin, call_action, num_or_text, pair_status,
-    pair_wallets, repeat_key, venue_of, wallet_of, baseline_status,
+    PairState as _PairState, RiskActions, RiskStateStore, Wallets, borrowed_coin, call_action, num_or_text,
+    pair_wallets, repeat_key, venue_of, wallet_of, watchdog_status,
 )
 
 PRIORITY = 10
@@ -599,22 +599,4 @@ class Watchdog:
 
     def status(self) -> dict[str, Any]:
         self._refresh_lagging()
-        pairs = {pid: pair_status(st) for pid, st in self.state.items()}
-        return {
-            "enabled": self.cfg.enabled,
-            "halt": msgspec.to_builtins(self.halt_state),
-            "daily_loss": msgspec.to_builtins(self.loss),
-            "daily_loss_baseline": baseline_status(self.cfg.daily_loss_limit, self.loss_waiting_for,
-                                                   self.loss.day),
-            "equity_usdt": self.equity(),
-            "pairs": pairs,
-            "steps": list(self.steps)[-50:],
-            "evaluations": self.evaluations,
-            "book_frames_skipped": self.quiet.frames_skipped,
-            "action_errors": self.action_errors,
-            "last_error": self.last_error,
-            "reaction_s": {"count": self.reaction.count, "sum": self.reaction.sum,
-                           "p50": self.reaction.quantile(0.5), "p99": self.reaction.quantile(0.99),
-                           "buckets": dict(zip([str(b) for b in self.reaction.bounds] + ["+Inf"],
-                                               self.reaction.counts, strict=True))},
-        }
+        return watchdog_status(self)
