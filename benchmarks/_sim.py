@@ -3,23 +3,12 @@ and a BinanceVenue connected to it, with both sides' per-minute weight budgets l
 needs many orders and transfers a minute; the budgets would hold requests back for a minute)."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 SYMBOL = "BTCUSDT"
 VENUE = "sim-a"
-
-
-async def wait_until(pred: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        await asyncio.sleep(0.001)
-    raise TimeoutError(f"benchmark: timed out waiting for {what}")
 
 
 async def start_sim(margin_usdt: str, futures_usdt: str, hooks: tuple[str, ...],

@@ -31,7 +31,8 @@ from typing import Any
 
 
 from benchmarks._common import Row, print_table, summarize
-from benchmarks._sim import SYMBOL, VENUE, start_sim, stop_stack, venue_for, wait_until
+from benchmarks._sim import SYMBOL, VENUE, start_sim, stop_stack, venue_for
+from tests.sim_time import wait_until
 
 
 

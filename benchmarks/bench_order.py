@@ -31,7 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._sim import SYMBOL, VENUE, start_sim, stop_stack, venue_for, wait_until
+from benchmarks._sim import SYMBOL, VENUE, start_sim, stop_stack, venue_for
+from tests.sim_time import wait_until
 
 NOTIONAL = 20_000.0
 FRACTION = 0.02

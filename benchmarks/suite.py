@@ -23,6 +23,7 @@ that every figure is produced), `--only a,b`: some sections.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -39,34 +40,37 @@ SECTIONS = ("ingest", "per_frame", "with_pairs", "tick_to_order", "watchdog_reac
             "scanner", "watchdog", "soak")
 
 
+@dataclasses.dataclass
 class Sizes:
-    """Every size knob of the suite; `smoke()` makes them tiny."""
+    """Every size knob of the suite; `tiny()` makes them small enough for the smoke test."""
 
-    def __init__(self, runs: int = 5, frames: int = 200_000, sim_minutes: float = 30.0) -> None:
-        self.smoke = False
-        self.runs = runs
-        self.frames = frames
-        self.scale_frames = min(frames, 50_000)
-        self.pairs_budget_s, self.pairs_probe = 5.0, 200
-        self.order_reps, self.order_budget_s = 200, 60.0
-        self.reaction_reps, self.reaction_budget_s = 300, 30.0
-        self.books, self.book_diffs = 300, 2000
-        self.scanner_budget_s, self.scanner_passes = 3.0, 3
-        self.watchdog_n, self.watchdog_budget_s = 3000, 3.0
-        self.sim_minutes = sim_minutes
+    runs: int = 5
+    frames: int = 200_000
+    sim_minutes: float = 30.0
+    smoke: bool = False
+    scale_frames: int = 50_000      # at most `frames`
+    pairs_budget_s: float = 5.0
+    pairs_probe: int = 200
+    order_reps: int = 200
+    order_budget_s: float = 60.0
+    reaction_reps: int = 300
+    reaction_budget_s: float = 30.0
+    books: int = 300
+    book_diffs: int = 2000
+    scanner_budget_s: float = 3.0
+    scanner_passes: int = 3
+    watchdog_n: int = 3000
+    watchdog_budget_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        self.scale_frames = min(self.frames, self.scale_frames)
 
     @classmethod
     def tiny(cls) -> Sizes:
-        s = cls(runs=1, frames=300, sim_minutes=0.05)
-        s.smoke = True
-        s.scale_frames = 200
-        s.pairs_budget_s, s.pairs_probe = 0.05, 10
-        s.order_reps, s.order_budget_s = 3, 20.0
-        s.reaction_reps, s.reaction_budget_s = 3, 20.0
-        s.books, s.book_diffs = 3, 20
-        s.scanner_budget_s, s.scanner_passes = 0.01, 1
-        s.watchdog_n, s.watchdog_budget_s = 20, 0.02
-        return s
+        return cls(runs=1, frames=300, sim_minutes=0.05, smoke=True, scale_frames=200,
+                   pairs_budget_s=0.05, pairs_probe=10, order_reps=3, order_budget_s=20.0,
+                   reaction_reps=3, reaction_budget_s=20.0, books=3, book_diffs=20,
+                   scanner_budget_s=0.01, scanner_passes=1, watchdog_n=20, watchdog_budget_s=0.02)
 
 
 def _pcts(samples_ns: list[float]) -> dict[str, float]:

@@ -120,6 +120,16 @@ class SendsNow(Protocol):
         (perf_counter_ns; 0 = it left from a task instead) says when. Resolves like `send`."""
 
 
+class StagesNow(Protocol):
+    """Optional on a `Venue`, preferred to `SendsNow`: `send_now` split at the write, so the
+    engine stages both legs (built, signed, bound to a connection) and then writes them back to
+    back with nothing else between (connectors/transport/http_fast.py `Staged`)."""
+
+    def stage_now(self, prepared: Any) -> Any:
+        """An object with `write() -> int` (perf_counter_ns of the write; 0 = it left from a
+        task instead) and, after it, `answer()`: the awaitable `send_now` would return."""
+
+
 class ReportsIncome(Protocol):
     """Optional on a `Venue`: its own history of funding settlements (naming the symbol) and
     margin interest charges. With it, the engine attributes every settlement from the history

@@ -341,9 +341,16 @@ class Journal:
         the journal is unhealthy, or when the line could not be written whole: the caller must not
         send. `durable=False` (an order that reduces risk): never raises; a line the log cannot
         take is logged and the intent still goes into the writer's (retried) batch."""
+        self.intents([row], durable=durable)
+
+    def intents(self, rows: list[dict[str, Any]], *, durable: bool = True) -> None:
+        """`intent` for several orders sent together (a pair's legs): their lines in one
+        os.write, so all or none are written ahead (a short write fails them all)."""
+        if not rows:
+            return
         if durable and not self.healthy:
             raise JournalError(f"journal is failing: {self.last_error}")
-        line = orjson.dumps(row) + b"\n"
+        line = b"".join([orjson.dumps(row) + b"\n" for row in rows])
         if self._intent_fd >= 0:
             try:
                 self._append(line)
@@ -354,7 +361,8 @@ class Journal:
             else:
                 if self._log_error:
                     self._recovered("intent_log")
-        self._q.put(("intent", row))
+        for row in rows:
+            self._q.put(("intent", row))
 
     def _append(self, line: bytes) -> None:
         """One os.write of a whole line; a short write is an error (ENOSPC, EFBIG)."""

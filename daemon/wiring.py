@@ -127,8 +127,9 @@ def make_bybit_venue(daemon: Daemon, vcfg: VenueConfig) -> Any:
                           api_secret=Secret(info.api_secret),
                           urls=BybitUrls.for_sim(info.rest_url, info.spot_ws_url))
     assert vcfg.credentials is not None  # enforced by config validation
+    urls = BybitUrls.for_sim(vcfg.rest_url, vcfg.spot_ws_url) if vcfg.external_sim else None
     return BybitVenue(vcfg, daemon.hub, api_key=load_secret(vcfg.credentials, "api_key"),
-                      api_secret=load_secret(vcfg.credentials, "api_secret"))
+                      api_secret=load_secret(vcfg.credentials, "api_secret"), urls=urls)
 
 
 def leg_venue_for(venue: Any) -> Any:

@@ -38,3 +38,10 @@ async def lag_aware_wait(pred: Callable[[], object], timeout: float, every: floa
         budget -= min(now - last, every + _ON_TIME_S)
         last = now
     return True
+
+
+async def wait_until(pred: Callable[[], object], timeout: float, what: str,
+                     every: float = 0.002) -> None:
+    """`lag_aware_wait` that fails naming what it waited for."""
+    if not await lag_aware_wait(pred, timeout, every):
+        raise AssertionError(f"timed out after {timeout}s (loop time on CPU) waiting for {what}")

@@ -1,11 +1,12 @@
 """The `Venue` (connectors.base) over `connectors.binance.BinanceVenue`: Binance and the embedded exchange."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from connectors.binance import constants as C
 from connectors.binance.errors import BinanceError, UnknownOrder, error_kind
-from connectors.transport.http_fast import WriteFuture, completed_after_write
+from connectors.transport.http_fast import StagedCompletion, WriteFuture, send_staged
 from connectors.types import Balance, ErrorKind, IncomeRow, OrderRequest, OrderUpdate
 
 _HUB_MARKET = {"spot_margin": "spot", "perp": "perp"}
@@ -52,8 +53,12 @@ class BinanceLegVenue:
         """`send`, with the request written before returning when the venue has an idle
         pre-opened connection (BinanceVenue.send_now; else it leaves from a task, `written_ns`
         0). Resolves to the acknowledgement, with `send`'s unknown-outcome and clock handling."""
-        raw = self.venue.send_now(prepared)
-        return completed_after_write(raw, self.venue.trading.complete(prepared, raw))
+        return send_staged(self.stage_now(prepared))
+
+    def stage_now(self, prepared: Any) -> StagedCompletion:
+        """`send_now` up to the write (connectors.base.StagesNow)."""
+        return StagedCompletion(self.venue.stage_now(prepared),
+                                functools.partial(self.venue.trading.complete, prepared))
 
     async def cancel(self, market: str, symbol: str, client_id: str) -> OrderUpdate | None:
         try:

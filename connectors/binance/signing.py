@@ -9,7 +9,6 @@ Three payload shapes (all reproduced byte for byte by tests against the document
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Mapping
@@ -20,7 +19,7 @@ Params = Mapping[str, object] | Iterable[tuple[str, object]]
 
 def _items(params: Params) -> list[tuple[str, str]]:
     pairs = params.items() if isinstance(params, Mapping) else params
-    return [(k, _fmt(v)) for k, v in pairs if v is not None]
+    return [(k, v if type(v) is str else _fmt(v)) for k, v in pairs if v is not None]
 
 
 def _fmt(value: object) -> str:
@@ -37,9 +36,18 @@ def _pct(text: str) -> str:
     return text if _UNRESERVED(text) else quote(text, safe="")
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9._~=&-]*\Z").match
+
+
 def rest_payload(params: Params) -> str:
     """Percent-encoded `k=v&...` in the given order (RFC 3986: only unreserved characters kept)."""
-    return "&".join(f"{_pct(k)}={_pct(v)}" for k, v in _items(params))
+    items = _items(params)
+    # Fast path, one match for the whole string: only unreserved characters besides exactly one
+    # "=" per pair and one "&" between pairs means no key or value needed encoding.
+    raw = "&".join([f"{k}={v}" for k, v in items])
+    if _PLAIN(raw) and raw.count("=") == len(items) and raw.count("&") == max(len(items) - 1, 0):
+        return raw
+    return "&".join(f"{_pct(k)}={_pct(v)}" for k, v in items)
 
 
 def ws_api_payload(params: Params) -> str:
@@ -50,7 +58,7 @@ def ws_api_payload(params: Params) -> str:
 def hmac_sha256_hex(secret: str | bytes, payload: str | bytes) -> str:
     key = secret.encode() if isinstance(secret, str) else secret
     msg = payload.encode() if isinstance(payload, str) else payload
-    return hmac.new(key, msg, hashlib.sha256).hexdigest()
+    return hmac.digest(key, msg, "sha256").hex()     # the one-shot C path (no HMAC object)
 
 
 def usdm_total_params(query: str, body: str) -> str:

@@ -26,7 +26,7 @@ from connectors.binance import constants as C
 from connectors.binance import schemas
 from connectors.binance.rest import BINANCE, server_time_ms
 from connectors.transport.rest import Prepared, RestSession
-from connectors.transport.http_fast import WriteFuture
+from connectors.transport.http_fast import Staged, WriteFuture
 from connectors.config import VenueConfig
 from connectors.types import OrderUpdate
 from connectors.base import StateHub
@@ -229,6 +229,10 @@ class BinanceVenue:
 
     async def transfer(self, asset: str, amount: float, *, to_futures: bool) -> int:
         return await self.trading.transfer(asset, amount, to_futures=to_futures)
+
+    def stage_now(self, prepared: Prepared) -> Staged:
+        """`send_now` up to the write (RestSession.stage_now)."""
+        return self.rest.stage_now(prepared)
 
     def send_now(self, prepared: Prepared) -> WriteFuture:
         """Write a prepared request before returning (pre-opened connection; see

@@ -3,11 +3,12 @@ watchdog call. Quantities are coins on both sides of this boundary (trading.py c
 contracts with ctVal)."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from connectors.okx.errors import error_kind
 from connectors.okx.venue import OkxVenue
-from connectors.transport.http_fast import WriteFuture, completed_after_write
+from connectors.transport.http_fast import StagedCompletion, WriteFuture, send_staged
 from connectors.types import ErrorKind, OrderRequest, OrderUpdate
 
 _HUB_MARKET = {"spot_margin": "spot", "perp": "perp", "spot": "spot"}
@@ -29,8 +30,12 @@ class OkxLegVenue:
 
     def send_now(self, prepared: Any) -> WriteFuture:
         """`send`, written before returning when an idle pre-opened connection allows it."""
-        raw = self.venue.send_now(prepared)
-        return completed_after_write(raw, self.venue.trading.complete(prepared, raw))
+        return send_staged(self.stage_now(prepared))
+
+    def stage_now(self, prepared: Any) -> StagedCompletion:
+        """`send_now` up to the write (connectors.base.StagesNow)."""
+        return StagedCompletion(self.venue.stage_now(prepared),
+                                functools.partial(self.venue.trading.complete, prepared))
 
     def error_kind(self, exc: BaseException) -> ErrorKind:
         return error_kind(exc)

@@ -26,7 +26,7 @@ from connectors.okx.user_stream import OkxUserStream
 from connectors.secrets import Secret
 from connectors.tasks import cancel_and_wait
 from connectors.transport.backoff import Backoff
-from connectors.transport.http_fast import WriteFuture
+from connectors.transport.http_fast import Staged, WriteFuture
 from connectors.transport.rest import Prepared, RestSession
 from connectors.types import Borrow, OrderUpdate
 
@@ -125,6 +125,10 @@ class OkxVenue:
 
     async def send(self, prepared: Prepared) -> OrderUpdate:
         return await self.trading.send(prepared)
+
+    def stage_now(self, prepared: Prepared) -> Staged:
+        """`send_now` up to the write (RestSession.stage_now)."""
+        return self.rest.stage_now(prepared)
 
     def send_now(self, prepared: Prepared) -> WriteFuture:
         return self.rest.send_now(prepared)

@@ -254,9 +254,12 @@ class FastPool:
     def take_possible(self, url: URL) -> bool:
         return any(not c.closed for c in self._idle.get(origin_of(url), ()))
 
-    def write(self, method: str, url: URL, headers: dict[str, str] | Any, body: bytes | None,
-              timeout_s: float, on_timeout: Callable[[], BaseException]) -> asyncio.Future[RawResponse] | None:
-        """Write the request now on an idle connection; None if there is none."""
+    def stage(self, method: str, url: URL, headers: dict[str, str] | Any, body: bytes | None,
+              timeout_s: float, on_timeout: Callable[[], BaseException]
+              ) -> tuple[_Conn, bytes, asyncio.Future[RawResponse]] | None:
+        """Everything of a write but the write: an idle connection taken, the request's bytes,
+        its response future with the timeout armed; None if no connection is idle. The caller
+        writes with `conn.write(data, waiter)` in the same synchronous stretch (`Staged`)."""
         conn = self.take(url)
         if conn is None:
             return None
@@ -273,8 +276,6 @@ class FastPool:
             lines.append(f"Content-Length: {len(payload)}")
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
         waiter: asyncio.Future[RawResponse] = loop.create_future()
-        conn.write(data, waiter)
-        self.writes += 1
         self._top_up(conn.origin)
 
         def expire() -> None:
@@ -283,7 +284,7 @@ class FastPool:
                 conn.close()
         handle = loop.call_later(timeout_s, expire)
         waiter.add_done_callback(lambda _f: handle.cancel())
-        return waiter
+        return conn, data, waiter
 
     async def close(self) -> None:
         self.closed = True
@@ -294,6 +295,78 @@ class FastPool:
         self._all.clear()
         self._idle.clear()
         await asyncio.sleep(0)
+
+
+class Staged:
+    """A request ready to leave: `write()` puts its bytes on the wire and stamps the time, with
+    nothing else in it, so requests staged together leave back to back (a pair's two legs);
+    `answer()` is its WriteFuture (`written_ns` set by the write). Without a usable connection
+    (none was idle, or the staged one closed since) `write()` runs `fallback` instead (the
+    coroutine path: the bytes leave a pass later, `written_ns` stays 0). `counted`: run once the
+    bytes were written on the connection. Written once."""
+
+    __slots__ = ("out", "_conn", "_data", "_waiter", "_fallback", "_counted")
+
+    def __init__(self, out: WriteFuture,
+                 staged: tuple[_Conn, bytes, asyncio.Future[RawResponse]] | None,
+                 fallback: Callable[[], object], counted: Callable[[], object] | None = None
+                 ) -> None:
+        self.out = out
+        self._conn, self._data, self._waiter = staged if staged is not None else (None, b"", None)
+        self._fallback: Callable[[], object] | None = fallback
+        self._counted = counted
+
+    def write(self) -> int:
+        """perf_counter_ns of the write; 0 when it fell back (or was already written)."""
+        conn, waiter, self._conn, self._waiter = self._conn, self._waiter, None, None
+        fallback, self._fallback = self._fallback, None
+        if fallback is None:
+            return 0
+        if conn is None or waiter is None or conn.closed or conn.transport is None \
+                or conn.transport.is_closing():
+            if waiter is not None:
+                waiter.cancel()      # never written: its timer goes, the fallback answers
+            fallback()
+            return 0
+        try:
+            conn.write(self._data, waiter)
+        except Exception as exc:    # a transport that broke under us: the outcome is unknown
+            if not waiter.done():
+                waiter.set_exception(exc)
+            conn.close()
+            return 0
+        self.out.written_ns = ns = time.perf_counter_ns()
+        conn.pool.writes += 1
+        if self._counted is not None:
+            self._counted()
+        return ns
+
+    def answer(self) -> WriteFuture:
+        return self.out
+
+
+class StagedCompletion:
+    """A `Staged` request whose answer is `complete(raw)`, a coroutine over the raw response
+    future (the venue's acknowledgement handling), started only after the write."""
+
+    __slots__ = ("staged", "complete")
+
+    def __init__(self, staged: Staged, complete: Callable[[WriteFuture], Any]) -> None:
+        self.staged = staged
+        self.complete = complete
+
+    def write(self) -> int:
+        return self.staged.write()
+
+    def answer(self) -> WriteFuture:
+        raw = self.staged.answer()
+        return completed_after_write(raw, self.complete(raw))
+
+
+def send_staged(staged: Staged | StagedCompletion) -> WriteFuture:
+    """A lone request: written now, its answer."""
+    staged.write()
+    return staged.answer()
 
 
 def now_ns() -> int:

@@ -30,7 +30,7 @@ import aiohttp
 from yarl import URL
 
 from connectors.transport.backoff import Backoff
-from connectors.transport.http_fast import FastPool, RawResponse, WriteFuture
+from connectors.transport.http_fast import FastPool, RawResponse, Staged, WriteFuture, send_staged
 from connectors.secrets import Secret
 
 Params = Mapping[str, Any] | list[tuple[str, Any]] | None
@@ -230,8 +230,8 @@ class RestSession:
                 idempotent: bool | None = None, client_id: str | None = None) -> Prepared:
         """Build (and sign) a request without I/O. GET/DELETE carry params in the query string,
         POST/PUT in a form body, exactly the bytes that were signed."""
-        items = list(params.items() if isinstance(params, Mapping) else (params or ()))
-        items = [(k, v) for k, v in items if v is not None]
+        given = tuple(params.items() if isinstance(params, Mapping) else (params or ()))
+        items = [(k, v) for k, v in given if v is not None]
         headers: dict[str, str] = {}
         if signed or api_key:
             if self._api_key is None:     # nothing was sent: idempotent whatever the method
@@ -261,8 +261,7 @@ class RestSession:
             url = f"{url}?{payload}"
         return Prepared(method, URL(url, encoded=True), body, headers, path, weight,
                         method in ("GET",) if idempotent is None else idempotent, signed,
-                        tuple(params.items() if isinstance(params, Mapping) else (params or ())),
-                        client_id)
+                        given, client_id)
 
     def _secret(self, method: str, path: str) -> str:
         if self._api_secret is None:
@@ -316,28 +315,33 @@ class RestSession:
         429 pause and the weight budget allow it now; else fall back to `send` (a task: the bytes
         leave a pass later, `written_ns` stays 0 until then). The future resolves to the body or
         raises the same typed error as `send`; never retries."""
+        return send_staged(self.stage_now(prep))
+
+    def stage_now(self, prep: Prepared) -> Staged:
+        """`send_now` up to the write: `.write()` on the result puts the bytes on the wire (or
+        starts the fallback), `.answer()` is the future `send_now` returns."""
         loop = asyncio.get_running_loop()
         out = WriteFuture(loop=loop)
         fam = self.dialect.family(prep.path)
         now = self.clock()
         conn_free = (self._session is not None and now >= self.banned_until
                      and now >= self.paused_until)
-        waiter = None
+        staged = None
         if conn_free and self.fast.take_possible(prep.url) and \
                 self.limiter.delay_for(fam, prep.weight, now) == 0.0:
-            waiter = self.fast.write(prep.method, prep.url, prep.headers, prep.body,
+            staged = self.fast.stage(prep.method, prep.url, prep.headers, prep.body,
                                      self.timeout.total or 10.0,
                                      lambda: self._failure("timeout", "request timed out", prep))
-        if waiter is None:
+
+        def fall_back() -> None:
             self.fast.fallbacks += 1
             task = loop.create_task(self.send(prep))
             task.add_done_callback(lambda t: _chain(t, out))
-            return out
-        out.written_ns = time.perf_counter_ns()
-        self.requests_sent += 1
+        if staged is None:
+            return Staged(out, None, fall_back)
 
         def done(w: asyncio.Future[RawResponse]) -> None:
-            if out.done():
+            if out.done() or w.cancelled():     # cancelled: it fell back, `send` answers
                 return
             exc = w.exception()
             if exc is not None:
@@ -356,8 +360,11 @@ class RestSession:
                     out.set_exception(exc)
             else:
                 out.set_exception(self._error(resp, resp.body, prep))
-        waiter.add_done_callback(done)
-        return out
+        staged[2].add_done_callback(done)
+        return Staged(out, staged, fall_back, self._count_sent)
+
+    def _count_sent(self) -> None:
+        self.requests_sent += 1
 
     def _observe(self, resp: aiohttp.ClientResponse | RawResponse, fam: str) -> None:
         used = self.dialect.used_weight(resp.headers)

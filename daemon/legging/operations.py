@@ -95,7 +95,7 @@ class Operations:
         legs' orders are journaled write-ahead and written before this returns; the task goes on
         from there exactly as `run_op` would after that `fire` (fills, reconcile, finish)."""
         loop = asyncio.get_running_loop()
-        self._begin_op(rt, kind, event, targets, new_qty, reason)
+        self._begin_op(rt, kind, event, targets, new_qty, reason, persist=False)
         first: list[Any] | BaseException
         written = 0
         try:
@@ -103,6 +103,11 @@ class Operations:
             first, written = self.executor.fire_now(rt, deltas, fire_kind, style)
         except Exception as exc:   # raised in the task, where `run_op` handles it (the pair moved)
             first = exc
+        # The pair's snapshot (an encode of its whole order table) and the op row only after the
+        # writes: both are queued for the writer thread, so neither was durable before them
+        # anyway; what must precede a write is its intent line (fire_now, journal.intent).
+        self.executor.persist(rt)
+        self.journal_op(rt, kind, None)
         task = OpTask(self.run_op(rt, kind, targets, style, first=first),
                       loop=loop, name=f"op-{rt.pair.id}-{kind}")
         task.written_ns = written
@@ -110,8 +115,11 @@ class Operations:
         return task
 
     def _begin_op(self, rt: PairRuntime, kind: str, event: Event,
-                  targets: tuple[float, float], new_qty: float, reason: str = "") -> None:
-        """`reason`: why the operation runs (the watchdog's, or the operator's), kept on the pair."""
+                  targets: tuple[float, float], new_qty: float, reason: str = "",
+                  persist: bool = True) -> None:
+        """`reason`: why the operation runs (the watchdog's, or the operator's), kept on the pair.
+        `persist=False`: the caller journals the pair and the op itself (start_op_now: after
+        the writes)."""
         p = rt.pair
         if rt.task and not rt.task.done():
             raise EngineError(409, f"position {p.id} is busy ({p.op_kind} running)")
@@ -126,8 +134,9 @@ class Operations:
         rt.blocked = [False, False]
         rt.blocked_reason = ["", ""]
         rt.op_orders = 0
-        self.executor.persist(rt)
-        self.journal_op(rt, kind, None)
+        if persist:
+            self.executor.persist(rt)
+            self.journal_op(rt, kind, None)
 
     async def run_op(self, rt: PairRuntime, kind: str, targets: tuple[float, float],
                      execution: str, resume: bool = False,

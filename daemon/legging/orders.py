@@ -13,11 +13,12 @@ hub, recovery's listing) reaches the pair through `OrderExecutor.fold`, which ha
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from decimal import Decimal
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.core import client_ids
 from daemon.legging.hedge import round_step
@@ -203,22 +204,26 @@ class OrderExecutor:
                            order_type=otype, ts_ms=self.now_ms())
         return track, req
 
-    def _register(self, rt: PairRuntime, track: OrderTrack, req: OrderRequest) -> Any:
-        """Write-ahead, register, prepare (sign). Raises OpAborted when an order that adds risk
-        (open, increase) has no durable intent (journal.py: durable or fail closed); otherwise
-        only on a bug in prepare."""
-        if self.journal is not None:
+    def _register(self, rt: PairRuntime, built: list[tuple[OrderTrack, OrderRequest]]
+                  ) -> list[tuple[OrderTrack, Any]]:
+        """Write-ahead (all the orders' intents in one write), register, prepare (sign). Raises
+        OpAborted when orders that add risk (open, increase) have no durable intent (journal.py:
+        durable or fail closed); otherwise only on a bug in prepare."""
+        if self.journal is not None and built:
             try:
-                self.journal.intent({
-                    "client_id": track.client_id, "pair_id": rt.pair.id, "venue": track.venue,
-                    "market": track.market, "symbol": track.symbol, "side": track.side,
-                    "qty": track.qty, "price": track.price, "order_type": track.order_type,
-                    "ts_ms": track.ts_ms, "doc": None}, durable=rt.pair.op_kind in RISK_ADDING_OPS)
+                self.journal.intents([{
+                    "client_id": t.client_id, "pair_id": rt.pair.id, "venue": t.venue,
+                    "market": t.market, "symbol": t.symbol, "side": t.side, "qty": t.qty,
+                    "price": t.price, "order_type": t.order_type, "ts_ms": t.ts_ms, "doc": None}
+                    for t, _ in built], durable=rt.pair.op_kind in RISK_ADDING_OPS)
             except JournalError as exc:
                 raise OpAborted(f"not sent: {exc}") from exc
-        rt.orders[track.client_id] = track
-        rt.op_orders += 1
-        return self.venues[track.venue].prepare(req)
+        out = []
+        for track, req in built:
+            rt.orders[track.client_id] = track
+            rt.op_orders += 1
+            out.append((track, self.venues[track.venue].prepare(req)))
+        return out
 
     async def _send(self, rt: PairRuntime, track: OrderTrack, prepared: Any,
                     written: dict[str, int] | None = None) -> None:
@@ -234,21 +239,29 @@ class OrderExecutor:
 
     def _after_write(self, rt: PairRuntime, tracks: list[OrderTrack],
                      written: dict[str, int]) -> None:
-        """Once every leg of a fire is out (never before: a log line costs the second leg):
-        tick-to-order (the leg's last book change -> its write), leg skew, `order_sent`."""
+        """Once every leg of a fire is out (never before: a log line costs the second leg)."""
+        self._observe_writes(rt, tracks, written)
+        self._log_sent(rt, tracks)
+
+    def _observe_writes(self, rt: PairRuntime, tracks: list[OrderTrack],
+                        written: dict[str, int]) -> None:
+        """tick-to-order (the leg's last book change -> its write) and leg skew."""
         observe, ticks = self.hub.observe, self.hub.book_ns
         for track in tracks:
             ns = written.get(track.client_id, 0)
             tick = ticks.get(leg_key(rt.pair.legs[track.leg]), 0)
             if ns and tick and ns >= tick:
                 observe("tick_to_order", (ns - tick) / 1e9, track.venue)
+        times = [written.get(t.client_id, 0) for t in tracks]
+        if len(times) == 2 and all(times):
+            observe("leg_skew", abs(times[0] - times[1]) / 1e9, "")
+
+    def _log_sent(self, rt: PairRuntime, tracks: list[OrderTrack]) -> None:
+        for track in tracks:
             log.info("order_sent", pair_id=rt.pair.id, client_id=track.client_id,
                      venue=track.venue, market=track.market, symbol=track.symbol,
                      side=track.side, qty=track.qty, price=track.price,
                      order_type=track.order_type, op=rt.pair.op_kind)
-        times = [written.get(t.client_id, 0) for t in tracks]
-        if len(times) == 2 and all(times):
-            observe("leg_skew", abs(times[0] - times[1]) / 1e9, "")
 
     def _finished(self, rt: PairRuntime, track: OrderTrack) -> None:
         outcome = OUTCOME_OF_STATUS.get(track.status, "unknown")
@@ -355,7 +368,7 @@ class OrderExecutor:
                 b = self._build(rt, leg, deltas[leg], kind, style)
                 if b is not None:
                     built.append(b)
-        prepared = [(t, self._register(rt, t, r)) for t, r in built]
+        prepared = self._register(rt, built)
         self.persist(rt)
         if not prepared:
             return []
@@ -370,41 +383,35 @@ class OrderExecutor:
 
     def fire_now(self, rt: PairRuntime, deltas: tuple[float, float], kind: str, style: str
                   ) -> tuple[list[tuple[OrderTrack, Awaitable[OrderUpdate]]], int]:
-        """`fire`'s first half without an await: both legs built (reducing), signed, journaled
-        write-ahead and written (`send_now` where the venue has it) before returning. Returns
-        the sent tracks with their pending answers (for `complete_fire`) and the perf_counter_ns
-        of the first write (0: none left in this pass)."""
+        """`fire`'s first half without an await: both legs built (reducing), journaled
+        write-ahead and signed, then written back to back (`stage_now` where the venue has it,
+        else `send_now` or a send task) before returning. The pair's snapshot is the caller's
+        to journal (after this). Returns the sent tracks with their pending answers (for
+        `complete_fire`) and the perf_counter_ns of the first write (0: none left in this pass)."""
         built = []
         for leg in (0, 1):
             if deltas[leg]:
                 b = self._build(rt, leg, deltas[leg], kind, style, reduce=True)
                 if b is not None:
                     built.append(b)
-        prepared = [(t, self._register(rt, t, r)) for t, r in built]
-        self.persist(rt)
-        sent: list[tuple[OrderTrack, Awaitable[OrderUpdate]]] = []
-        first = 0
-        for track, pr in prepared:
-            answer = self._write_now(track, pr)
-            written = getattr(answer, "written_ns", 0)
-            if written and (not first or written < first):
-                first = written
-            sent.append((track, answer))
-        self._after_write(rt, [t for t, _ in sent],
-                          {t.client_id: getattr(a, "written_ns", 0) for t, a in sent})
-        return sent, first
+        staged = [(t, self._stage(t, pr)) for t, pr in self._register(rt, built)]  # no raise
+        # the writes alone, back to back: this stretch is the leg skew
+        times = [s.write() for _, s in staged]
+        sent = [(t, s.answer()) for t, s in staged]
+        tracks = [t for t, _ in staged]
+        self._observe_writes(rt, tracks, {t.client_id: ns for t, ns in zip(tracks, times)})
+        asyncio.get_running_loop().call_soon(self._log_sent, rt, tracks)
+        return sent, min((ns for ns in times if ns), default=0)
 
-    def _write_now(self, track: OrderTrack, prepared: Any) -> Awaitable[OrderUpdate]:
+    def _stage(self, track: OrderTrack, prepared: Any) -> _Staged:
         venue = self.venues[track.venue]
-        now = getattr(venue, "send_now", None)
+        stage = getattr(venue, "stage_now", None)
         try:
-            if now is not None:
-                return now(prepared)  # type: ignore[no-any-return]
-            return asyncio.ensure_future(venue.send(prepared))
+            if stage is not None:
+                return stage(prepared)  # type: ignore[no-any-return]
         except Exception as exc:   # classified by `_settle` like a failed send
-            fut: asyncio.Future[OrderUpdate] = asyncio.get_running_loop().create_future()
-            fut.set_exception(exc)
-            return fut
+            return _Unsent(exc)
+        return _SendLater(venue, prepared)
 
     async def complete_fire(self, rt: PairRuntime,
                              sent: list[tuple[OrderTrack, Awaitable[OrderUpdate]]]) -> None:
@@ -457,8 +464,7 @@ class OrderExecutor:
                 await asyncio.sleep(cfg.chase_requote_min_interval_s)
                 requotes += 1
                 continue
-            track, req = b
-            prepared = self._register(rt, track, req)
+            [(track, prepared)] = self._register(rt, [b])
             self.persist(rt)
             await self._send(rt, track, prepared)
             requotes += 1
@@ -495,6 +501,55 @@ class OrderExecutor:
 
 def on_grid(ticks: int, tick: float) -> float:
     """ticks x tick as the float nearest the decimal the venue expects (no 0.30000000000000004)."""
-    decimals = max(0, -Decimal(repr(tick)).normalize().as_tuple().exponent)  # type: ignore[operator]
-    return round(ticks * tick, decimals)
+    return round(ticks * tick, _decimals(tick))
 
+
+@functools.lru_cache(maxsize=1024)
+def _decimals(tick: float) -> int:
+    """The decimal places of a tick size (a handful of distinct ticks: cached, off the hot path)."""
+    return max(0, -Decimal(repr(tick)).normalize().as_tuple().exponent)  # type: ignore[operator]
+
+
+class _Staged(Protocol):
+    """An order ready to leave (connectors.base.StagesNow): `write()` -> perf_counter_ns of
+    the write (0: it left from a task), then `answer()` -> the acknowledgement's awaitable."""
+
+    def write(self) -> int: ...
+
+    def answer(self) -> Awaitable[OrderUpdate]: ...
+
+
+class _SendLater:
+    """A venue without `stage_now`: its `send_now` (or a send task) at the write."""
+
+    def __init__(self, venue: Venue, prepared: Any) -> None:
+        self.venue, self.prepared = venue, prepared
+        self.out: Awaitable[OrderUpdate] | None = None
+
+    def write(self) -> int:
+        now = getattr(self.venue, "send_now", None)
+        try:
+            self.out = now(self.prepared) if now is not None else \
+                asyncio.ensure_future(self.venue.send(self.prepared))
+        except Exception as exc:   # classified by `_settle` like a failed send
+            self.out = _Unsent(exc).answer()
+        return getattr(self.out, "written_ns", 0)
+
+    def answer(self) -> Awaitable[OrderUpdate]:
+        assert self.out is not None, "answer() before write()"
+        return self.out
+
+
+class _Unsent:
+    """An order whose staging failed: nothing is written, its answer is the error."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def write(self) -> int:
+        return 0
+
+    def answer(self) -> Awaitable[OrderUpdate]:
+        fut: asyncio.Future[OrderUpdate] = asyncio.get_running_loop().create_future()
+        fut.set_exception(self.exc)
+        return fut

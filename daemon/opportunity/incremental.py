@@ -29,7 +29,8 @@ from daemon.hub import Hub
 from daemon.opportunity.config import ScannerConfig
 from daemon.opportunity.funding_feed import FundingStats, SpreadFit
 from daemon.opportunity.pricing import StrategyTerms
-from daemon.opportunity.quotes import Key, Opportunity, candidates, price_candidate, rank_key
+from daemon.opportunity.quotes import (Key, Opportunity, candidates, merge_priced,
+                                       price_candidate)
 
 Candidate = tuple[TradeType, str, InstrumentKey, InstrumentKey]
 
@@ -177,21 +178,7 @@ class IncrementalScan:
         return [o if o.ts_ms == now_ms else _at(o, now_ms) for o in self._ranked]
 
     def _merge(self) -> list[Opportunity]:
-        # quotes.scan's merge: one long_short per symbol and venue pair, the first priced
-        # unless a later one's funding runs further toward it
-        priced: dict[tuple[Any, ...], Opportunity] = {}
-        for (trade, symbol, leg0, leg1), opp in zip(self._cands, self._results, strict=True):
-            if opp is None:
-                continue
-            if trade is TradeType.LONG_SHORT:
-                pair_key = ("ls", symbol, frozenset((leg0.venue, leg1.venue)))
-                other = priced.get(pair_key)
-                if other is not None and other.apr.funding_apr >= opp.apr.funding_apr:
-                    continue
-                priced[pair_key] = opp
-            else:
-                priced[opp.key] = opp
-        return sorted(priced.values(), key=rank_key)
+        return merge_priced(zip(self._cands, self._results, strict=True))
 
 
 def _at(opp: Opportunity, now_ms: int) -> Opportunity:

@@ -11,7 +11,7 @@ of the perp's funding history. Nothing here does I/O or reads a clock: `now_ms` 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from msgspec import Struct
@@ -295,8 +295,11 @@ def price_candidate(
     )
 
 
-def candidates(hub: Hub, cfg: ScannerConfig) -> list[tuple[TradeType, str, InstrumentKey,
-                                                          InstrumentKey]]:
+# (trade type, symbol, leg0, leg1): one trade the scanner prices.
+Candidate = tuple[TradeType, str, InstrumentKey, InstrumentKey]
+
+
+def candidates(hub: Hub, cfg: ScannerConfig) -> list[Candidate]:
     """Every (type, symbol, leg0, leg1) the configuration asks to price, in instrument order
     (perps, then the spots or perps of the same base/quote; linear: grouped by base/quote)."""
     types = {TradeType(t) for t in cfg.types}
@@ -341,9 +344,16 @@ def scan(hub: Hub, cfg: ScannerConfig, stats: Mapping[Key, FundingStats], now_ms
     long_short candidates are priced in both directions and only the one whose funding runs
     toward it is kept (the other is its mirror with the sign flipped).
     """
+    return merge_priced((cand, price_candidate(hub, cfg, *cand, stats, now_ms, spreads, terms))
+                        for cand in candidates(hub, cfg))
+
+
+def merge_priced(priced_candidates: Iterable[tuple[Candidate, Opportunity | None]]
+                 ) -> list[Opportunity]:
+    """Ranked opportunities from (candidate, its price or None): one long_short per symbol and
+    venue pair, the first priced unless a later one's funding runs further toward it."""
     priced: dict[tuple[Any, ...], Opportunity] = {}
-    for trade, symbol, leg0, leg1 in candidates(hub, cfg):
-        opp = price_candidate(hub, cfg, trade, symbol, leg0, leg1, stats, now_ms, spreads, terms)
+    for (trade, symbol, leg0, leg1), opp in priced_candidates:
         if opp is None:
             continue
         if trade is TradeType.LONG_SHORT:

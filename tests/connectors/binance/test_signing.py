@@ -90,3 +90,15 @@ def test_rest_encoding_edge_cases(value: object, encoded: str) -> None:
 
 def test_none_params_are_omitted() -> None:
     assert signing.rest_payload({"a": 1, "b": None, "c": "x"}) == "a=1&c=x"
+
+
+@pytest.mark.parametrize("params", [
+    [], [("k", "")], [("", "v")], [("a", "1"), ("b", "x=y")], [("a", "1&b=2")], [("a=b", "1")],
+    [("a", "1"), ("b", "")], [("a", "x y"), ("b", 2)], [("q", "=="), ("r", "&")],
+    [("symbol", "BTCUSDT"), ("quantity", "0.004"), ("reduceOnly", True)]])
+def test_the_whole_string_fast_path_encodes_as_each_part_would(params: list[tuple[str, object]]
+                                                               ) -> None:
+    """rest_payload checks the joined string once; it must equal encoding key and value apart,
+    including when a key or value holds "=" or "&" (which the one check alone would let by)."""
+    each = "&".join(f"{signing._pct(k)}={signing._pct(signing._fmt(v))}" for k, v in params)
+    assert signing.rest_payload(params) == each

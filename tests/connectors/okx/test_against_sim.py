@@ -4,8 +4,7 @@ fills in coins, cancel works, the private stream delivers fills, errors classify
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -19,17 +18,9 @@ from connectors.secrets import Secret
 from connectors.sim import SimCluster, SimConfig, SimVenueConfig
 from connectors.types import Health, InstrumentKey, OrderRequest, book_stream
 from daemon.hub import Hub
+from tests.sim_time import wait_until
 
 SYMBOL = "BTCUSDT"
-
-
-async def wait_for(pred: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
@@ -54,15 +45,15 @@ async def okx() -> AsyncIterator[tuple[OkxVenue, Hub, SimCluster]]:
 async def test_books_sync_with_checksums_and_funding_arrives(okx) -> None:
     venue, hub, cluster = okx
     keys = [InstrumentKey(venue.name, m, SYMBOL) for m in ("spot", "perp")]
-    await wait_for(lambda: all(hub.health(venue.name, book_stream(k)) is Health.HEALTHY
+    await wait_until(lambda: all(hub.health(venue.name, book_stream(k)) is Health.HEALTHY
                                for k in keys), 10, "both books healthy")
     syncs = venue.market.syncs
-    await wait_for(lambda: all(s.updates >= 5 for s in syncs.values()), 15, "book updates")
+    await wait_until(lambda: all(s.updates >= 5 for s in syncs.values()), 15, "book updates")
     assert all(s.checksum_errors == 0 and s.gaps == 0 for s in syncs.values())
     assert all(hub.health(venue.name, book_stream(k)) is Health.HEALTHY for k in keys)
     perp = hub.instruments[keys[1]]
     assert perp.contract_size > 0 and perp.step_size == pytest.approx(perp.contract_size)
-    await wait_for(lambda: (venue.name, SYMBOL) in hub.marks, 10, "a mark with funding")
+    await wait_until(lambda: (venue.name, SYMBOL) in hub.marks, 10, "a mark with funding")
     mark = hub.marks[(venue.name, SYMBOL)]
     assert mark.next_funding_ms > 0 and mark.mark_price > 0 and mark.interval_h > 0
     assert isinstance(mark.funding_rate, float)
@@ -76,14 +67,14 @@ async def test_books_sync_with_checksums_and_funding_arrives(okx) -> None:
     venue.market.on_frame(bad)
     assert sync.checksum_errors == 1 and not sync.synced
     assert hub.health(venue.name, book_stream(keys[0])) is Health.RESYNCING
-    await wait_for(lambda: hub.health(venue.name, book_stream(keys[0])) is Health.HEALTHY
+    await wait_until(lambda: hub.health(venue.name, book_stream(keys[0])) is Health.HEALTHY
                    and sync.snapshots >= 2, 15, "resubscribed snapshot")
 
 
 async def test_spot_margin_sell_borrows_swap_buy_fills_in_coins_cancel_and_errors(okx) -> None:
     venue, hub, cluster = okx
     legs = OkxLegVenue(venue)
-    await wait_for(lambda: venue.user is not None and venue.user.logins >= 1, 10, "login")
+    await wait_until(lambda: venue.user is not None and venue.user.logins >= 1, 10, "login")
     # reverse basis entry: borrow-and-sell 0.01 BTC on cross margin, buy 0.01 BTC of swap
     sell = legs.prepare(OrderRequest(venue=venue.name, market="spot_margin", symbol=SYMBOL,
                                      side="SELL", order_type="MARKET", qty=0.01,
@@ -92,7 +83,7 @@ async def test_spot_margin_sell_borrows_swap_buy_fills_in_coins_cancel_and_error
                                     order_type="MARKET", qty=0.01, client_id="bd-okx1-0o-be0"))
     acks = await asyncio.gather(legs.send(sell), legs.send(buy))
     assert all(a.client_id.startswith("bd-okx1") for a in acks)
-    await wait_for(lambda: all(hub.orders.get((venue.name, c)) is not None
+    await wait_until(lambda: all(hub.orders.get((venue.name, c)) is not None
                                and hub.orders[(venue.name, c)].status == "FILLED"
                                for c in ("bd-okx1-0o-ae0", "bd-okx1-0o-be0")), 10, "fills")
     spot_fill = hub.orders[(venue.name, "bd-okx1-0o-ae0")]
@@ -100,10 +91,10 @@ async def test_spot_margin_sell_borrows_swap_buy_fills_in_coins_cancel_and_error
     assert spot_fill.filled_qty == pytest.approx(0.01)
     assert perp_fill.filled_qty == pytest.approx(0.01)     # coins, not contracts
     assert venue.user is not None and venue.user.fills >= 2
-    await wait_for(lambda: (venue.name, SYMBOL) in hub.positions
+    await wait_until(lambda: (venue.name, SYMBOL) in hub.positions
                    and hub.positions[(venue.name, SYMBOL)].qty > 0, 10, "position")
     assert hub.positions[(venue.name, SYMBOL)].qty == pytest.approx(0.01)
-    await wait_for(lambda: hub.balances.get((venue.name, "margin", "BTC")) is not None
+    await wait_until(lambda: hub.balances.get((venue.name, "margin", "BTC")) is not None
                    and hub.balances[(venue.name, "margin", "BTC")].liability > 0, 10,
                    "BTC liability")
     assert hub.balances[(venue.name, "margin", "BTC")].liability == pytest.approx(0.01, rel=1e-3)

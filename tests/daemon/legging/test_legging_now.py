@@ -145,3 +145,74 @@ async def test_liquidate_now_over_a_running_operation_takes_the_ordinary_path(tm
     await asyncio.wait_for(task, 20)
     assert eng.view(pid)["state"] == "closed"
     await eng.stop()
+
+
+class StagingVenue(FakeVenue):
+    """FakeVenue with `stage_now` (connectors.base.StagesNow): records every stage and write in
+    order, with whether both of the fire's intents were already in the write-ahead log."""
+
+    def __init__(self, *a: Any, intent_log: Path, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.events: list[str] = []
+        self.intent_log = intent_log
+        self.fail_stage: set[str] = set()       # markets whose staging raises
+
+    def stage_now(self, req: OrderRequest) -> Any:
+        if req.market in self.fail_stage:
+            raise RuntimeError("staging broke")
+        log = self.intent_log.read_bytes()
+        self.events.append(f"stage {req.market} intent_logged={req.client_id.encode() in log}")
+        venue = self
+
+        class Staged:
+            out: Any = None
+
+            def write(self) -> int:
+                venue.events.append(f"write {req.market}")
+                self.out = asyncio.ensure_future(venue.send(req))
+                return time.perf_counter_ns()
+
+            def answer(self) -> Any:
+                return self.out
+        return Staged()
+
+
+async def _open_staging(tmp: Path) -> tuple[LeggingEngine, StagingVenue, str]:
+    hub = make_hub()
+    journal = Journal(tmp)
+    venue = StagingVenue(hub, intent_log=journal.intent_log)
+    eng = LeggingEngine(hub, {"sim-a": venue}, CFG, journal)
+    await eng.start()
+    pid = await eng.open_pair("reverse_basis", "BTCUSDT", 12_000, "taker")
+    await eng.wait_idle(pid, 10)
+    venue.events.clear()
+    return eng, venue, pid
+
+
+async def test_decrease_now_stages_both_legs_then_writes_them_back_to_back(tmp_path: Path) -> None:
+    eng, venue, pid = await _open_staging(tmp_path)
+    task = eng.decrease_now(pid, 0.5)
+    # both intents are in the log before either leg is even staged; nothing between the writes
+    assert venue.events == ["stage spot_margin intent_logged=True", "stage perp intent_logged=True",
+                            "write spot_margin", "write perp"]
+    assert task.written_ns > 0
+    await task
+    assert eng.view(pid)["state"] == "open" and eng.view(pid)["hedged"]
+    await eng.stop()
+
+
+async def test_a_leg_whose_staging_fails_does_not_hold_back_the_other(tmp_path: Path) -> None:
+    eng, venue, pid = await _open_staging(tmp_path)
+    venue.fail_stage = {"perp"}
+    task = eng.decrease_now(pid, 0.5)
+    assert venue.events == ["stage spot_margin intent_logged=True", "write spot_margin"]
+    rt = eng.pairs[pid]
+    perp = [t for t in rt.orders.values() if t.market == "perp" and t.op == rt.pair.op_seq]
+    venue.fail_stage = set()
+    await asyncio.wait_for(task, 20)
+    # the failed leg was classified like a failed send (nothing was written for it), and the
+    # operation's reconcile brought the pair back to hedged
+    assert perp and perp[0].status in ("REJECTED", "UNKNOWN", "NOT_SENT") and perp[0].error
+    v = eng.view(pid)
+    assert v["state"] == "open" and v["hedged"], v
+    await eng.stop()

@@ -1,8 +1,6 @@
 """The engine through the real Binance connector against the embedded exchange."""
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,19 +17,11 @@ from daemon.legging.engine import LeggingEngine
 from connectors.binance.legs import BinanceLegVenue
 from daemon.legging.config import LeggingConfig
 from connectors.secrets import Secret
+from tests.sim_time import wait_until
 
 SYMBOLS = ["BTCUSDT"]
 CFG = LeggingConfig(chase_escalate_after_s=3.0, complete_budget_s=0.5, backoff_base_s=0.02,
                     backoff_cap_s=0.2)
-
-
-async def _wait(pred: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -46,7 +36,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[tuple[LeggingEngine, BinanceVenue
     v = BinanceVenue(cfg, hub, api_key=Secret(info.api_key), api_secret=Secret(info.api_secret))
     await v.start()
     keys = [InstrumentKey("sim-a", m, "BTCUSDT") for m in ("spot", "perp")]
-    await _wait(lambda: all(hub.book_ready(k)[0] for k in keys), 10, "books")
+    await wait_until(lambda: all(hub.book_ready(k)[0] for k in keys), 10, "books")
     eng = LeggingEngine(hub, {"sim-a": BinanceLegVenue(v)}, CFG, Journal(tmp_path))
     await eng.start()
     try:

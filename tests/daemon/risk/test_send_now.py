@@ -137,3 +137,41 @@ async def test_a_lost_connection_is_replaced(server: tuple[str, list[str]]) -> N
         assert orjson.loads(await fut) == {"tranId": 42}
     finally:
         await rest.close()
+
+
+async def test_staged_requests_leave_only_at_write_and_back_to_back(
+        server: tuple[str, list[str]]) -> None:
+    base, hits = server
+    rest = await session(base)
+    try:
+        a = rest.stage_now(rest.prepare("POST", base, "/sapi/v1/asset/transfer", [("a", "1")]))
+        b = rest.stage_now(rest.prepare("POST", base, "/sapi/v1/asset/transfer", [("a", "2")]))
+        # staged: both connections taken and the bytes built, nothing written
+        assert rest.fast.writes == 0 and rest.requests_sent == 0
+        assert a.answer().written_ns == b.answer().written_ns == 0
+        ta, tb = a.write(), b.write()
+        assert 0 < ta <= tb and rest.fast.writes == 2 and rest.fast.fallbacks == 0
+        assert a.write() == 0 and rest.fast.writes == 2        # written once
+        assert [orjson.loads(await s.answer()) for s in (a, b)] == [{"tranId": 42}] * 2
+        assert sorted(h.split("|")[1] for h in hits) == ["a=1", "a=2"]
+    finally:
+        await rest.close()
+
+
+async def test_a_staged_connection_closed_before_the_write_falls_back_once(
+        server: tuple[str, list[str]]) -> None:
+    base, hits = server
+    rest = await session(base)
+    try:
+        staged = rest.stage_now(rest.prepare("POST", base, "/sapi/v1/asset/transfer", [("a", "1")]))
+        conn = staged._conn
+        assert conn is not None
+        conn.close()                      # e.g. the pool shut down between staging and writing
+        assert staged.write() == 0 and rest.fast.fallbacks == 1 and rest.fast.writes == 0
+        fut = staged.answer()
+        assert fut.written_ns == 0
+        assert orjson.loads(await fut) == {"tranId": 42}
+        await asyncio.sleep(0.05)
+        assert len(hits) == 1             # sent once, by the coroutine path
+    finally:
+        await rest.close()

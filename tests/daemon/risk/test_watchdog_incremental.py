@@ -16,6 +16,7 @@ from daemon.core.pairs import Pair, State, make_legs
 from daemon.hub import Hub
 from daemon.risk.config import WatchdogConfig
 from daemon.risk.watchdog import Watchdog
+from tests.daemon.risk.test_watchdog import Recorder
 
 A, B = "a", "b"
 # (id, type, symbol, venues)
@@ -26,26 +27,6 @@ PAIRS = (("p0", "reverse_basis", "C0USDT", {"spot": A, "perp": A}),
          ("p4", "reverse_basis", "C4USDT", {"spot": B, "perp": B}))
 SYMBOLS = ("C0USDT", "C1USDT", "C2USDT", "C3USDT", "C4USDT", "EUSDT")   # E: priced by its spot book
 BOOKS = tuple(InstrumentKey(v, m, s) for v in (A, B) for m in ("spot", "perp") for s in SYMBOLS)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-
-    def transfer(self, venue: str, direction: str, asset: str, amount: float) -> None:
-        self.calls.append(("transfer", venue, direction, asset, amount))
-
-    def deleverage(self, pair_id: str, fraction: float) -> None:
-        self.calls.append(("deleverage", pair_id, fraction))
-
-    def unwind(self, pair_id: str) -> None:
-        self.calls.append(("unwind", pair_id))
-
-    def close(self, pair_id: str) -> None:
-        self.calls.append(("close", pair_id))
-
-    def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> None:
-        self.calls.append(("rehedge", pair_id, qty, reduce_only))
 
 
 class Side:

@@ -22,31 +22,12 @@ from daemon.legging.config import LeggingConfig
 from daemon.core.pairs import Pair, State, make_legs
 from daemon.risk.watchdog import Watchdog
 from daemon.risk.config import WatchdogConfig
+from tests.daemon.risk.test_watchdog import Recorder
 
 V, SYM = "v", "BTCUSDT"
 DAY = 20_000
 NOON = DAY * DAY_MS + DAY_MS // 2
 WALLET = 100_000 / 3
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-
-    def transfer(self, venue: str, direction: str, asset: str, amount: float) -> None:
-        self.calls.append(("transfer", venue, direction, asset, amount))
-
-    def deleverage(self, pair_id: str, fraction: float) -> None:
-        self.calls.append(("deleverage", pair_id, fraction))
-
-    def unwind(self, pair_id: str) -> None:
-        self.calls.append(("unwind", pair_id))
-
-    def close(self, pair_id: str) -> None:
-        self.calls.append(("close", pair_id))
-
-    def rehedge(self, pair_id: str, qty: float, reduce_only: bool) -> None:
-        self.calls.append(("rehedge", pair_id, qty, reduce_only))
 
 
 class Wall:
