@@ -276,22 +276,22 @@ class MarkIndex:
         if band.inputs is None or band.funding.get(key) != (mark.funding_rate, mark.interval_h):
             return False                  # funding moves the pair's net APR: evaluate it
         m, lv_m, perps = band.inputs
-        if m is not None and m.venue == mark.venue:
+        # every account figure as it is now (a leg on another venue too: its band is of them)
+        if m is not None:
             m = msgspec.structs.replace(m, book=margin(m.venue)[0])
         moved = []
         for p, lv in perps:
-            if p.venue == mark.venue:
-                other_mm, other_upnl = futures(p.venue).others(p.symbol)
-                if (p.venue, p.symbol) == key:
-                    pos = positions.get(key)
-                    if p.venue_liq is None and pos is not None and pos.liquidation_price:
-                        return False      # the venue's figure left out (stale or past): evaluate
-                    p = msgspec.structs.replace(p, mark=mark.mark_price, other_mm=other_mm,
-                                                other_upnl=other_upnl)
-                    if not _steady(p, lv, cfg.perp):
-                        return False
-                else:
-                    p = msgspec.structs.replace(p, other_mm=other_mm, other_upnl=other_upnl)
+            other_mm, other_upnl = futures(p.venue).others(p.symbol)
+            if (p.venue, p.symbol) == key:
+                pos = positions.get(key)
+                if p.venue_liq is None and pos is not None and pos.liquidation_price:
+                    return False          # the venue's figure left out (stale or past): evaluate
+                p = msgspec.structs.replace(p, mark=mark.mark_price, other_mm=other_mm,
+                                            other_upnl=other_upnl)
+                if not _steady(p, lv, cfg.perp):
+                    return False
+            else:
+                p = msgspec.structs.replace(p, other_mm=other_mm, other_upnl=other_upnl)
             moved.append((p, lv))
         again = _derive(pair, (m, lv_m, moved), band.funding, cfg, futures)
         if again is None:
