@@ -35,6 +35,7 @@ PURE = (
     "daemon.risk.ladder",
     "daemon.risk.assess",
     "daemon.risk.quiet",
+    "daemon.risk.markpass",
     "daemon.legging.hedge",
     "daemon.legging.preflight",
     "daemon.legging.holdings",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from daemon.core import economics
 from daemon.core import netting
@@ -21,6 +22,7 @@ from daemon.hub import Hub
 from daemon.core.netting import Claim
 from daemon.core.pairs import Pair, State, open_targets
 from daemon.risk.maths import Bracket, MarginAsset, MarginBook
+from daemon.risk.margin import exact, rounded
 from daemon.risk.assess import MarginLegInput, PairInputs, PerpLegInput
 
 STABLES = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI"})
@@ -94,7 +96,7 @@ class FuturesBook:
     """A venue's USD-M cross positions summed once: maintenance and unrealised PnL of each and of
     all, so a pair's "other positions" figures are all minus its own (O(1) per pair)."""
 
-    __slots__ = ("total_mm", "total_upnl", "own")
+    __slots__ = ("total_mm", "total_upnl", "own", "_sums")
 
     def __init__(self, hub: Hub, venue: str, brackets: BracketSource, fallback_mmr: float) -> None:
         self.total_mm = self.total_upnl = 0.0
@@ -102,13 +104,46 @@ class FuturesBook:
         for (v, sym), pos in hub.positions.items():
             if v != venue or pos.qty == 0:
                 continue
-            om = hub.marks.get((v, sym))
-            px = om.mark_price if om is not None else pos.entry_price
-            upnl = pos.qty * (px - pos.entry_price)
-            mm = risk.maint_margin(risk.fallback_tiers(brackets(v, sym), fallback_mmr), pos.qty * px)
-            self.own[sym] = (mm, upnl)
+            mm, upnl = self.own[sym] = self._figures(hub, v, sym, pos, brackets, fallback_mmr)
             self.total_mm += mm
             self.total_upnl += upnl
+        # exactly (margin.exact): a fresh sum and one repriced by `moved` round alike
+        self._sums: list[int] | None = None
+        try:
+            sums = [sum(exact(mm) for mm, _u in self.own.values()), sum(exact(u) for _m, u in self.own.values())]
+            self.total_mm, self.total_upnl = rounded(sums[0]), rounded(sums[1])
+            self._sums = sums
+        except (ValueError, OverflowError):
+            pass
+
+    def moved(self, hub: Hub, venue: str, symbol: str, brackets: BracketSource,
+              fallback_mmr: float) -> None:
+        """`symbol`'s mark moved: its position's figures again, the totals by their change."""
+        old = self.own.get(symbol)
+        pos = hub.positions.get((venue, symbol))
+        if old is None or pos is None:
+            return
+        mm, upnl = self._figures(hub, venue, symbol, pos, brackets, fallback_mmr)
+        sums = self._sums
+        try:
+            if sums is None:
+                raise ValueError("not exact")
+            d_mm, d_upnl = exact(mm) - exact(old[0]), exact(upnl) - exact(old[1])
+        except (ValueError, OverflowError):
+            self.__init__(hub, venue, brackets, fallback_mmr)  # type: ignore[misc]
+            return
+        self.own[symbol] = (mm, upnl)
+        sums[0] += d_mm
+        sums[1] += d_upnl
+        self.total_mm, self.total_upnl = rounded(sums[0]), rounded(sums[1])
+
+    @staticmethod
+    def _figures(hub: Hub, venue: str, symbol: str, pos: Any, brackets: BracketSource,
+                 fallback_mmr: float) -> tuple[float, float]:
+        om = hub.marks.get((venue, symbol))
+        px = om.mark_price if om is not None else pos.entry_price
+        return (risk.maint_margin(risk.fallback_tiers(brackets(venue, symbol), fallback_mmr), pos.qty * px),
+                pos.qty * (px - pos.entry_price))
 
     def others(self, symbol: str) -> tuple[float, float]:
         """(maintenance, unrealised PnL) of every position on the wallet but `symbol`'s."""
@@ -129,7 +164,7 @@ class AccountViews:
     without them no pair has a share and the venue figures are read as the pair's alone."""
 
     __slots__ = ("hub", "brackets", "fallback_mmr", "pairs", "exposures", "_margin", "_futures",
-                 "_claims", "_own", "_shares")
+                 "_claims", "_holding", "_shares")
 
     def __init__(self, hub: Hub, brackets: BracketSource, fallback_mmr: float,
                  pairs: Callable[[], Iterable[Pair]] | None = None,
@@ -141,8 +176,9 @@ class AccountViews:
         self.exposures = exposures
         self._margin: dict[str, tuple[MarginBook, bool]] = {}
         self._futures: dict[str, FuturesBook] = {}
-        self._claims: dict[tuple[str, str, str], list[Claim]] | None = None
-        self._own: dict[str, tuple[float, float] | None] = {}
+        # (venue, "perp" | "owed", symbol | coin) -> (pair, leg index, sign) of each claim on it
+        self._claims: dict[tuple[str, str, str], list[tuple[Pair, int, float]]] | None = None
+        self._holding: dict[str, Pair] = {}
         self._shares: dict[tuple[str, str, str], tuple[float, dict[str, float], float]] = {}
 
     def reset(self) -> None:
@@ -152,7 +188,31 @@ class AccountViews:
             self._futures.clear()
         if self._claims is not None:
             self._claims = None
-            self._own.clear()
+            self._holding.clear()
+        if self._shares:
+            self._shares.clear()
+
+    def mark_moved(self, venue: str, symbol: str) -> None:
+        """A mark of one symbol, instead of `reset`: it moves no balance, position or pair, so the
+        venue's books are repriced by that one coin (and position) and the rest is kept; the
+        shares are read afresh (a pair's own books are not announced by the hub)."""
+        got = self._margin.get(venue)
+        if got is not None:
+            book, priced = got
+            coin = symbol[:-4] if symbol.endswith("USDT") else ""
+            if coin in book.coins:
+                price = coin_price(self.hub, venue, coin)
+                moved = book.repriced(coin, price) if price is not None else None
+                if moved is None:
+                    del self._margin[venue]
+                else:
+                    self._margin[venue] = (moved, priced)
+            elif not priced:
+                del self._margin[venue]         # the mark may price a coin that had none
+        fb = self._futures.get(venue)
+        if fb is not None:
+            fb.moved(self.hub, venue, symbol, self.brackets, self.fallback_mmr)
+        if self._shares:
             self._shares.clear()
 
     def margin(self, venue: str) -> tuple[MarginBook, bool]:
@@ -169,34 +229,35 @@ class AccountViews:
             got = self._futures[venue] = FuturesBook(self.hub, venue, self.brackets, self.fallback_mmr)
         return got
 
-    def _claim_index(self) -> dict[tuple[str, str, str], list[Claim]]:
+    def _claim_index(self) -> dict[tuple[str, str, str], list[tuple[Pair, int, float]]]:
         if self._claims is not None:
             return self._claims
-        index: dict[tuple[str, str, str], list[Claim]] = {}
+        index: dict[tuple[str, str, str], list[tuple[Pair, int, float]]] = {}
         for pair in self.pairs() if self.pairs is not None else ():
             if pair.state not in HOLDING:
                 continue
-            books = self.exposures(pair) if self.exposures is not None else None
-            self._own[pair.id] = books
-            # without the books: the operation's targets, or the pair's size (none recorded)
-            held = books if books is not None else (
-                pair.targets if any(pair.targets) else open_targets(pair, pair.target_qty))
-            busy = pair.state is not State.OPEN
+            self._holding[pair.id] = pair
             for i, leg in enumerate(pair.legs):
                 if leg.market == "perp":
-                    key, qty = (leg.venue, "perp", leg.symbol), held[i]
+                    index.setdefault((leg.venue, "perp", leg.symbol), []).append((pair, i, 1.0))
                 elif leg.borrows:       # the liability is the exposure: coins owed, > 0
-                    key, qty = (leg.venue, "owed", base_asset(self.hub, leg.venue, leg.symbol)), -held[i]
-                else:
-                    continue
-                index.setdefault(key, []).append(Claim(pair_id=pair.id, qty=qty, busy=busy))
+                    key = (leg.venue, "owed", base_asset(self.hub, leg.venue, leg.symbol))
+                    index.setdefault(key, []).append((pair, i, -1.0))
         self._claims = index
         return index
+
+    def _held(self, pair: Pair) -> tuple[float, float]:
+        books = self.exposures(pair) if self.exposures is not None else None
+        # without the books: the operation's targets, or the pair's size (none recorded)
+        return books if books is not None else (
+            pair.targets if any(pair.targets) else open_targets(pair, pair.target_qty))
 
     def _share_of(self, key: tuple[str, str, str], venue_qty: float) -> tuple[float, dict[str, float], float]:
         got = self._shares.get(key)
         if got is None:
-            by_pair = netting.shares(venue_qty, self._claim_index().get(key, ()))
+            claims = [Claim(pair_id=pair.id, qty=sign * self._held(pair)[i], busy=pair.state is not State.OPEN)
+                      for pair, i, sign in self._claim_index().get(key, ())]
+            by_pair = netting.shares(venue_qty, claims)
             got = self._shares[key] = (venue_qty, by_pair, netting.aligned(venue_qty, by_pair))
         return got
 
@@ -213,7 +274,8 @@ class AccountViews:
     def own_exposure(self, pair_id: str) -> tuple[float, float] | None:
         """The pair's exposures as its books hold them (None: not known)."""
         self._claim_index()
-        return self._own.get(pair_id)
+        pair = self._holding.get(pair_id)
+        return None if pair is None or self.exposures is None else self.exposures(pair)
 
 
 def _perp_leg(hub: Hub, venue: str, symbol: str, brackets: BracketSource, fallback_mmr: float,

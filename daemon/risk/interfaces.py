@@ -6,11 +6,13 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import msgspec
+
 from daemon import hub as hubmod
 from daemon.hub import Hub
 from daemon.core.pairs import Pair
 from daemon.risk.inputs import base_asset
-from daemon.risk.ladder import LEVEL_NAMES, Action, Close, Deleverage, Rehedge, Transfer, Unwind
+from daemon.risk.ladder import LEVEL_NAMES, Action, Close, Deleverage, MarginHold, PairRisk, Rehedge, Transfer, Unwind
 
 # Significant digits an action's figures are compared at when deciding it repeats the last one.
 _REPEAT_DIGITS = 4
@@ -149,3 +151,51 @@ def baseline_status(limit: float, waiting_for: Callable[[], list[str]], day: int
     if waiting:
         return {"state": "waiting for venues", "waiting_for": waiting}
     return {"state": "taken" if day >= 0 else "waiting for equity", "waiting_for": []}
+
+
+class PairState:
+    """The watchdog's state of one pair between evaluations."""
+
+    __slots__ = ("levels", "busy", "settling", "crossed_ns", "apr_below_since", "stale_since",
+                 "risk", "ok", "unwound", "hold", "journaled", "repeats", "breach_since")
+
+    def __init__(self) -> None:
+        self.levels: dict[str, int] = {}
+        self.busy: dict[str, Wallets] = {}             # action kind -> wallets (in flight)
+        # kind -> (wallets whose account update has not arrived yet, deadline)
+        self.settling: dict[str, tuple[set[tuple[str, str]], float]] = {}
+        self.crossed_ns = 0
+        self.apr_below_since: float | None = None
+        self.stale_since: float | None = None
+        self.risk: PairRisk | None = None
+        self.ok = True
+        self.unwound = False
+        self.hold: MarginHold | None = None
+        # kind -> the last action of that kind journaled (rounded, see `repeat_key`): the same
+        # decision again is not journaled until something about the pair changes.
+        self.journaled: dict[str, tuple[Any, ...]] = {}
+        self.repeats = 0
+        # when a trim or unwind the margin leg alone calls for was first seen while an
+        # operation moved that margin account (see ladder.confirm_margin_breach)
+        self.breach_since: float | None = None
+
+
+def watchdog_status(wd: Any) -> dict[str, Any]:
+    """The watchdog's status (wd: the watchdog, its figures read as they are)."""
+    r = wd.reaction
+    return {
+        "enabled": wd.cfg.enabled,
+        "halt": msgspec.to_builtins(wd.halt_state),
+        "daily_loss": msgspec.to_builtins(wd.loss),
+        "daily_loss_baseline": baseline_status(wd.cfg.daily_loss_limit, wd.loss_waiting_for, wd.loss.day),
+        "equity_usdt": wd.equity(),
+        "pairs": {pid: pair_status(st) for pid, st in wd.state.items()},
+        "steps": list(wd.steps)[-50:],
+        "evaluations": wd.evaluations,
+        "book_frames_skipped": wd.quiet.frames_skipped,
+        "marks_narrowed": wd.marks.frames_narrowed,
+        "action_errors": wd.action_errors,
+        "last_error": wd.last_error,
+        "reaction_s": {"count": r.count, "sum": r.sum, "p50": r.quantile(0.5), "p99": r.quantile(0.99),
+                       "buckets": dict(zip([str(b) for b in r.bounds] + ["+Inf"], r.counts, strict=True))},
+    }

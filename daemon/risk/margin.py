@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+import msgspec
 from msgspec import Struct
 
 from daemon.risk.distance import DOWN, UP, distance
@@ -178,10 +179,46 @@ def margin_transferable(assets: Sequence[MarginAsset], bar: float, target: float
     return MarginBook(assets).transferable(bar, target, stable, min_level)
 
 
+_FIXED = 1074          # 2**-1074: the least subnormal, so every finite float is an integer of them
+
+
+def exact(x: float) -> int:
+    """A finite float exactly, as an integer of 2**-1074 (sums of these do not round)."""
+    n, d = x.as_integer_ratio()
+    return n << (_FIXED + 1 - d.bit_length())
+
+
+def rounded(s: int) -> float:
+    """The float nearest an `exact` sum (int / int divides correctly rounded)."""
+    return s / (1 << _FIXED)
+
+
+def _renet(got: tuple[float, int, float, int], old: float, new: float
+           ) -> tuple[float, int, float, int] | None:
+    """The extreme nets after one coin's went from `old` to `new` (None: an extreme left, sum again)."""
+    lo, n_lo, hi, n_hi = got
+    if old == lo:
+        n_lo -= 1
+    if old == hi:
+        n_hi -= 1
+    if n_lo == 0 or n_hi == 0:
+        return None
+    if new < lo:
+        lo, n_lo = new, 1
+    elif new == lo:
+        n_lo += 1
+    if new > hi:
+        hi, n_hi = new, 1
+    elif new == hi:
+        n_hi += 1
+    return lo, n_lo, hi, n_hi
+
+
 class _Coin:
     """One coin's share of a MarginBook (sums over its entries; price of the first)."""
 
-    __slots__ = ("held", "owed", "price", "moves", "value_a", "value_l", "move_a", "move_l", "any_moves")
+    __slots__ = ("held", "owed", "price", "moves", "value_a", "value_l", "move_a", "move_l", "any_moves",
+                 "entries")
 
     def __init__(self, price: float, moves: bool) -> None:
         self.held = self.owed = 0.0
@@ -190,6 +227,7 @@ class _Coin:
         self.value_a = self.value_l = 0.0    # held * price, liability * price
         self.move_a = self.move_l = 0.0      # the same, over entries that move under a shock
         self.any_moves = False
+        self.entries = 0
 
 
 class MarginBook:
@@ -202,11 +240,12 @@ class MarginBook:
     (`d_held`/`d_owed` of the coin, `d_stable` of the stable) instead of a copied account; that
     assumes one balance per coin, as venues report it."""
 
-    __slots__ = ("assets", "total_a", "total_l", "move_a", "move_l", "stable_a", "stable_l", "coins",
-                 "owing", "_free")
+    __slots__ = ("_assets", "total_a", "total_l", "move_a", "move_l", "stable_a", "stable_l", "coins",
+                 "owing", "_free", "_repriced", "_nets", "_sums")
 
     def __init__(self, assets: Sequence[MarginAsset]) -> None:
-        self.assets: tuple[MarginAsset, ...] = tuple(assets)
+        self._assets: tuple[MarginAsset, ...] = tuple(assets)
+        self._repriced = False           # `_assets` still has the prices before `repriced`
         coins: dict[str, _Coin] = {}
         total_a = total_l = move_a = move_l = stable_a = stable_l = 0.0
         owing = 0
@@ -219,6 +258,7 @@ class MarginBook:
                 c = coins[a.asset] = _Coin(a.price, a.moves)
             c.held += a.held
             c.owed += a.liability
+            c.entries += 1
             c.value_a += v_a
             c.value_l += v_l
             if a.moves:
@@ -232,11 +272,78 @@ class MarginBook:
                 stable_l += v_l
             if a.liability > 0:
                 owing += 1
+        # The totals exactly (fixed point, see `exact`), rounded once: the same floats whichever
+        # way they were reached, a fresh sum or `repriced` one coin at a time.
+        self._sums: list[int] | None = None
+        try:
+            sums = [0] * 6
+            for a in self._assets:
+                v_a, v_l = exact(a.held * a.price), exact(a.liability * a.price)
+                k = 2 if a.moves else 4
+                sums[0] += v_a
+                sums[1] += v_l
+                sums[k] += v_a
+                sums[k + 1] += v_l
+            total_a, total_l, move_a, move_l, stable_a, stable_l = (rounded(x) for x in sums)
+            self._sums = sums
+        except (ValueError, OverflowError):
+            pass                           # a figure not finite: the float sums stand
         self.total_a, self.total_l = total_a, total_l
         self.move_a, self.move_l, self.stable_a, self.stable_l = move_a, move_l, stable_a, stable_l
         self.coins = coins
         self.owing = owing                 # entries with a liability (0: nothing can liquidate)
         self._free: dict[tuple[float, float, str, float], float] = {}
+        # bar -> the lowest and highest net moving value (move_a - bar * move_l) of a coin, each with
+        # how many coins are at it (None: no coin moves)
+        self._nets: dict[float, tuple[float, int, float, int] | None] = {}
+
+    @property
+    def assets(self) -> tuple[MarginAsset, ...]:
+        """The account's entries (at the coins' current prices)."""
+        if self._repriced:
+            self._assets = tuple(msgspec.structs.replace(a, price=self.coins[a.asset].price)
+                                 if a.price != self.coins[a.asset].price else a for a in self._assets)
+            self._repriced = False
+        return self._assets
+
+    def repriced(self, asset: str, price: float) -> MarginBook | None:
+        """The account, in place, with `asset` (in it, one entry) at `price`: one coin's mark moved.
+        The totals change by that coin's change, exactly (the same floats as a fresh sum); None:
+        the coin has several entries or a figure is not finite (sum the account afresh)."""
+        c = self.coins[asset]
+        if c.entries != 1 or self._sums is None or not math.isfinite(price):
+            return None
+        n = _Coin(price, c.moves)
+        n.held, n.owed, n.entries, n.any_moves = c.held, c.owed, 1, c.any_moves
+        n.value_a, n.value_l = c.held * price, c.owed * price
+        try:
+            d_a, d_l = exact(n.value_a) - exact(c.value_a), exact(n.value_l) - exact(c.value_l)
+        except (ValueError, OverflowError):
+            return None
+        if c.moves:
+            n.move_a, n.move_l = n.value_a, n.value_l
+        # the extreme nets again: exact (a min or max rounds nothing) when this coin was not one
+        if c.any_moves:
+            for bar, got in list(self._nets.items()):
+                moved = None if got is None else _renet(got, c.move_a - bar * c.move_l,
+                                                        n.value_a - bar * n.value_l)
+                if moved is None:
+                    del self._nets[bar]
+                else:
+                    self._nets[bar] = moved
+        self.coins[asset] = n
+        sums = self._sums
+        k = 2 if c.moves else 4
+        sums[0] += d_a
+        sums[1] += d_l
+        sums[k] += d_a
+        sums[k + 1] += d_l
+        self.total_a, self.total_l = rounded(sums[0]), rounded(sums[1])
+        self.move_a, self.move_l = rounded(sums[2]), rounded(sums[3])
+        self.stable_a, self.stable_l = rounded(sums[4]), rounded(sums[5])
+        self._free.clear()
+        self._repriced = True
+        return self
 
     def price(self, asset: str) -> float:
         c = self.coins.get(asset)
@@ -278,18 +385,23 @@ class MarginBook:
         base = self.total_a - bar * self.total_l
         # One coin moving alone by `shock` adds shock * (move_a - bar * move_l): the worst coin
         # is the one with the extreme net, so one pass over the coins covers both directions.
-        lo = hi = 0.0
-        seen = False
-        for c in self.coins.values():
-            if c.any_moves:
-                net = c.move_a - bar * c.move_l
-                lo, hi = (net, net) if not seen else (min(lo, net), max(hi, net))
-                seen = True
+        nets = self._extreme_nets(bar)
         for shock in (target, -target):
             worst = min(worst, self.excess(bar, shock))
-            if seen:
-                worst = min(worst, base + shock * (lo if shock > 0 else hi))
+            if nets is not None:
+                worst = min(worst, base + shock * (nets[0] if shock > 0 else nets[2]))
         return max(0.0, min(held, worst))
+
+    def _extreme_nets(self, bar: float) -> tuple[float, int, float, int] | None:
+        if bar in self._nets:
+            return self._nets[bar]
+        nets = [c.move_a - bar * c.move_l for c in self.coins.values() if c.any_moves]
+        got = None
+        if nets:
+            lo, hi = min(nets), max(nets)
+            got = (lo, nets.count(lo), hi, nets.count(hi))
+        self._nets[bar] = got
+        return got
 
     def _roots(self, asset: str, bar: float, d_held: float, d_owed: float, d_stable: float,
                stable: str) -> tuple[float, float | None, int, float | None, int]:
@@ -317,6 +429,10 @@ class MarginBook:
         liq, direction = _liq_root(c.held + d_held, c.owed + d_owed, a_o, l_o, bar)
         shock, s_dir = _shock_root(a_m, l_m, a_s, l_s, bar)
         return px, liq, direction, shock, s_dir
+
+    def shock_root(self, bar: float) -> tuple[float | None, int]:
+        """margin_liq_shock of the account."""
+        return _shock_root(self.move_a, self.move_l, self.stable_a, self.stable_l, bar)
 
     def liq_price(self, asset: str, bar: float) -> tuple[float | None, int]:
         """margin_liq_price of the account (the coin must be in it)."""

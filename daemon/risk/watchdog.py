@@ -54,15 +54,16 @@ from daemon.risk.assess import assess
 from connectors.types import InstrumentKey
 from daemon.risk.inputs import AccountViews, Exposures, account_equity, pair_inputs, price_books
 from daemon.risk.quiet import QuietIndex, is_quiet
+from daemon.risk.markpass import MarkIndex
 from daemon.risk.ladder import (
-    LEVEL_NAMES, Action, Close, Deleverage, MarginHold, PairRisk, Rehedge, Transfer, Unwind,
+    LEVEL_NAMES, Action, Close, Deleverage, PairRisk, Rehedge, Transfer, Unwind,
     Warn, confirm_margin_breach, decide, held_risk, is_protective, level, margin_alone, margin_hold,
     settling_filter,
 )
 from daemon.risk.config import LegThresholds, WatchdogConfig
 from daemon.risk.interfaces import (
-    RiskActions, RiskStateStore, Wallets, borrowed_coin, call_action, num_or_text, pair_status,
-    pair_wallets, repeat_key, venue_of, wallet_of, baseline_status,
+    PairState as _PairState, RiskActions, RiskStateStore, Wallets, borrowed_coin, call_action, num_or_text,
+    pair_wallets, repeat_key, venue_of, wallet_of, watchdog_status,
 )
 
 PRIORITY = 10
@@ -80,31 +81,6 @@ _OPERATING = frozenset({State.OPENING, State.ADJUSTING, State.CLOSING})
 
 Journal = Callable[[dict[str, Any]], None]
 BracketSource = Callable[[str, str], Sequence[Bracket] | None]
-
-
-class _PairState:
-    __slots__ = ("levels", "busy", "settling", "crossed_ns", "apr_below_since", "stale_since",
-                 "risk", "ok", "unwound", "hold", "journaled", "repeats", "breach_since")
-
-    def __init__(self) -> None:
-        self.levels: dict[str, int] = {}
-        self.busy: dict[str, Wallets] = {}             # action kind -> wallets (in flight)
-        # kind -> (wallets whose account update has not arrived yet, deadline)
-        self.settling: dict[str, tuple[set[tuple[str, str]], float]] = {}
-        self.crossed_ns = 0
-        self.apr_below_since: float | None = None
-        self.stale_since: float | None = None
-        self.risk: PairRisk | None = None
-        self.ok = True
-        self.unwound = False
-        self.hold: MarginHold | None = None
-        # kind -> the last action of that kind journaled (rounded, see `repeat_key`): the same
-        # decision again is not journaled until something about the pair changes.
-        self.journaled: dict[str, tuple[Any, ...]] = {}
-        self.repeats = 0
-        # when a trim or unwind the margin leg alone calls for was first seen while an
-        # operation moved that margin account (see ladder.confirm_margin_breach)
-        self.breach_since: float | None = None
 
 
 class Watchdog:
@@ -160,6 +136,8 @@ class Watchdog:
             None if venues is None else frozenset((v, w) for v in venues for w in LOSS_WALLETS))
         self._loss_ready = venues is None      # latched: balances never leave the hub
         self.quiet = QuietIndex()
+        self.marks = MarkIndex()
+        self._lagging = False     # a mark skipped pairs: their `risk` is refreshed when read
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -199,8 +177,12 @@ class Watchdog:
     # -- the hot path ------------------------------------------------------------------------------
     def on_event(self, kind: str, item: Any) -> None:
         # Any hub change may move an account figure (a nested event from an action's callback
-        # too): later evaluations, of this event or the outer one, read the hub afresh.
-        self.views.reset()
+        # too): later evaluations, of this event or the outer one, read the hub afresh (a mark:
+        # the one coin and position it reprices, inputs.AccountViews.mark_moved).
+        if kind == hubmod.MARK:
+            self.views.mark_moved(item.venue, item.symbol)
+        else:
+            self.views.reset()
         if kind not in _EVENT_KINDS:
             self.quiet.bump()      # a pair, an order, an instrument: the next frames read afresh
             return
@@ -210,6 +192,16 @@ class Watchdog:
             if few is not None:
                 if few:
                     self._evaluate_loud(few, item.venue)
+                return
+        if kind == hubmod.MARK:
+            # A mark only re-evaluates the pairs whose steps it can move (daemon/risk/markpass.py).
+            few = self.marks.frame(item, self.quiet, self.cfg, self.views.margin, self.views.futures,
+                                   self.hub.positions)
+            if few is not None:
+                self._lagging = True
+                if few:
+                    self._evaluate_loud(few, item.venue)
+                self._track_loss()
                 return
         self._event_ns = time.perf_counter_ns()
         venue = venue_of(kind, item)
@@ -352,7 +344,9 @@ class Watchdog:
                     del st.settling[kind]
         if acts:
             self._execute(pair.id, st, acts, now, pair_wallets(pair), borrowed_coin(self.hub, pair))
-        self.quiet.note(pair, is_quiet(pair, st, acts))
+        quiet = is_quiet(pair, st, acts)
+        self.quiet.note(pair, quiet)
+        self.marks.note(pair, inp, st.levels, self.cfg, views.futures, quiet, self.hub.marks)
 
     def _margin_account_moving(self, pair: Pair) -> bool:
         """Whether an operation of any pair is changing a margin account this pair uses (only
@@ -583,23 +577,26 @@ class Watchdog:
             except Exception as exc:
                 self.last_error = f"journal: {exc!r}"
 
+    def pair_risk(self, pair_id: str) -> PairRisk | None:
+        """The pair's latest risk picture (None: not evaluated yet)."""
+        self._refresh_lagging()
+        st = self.state.get(pair_id)
+        return st.risk if st is not None else None
+
+    def _refresh_lagging(self) -> None:
+        """Quiet pairs a mark did not re-evaluate hold the picture they were last judged on: read
+        their figures now (what a full pass would hold; no clock enters a quiet pair's)."""
+        if not self._lagging:
+            return
+        self._lagging = False
+        views, stale = self._new_views(), self._stale_liq
+        for pair in self._pairs():
+            st = self.state.get(pair.id)
+            if st is not None and pair.id in self.marks.bands and pair.state in _WATCHED_STATES:
+                st.risk = assess(pair_inputs(self.hub, pair, self._bracket_source, self.cfg.fallback_mmr,
+                                             lambda v, s, liq: stale.get((v, s)) != liq, views)[0],
+                                 self.cfg)
+
     def status(self) -> dict[str, Any]:
-        pairs = {pid: pair_status(st) for pid, st in self.state.items()}
-        return {
-            "enabled": self.cfg.enabled,
-            "halt": msgspec.to_builtins(self.halt_state),
-            "daily_loss": msgspec.to_builtins(self.loss),
-            "daily_loss_baseline": baseline_status(self.cfg.daily_loss_limit, self.loss_waiting_for,
-                                                   self.loss.day),
-            "equity_usdt": self.equity(),
-            "pairs": pairs,
-            "steps": list(self.steps)[-50:],
-            "evaluations": self.evaluations,
-            "book_frames_skipped": self.quiet.frames_skipped,
-            "action_errors": self.action_errors,
-            "last_error": self.last_error,
-            "reaction_s": {"count": self.reaction.count, "sum": self.reaction.sum,
-                           "p50": self.reaction.quantile(0.5), "p99": self.reaction.quantile(0.99),
-                           "buckets": dict(zip([str(b) for b in self.reaction.bounds] + ["+Inf"],
-                                               self.reaction.counts, strict=True))},
-        }
+        self._refresh_lagging()
+        return watchdog_status(self)

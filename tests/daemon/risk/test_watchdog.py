@@ -152,7 +152,8 @@ def test_calm_market_sends_nothing() -> None:
     for p in (49_000, 51_000, 52_500, 47_000):
         hub.set_mark(mark(p))
     assert rec.calls == []
-    assert wd.evaluations >= 4
+    # every mark was judged: by an evaluation, or narrowed to none (no step moved: markpass.py)
+    assert wd.evaluations >= 1 and wd.evaluations + wd.marks.frames_narrowed >= 4
     legs = wd.status()["pairs"]["p1"]["legs"]
     assert [g["leg"] for g in legs] == ["margin", "perp"]
 

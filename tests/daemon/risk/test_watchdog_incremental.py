@@ -1,7 +1,8 @@
-"""A book frame re-evaluates only what it can change (daemon/risk/quiet.py), and that changes no
-decision: fed the same generated event sequences, the watchdog and a reference that re-evaluates
-every pair on the venue on every frame (the behaviour before) take the same actions, journal the
-same steps, hold the same assessments and answer `allows` alike after every event."""
+"""A book frame (daemon/risk/quiet.py) or a mark (daemon/risk/markpass.py) re-evaluates only what it
+can change, and that changes no decision: fed the same generated event sequences, the watchdog and
+a reference that re-evaluates every pair on the venue on every frame and mark (the behaviour
+before) take the same actions, journal the same steps, hold the same assessments and answer
+`allows` alike after every event."""
 from __future__ import annotations
 
 from typing import Any
@@ -31,7 +32,7 @@ BOOKS = tuple(InstrumentKey(v, m, s) for v in (A, B) for m in ("spot", "perp") f
 class Side:
     """One hub, its pairs and a watchdog over them; `full`: every frame is a full pass."""
 
-    def __init__(self, full: bool) -> None:
+    def __init__(self, full: bool, margin_usdt: float = 3_000.0, futures_usdt: float = 1_500.0) -> None:
         self.now = 1_000.0
         hub = self.hub = Hub()
         for v in (A, B):
@@ -44,8 +45,8 @@ class Side:
                                                 last_update_id=1)
                     hub.set_health(v, book_stream(key), Health.HEALTHY)
             hub.set_margin_account(MarginAccount(venue=v, margin_level=5.0))
-            hub.set_balance(Balance(venue=v, wallet="futures", asset="USDT", free=1_500.0, locked=500.0))
-        hub.set_balance(Balance(venue=A, wallet="margin", asset="USDT", free=3_000.0))
+            hub.set_balance(Balance(venue=v, wallet="futures", asset="USDT", free=futures_usdt, locked=500.0))
+        hub.set_balance(Balance(venue=A, wallet="margin", asset="USDT", free=margin_usdt))
         hub.set_balance(Balance(venue=A, wallet="margin", asset="C0", borrowed=10.0))
         hub.set_balance(Balance(venue=A, wallet="margin", asset="C1", borrowed=10.0, interest=0.01))
         hub.set_balance(Balance(venue=A, wallet="margin", asset="C2", free=10.0))
@@ -62,8 +63,9 @@ class Side:
         self.actions = Recorder()
         self.wd = Watchdog(hub, WatchdogConfig(net_apr_grace_s=60.0), lambda: self.pairs, self.actions,
                            clock=lambda: self.now, wall_ms=lambda: 0)
-        if full:      # the reference: no frame is ever skipped
+        if full:      # the reference: no frame and no mark is ever narrowed
             self.wd.quiet.frame = lambda *_a: None  # type: ignore[method-assign]
+            self.wd.marks.frame = lambda *_a: None  # type: ignore[method-assign]
         self.wd.start()
 
     def apply(self, ev: tuple[Any, ...]) -> None:
@@ -129,10 +131,47 @@ FRAMES = st.tuples(st.sampled_from(["top", "deep"]), st.integers(0, len(BOOKS) -
                    st.sampled_from([1.0, 2.0]))
 
 
+# Marks on thin accounts (see the test): each coin's moves cross the other pairs' ladder steps.
+MARKS = st.tuples(st.just("mark"), st.sampled_from([A, B]), st.integers(0, 4),
+                  st.sampled_from([88.0, 92.0, 96.0, 99.99, 100.0, 100.01, 104.0, 108.0, 112.0, 116.0]),
+                  st.sampled_from([-0.0003, -0.0003, 0.0003]))
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(EVENT, FRAMES, FRAMES), min_size=1, max_size=40))
 def test_frames_skipped_change_no_decision(events: list[tuple[Any, ...]]) -> None:
-    inc, full = Side(full=False), Side(full=True)
+    _same_pictures(events)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(EVENT, MARKS, MARKS, MARKS), min_size=1, max_size=40))
+def test_marks_narrowed_change_no_decision(events: list[tuple[Any, ...]]) -> None:
+    # thin collateral on both wallets: a mark of one coin moves the other pairs' margin and perp
+    # legs across steps (warn, collateral, deleverage) both ways
+    _same_pictures(events, margin_usdt=1_300.0, futures_usdt=0.0)
+
+
+def test_a_mark_re_evaluates_the_pairs_whose_steps_it_moves() -> None:
+    inc, full = Side(False, 1_300.0, 0.0), Side(True, 1_300.0, 0.0)
+    for side in (inc, full):
+        side.apply(("mark", A, 0, 100.0, -0.0003))        # a full pass over venue a
+    before = inc.wd.evaluations
+    inc.apply(("mark", A, 1, 100.01, -0.0003))            # moves no pair's step, not even p1's
+    full.apply(("mark", A, 1, 100.01, -0.0003))
+    assert inc.wd.evaluations == before and inc.picture() == full.picture()
+    inc.apply(("mark", A, 1, 100.01, -0.001))             # p1's funding moved: its net APR
+    full.apply(("mark", A, 1, 100.01, -0.001))
+    assert inc.wd.evaluations == before + 1 and inc.picture() == full.picture()
+    before += 1
+    levels = {pid: dict(s.levels) for pid, s in inc.wd.state.items()}
+    inc.apply(("mark", A, 1, 116.0, -0.0003))             # C1 up: the account's excess falls
+    full.apply(("mark", A, 1, 116.0, -0.0003))
+    moved = {pid for pid, s in inc.wd.state.items() if s.levels != levels[pid]} - {"p1"}
+    assert moved and inc.wd.evaluations <= before + 1 + 4 and inc.picture() == full.picture()
+
+
+def _same_pictures(events: list[tuple[Any, ...]], **kw: float) -> None:
+    inc, full = Side(full=False, **kw), Side(full=True, **kw)
     assert inc.picture() == full.picture()
     for ev in events:
         inc.apply(ev)
